@@ -1,0 +1,89 @@
+"""Error types and the exit codes the CLI maps them to (DESIGN §4).
+
+Exit codes: 0 ok, 2 usage, 3 invalid input, 4 infeasible, 5 no plan within limits, 1 bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_BUG = 1
+EXIT_USAGE = 2
+EXIT_INVALID_INPUT = 3
+EXIT_INFEASIBLE = 4
+EXIT_NO_PLAN = 5
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """One broken rule in an input file.
+
+    Attributes
+    ----------
+    file : str
+        File the problem is in (relative to the instance folder when possible).
+    rule : str
+        The rule broken, in words a planner understands.
+    row : int or None
+        1-based data row (header excluded) in a CSV file.
+    item : str or None
+        Item, supplier or scenario the row is about.
+    column : str or None
+        Column or TOML key.
+    """
+
+    file: str
+    rule: str
+    row: int | None = None
+    item: str | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.item is not None:
+            where.append(f"item {self.item!r}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        return f"{', '.join(where)}: {self.rule}"
+
+
+class StockplanError(Exception):
+    """Base class; ``exit_code`` is what the CLI returns."""
+
+    exit_code = EXIT_BUG
+
+
+class InvalidInstanceError(StockplanError):
+    """The instance breaks one or more input rules; all of them are listed."""
+
+    exit_code = EXIT_INVALID_INPUT
+
+    def __init__(self, problems: list[InputProblem]):
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid instance ({len(self.problems)} problem(s)):\n{lines}")
+
+
+class InfeasiblePlanError(StockplanError):
+    """The solver proved the program infeasible; ``conflict`` names the constraint group."""
+
+    exit_code = EXIT_INFEASIBLE
+
+    def __init__(self, message: str, conflict: str | None = None):
+        self.conflict = conflict
+        super().__init__(message)
+
+
+class NoPlanError(StockplanError):
+    """No usable plan within the limits (time limit without a feasible point, numerical trouble)."""
+
+    exit_code = EXIT_NO_PLAN
+
+
+class VerificationError(StockplanError):
+    """An independent numpy re-evaluation disagrees with the solver's answer."""
+
+    exit_code = EXIT_BUG

@@ -1,0 +1,239 @@
+"""HiGHS through highspy: one place that hands an LP over and reads the outcome back.
+
+Two routes reach it: a Pyomo model compiled with Pyomo's
+:class:`~pyomo.repn.plugins.standard_form.LinearStandardFormCompiler` (the reference
+route; measured ~5x faster than the appsi hand-over, see PERFORMANCE.md) and the sparse
+matrices of :mod:`optimizer.lp_matrix` (the fast path). Both end in :func:`solve_lp`.
+
+Every HiGHS model status maps to a :class:`SolveStatus`; callers decide on the status,
+never on the objective value alone.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import pyomo.environ as pyo
+import scipy.sparse as sp
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+log = logging.getLogger(__name__)
+INF = highspy.kHighsInf
+
+
+class SolveStatus(enum.Enum):
+    """What a solve produced, in the caller's vocabulary."""
+
+    OPTIMAL = "optimal"
+    LIMIT_FEASIBLE = "feasible_at_limit"  # a plan, not proven optimal
+    LIMIT_NO_SOLUTION = "no_solution_at_limit"
+    INFEASIBLE = "infeasible"
+    UNBOUNDED = "unbounded"
+    NUMERICAL = "numerical_trouble"
+
+    @property
+    def has_plan(self) -> bool:
+        return self in (SolveStatus.OPTIMAL, SolveStatus.LIMIT_FEASIBLE)
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """HiGHS settings exposed to planners.
+
+    Attributes
+    ----------
+    time_limit : float or None
+        Wall-clock seconds per LP.
+    threads : int or None
+        HiGHS threads (its dual simplex is serial; IPM uses them).
+    method : {"choose", "simplex", "ipm"}
+        LP algorithm.
+    gap : float
+        Relative optimality tolerance of the interior-point method (and the tolerance
+        under which a limit-stopped primal/dual pair counts as optimal).
+    presolve : bool
+    """
+
+    time_limit: float | None = None
+    threads: int | None = None
+    method: str = "choose"
+    gap: float = 1e-8
+    presolve: bool = True
+
+
+@dataclass
+class StandardLP:
+    """:math:`\\min c^T x + c_0` s.t. :math:`l_r \\le Ax \\le u_r`, :math:`l_c \\le x \\le u_c`."""
+
+    c: np.ndarray
+    A: sp.csc_array
+    row_lb: np.ndarray
+    row_ub: np.ndarray
+    col_lb: np.ndarray
+    col_ub: np.ndarray
+    offset: float = 0.0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.A.shape
+
+
+@dataclass
+class LPResult:
+    """Outcome of one LP solve.
+
+    Attributes
+    ----------
+    status : SolveStatus
+    termination : str
+        HiGHS's own model-status text (kept for the report).
+    objective : float
+        Primal objective (``nan`` without a plan).
+    x : ndarray or None
+        Primal values (``None`` without a plan).
+    dual_bound : float
+        Dual objective when HiGHS has a dual feasible point, else ``nan``.
+    seconds : float
+        HiGHS run time.
+    """
+
+    status: SolveStatus
+    termination: str
+    objective: float = float("nan")
+    x: np.ndarray | None = None
+    row_dual: np.ndarray | None = None
+    dual_bound: float = float("nan")
+    seconds: float = 0.0
+    iterations: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def gap(self) -> float:
+        """Relative gap between primal objective and dual bound (0 when optimal)."""
+        if self.status is SolveStatus.OPTIMAL:
+            return 0.0
+        if np.isfinite(self.objective) and np.isfinite(self.dual_bound):
+            return abs(self.objective - self.dual_bound) / max(1.0, abs(self.objective))
+        return float("nan")
+
+
+_MS = highspy.HighsModelStatus
+_LIMITS = {_MS.kTimeLimit, _MS.kIterationLimit, _MS.kSolutionLimit, _MS.kInterrupt,
+           _MS.kHighsInterrupt, _MS.kObjectiveBound, _MS.kObjectiveTarget}
+
+
+def _status_of(model_status: highspy.HighsModelStatus, primal_feasible: bool) -> SolveStatus:
+    """Map a HiGHS model status (and whether a feasible primal exists) to ours."""
+    if model_status in (_MS.kOptimal, _MS.kModelEmpty):
+        return SolveStatus.OPTIMAL
+    if model_status is _MS.kInfeasible:
+        return SolveStatus.INFEASIBLE
+    if model_status in (_MS.kUnbounded, _MS.kUnboundedOrInfeasible):
+        return SolveStatus.UNBOUNDED
+    if model_status in _LIMITS or model_status is _MS.kMemoryLimit:
+        return SolveStatus.LIMIT_FEASIBLE if primal_feasible else SolveStatus.LIMIT_NO_SOLUTION
+    return SolveStatus.NUMERICAL  # kNotset, kLoadError, kModelError, k*solveError, kUnknown
+
+
+def _configure(h: highspy.Highs, options: SolverOptions) -> None:
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
+    if options.time_limit is not None:
+        h.setOptionValue("time_limit", float(options.time_limit))
+    if options.threads is not None:
+        h.setOptionValue("threads", int(options.threads))
+    h.setOptionValue("solver", options.method)
+    h.setOptionValue("presolve", "on" if options.presolve else "off")
+    h.setOptionValue("ipm_optimality_tolerance", float(max(options.gap, 1e-12)))
+
+
+def _highs_lp(lp: StandardLP) -> highspy.HighsLp:
+    A = sp.csc_array(lp.A)
+    A.sort_indices()
+    model = highspy.HighsLp()
+    model.num_col_, model.num_row_ = A.shape[1], A.shape[0]
+    model.col_cost_ = np.asarray(lp.c, dtype=float)
+    model.offset_ = float(lp.offset)
+    model.col_lower_ = np.where(np.isfinite(lp.col_lb), lp.col_lb, -INF).astype(float)
+    model.col_upper_ = np.where(np.isfinite(lp.col_ub), lp.col_ub, INF).astype(float)
+    model.row_lower_ = np.where(np.isfinite(lp.row_lb), lp.row_lb, -INF).astype(float)
+    model.row_upper_ = np.where(np.isfinite(lp.row_ub), lp.row_ub, INF).astype(float)
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.start_ = A.indptr.astype(np.int32)
+    model.a_matrix_.index_ = A.indices.astype(np.int32)
+    model.a_matrix_.value_ = A.data.astype(float)
+    model.a_matrix_.num_col_, model.a_matrix_.num_row_ = A.shape[1], A.shape[0]
+    return model
+
+
+def solve_lp(lp: StandardLP, options: SolverOptions | None = None) -> LPResult:
+    """Solve ``lp`` with HiGHS and classify the outcome.
+
+    Returns
+    -------
+    LPResult
+        ``x`` is set only when the status carries a plan.
+    """
+    options = options or SolverOptions()
+    h = highspy.Highs()
+    _configure(h, options)
+    h.passModel(_highs_lp(lp))
+    start = time.perf_counter()
+    h.run()
+    seconds = time.perf_counter() - start
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    primal_ok = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    status = _status_of(ms, primal_ok)
+    result = LPResult(status=status, termination=h.modelStatusToString(ms), seconds=seconds,
+                      iterations=int(info.simplex_iteration_count + info.ipm_iteration_count))
+    if status.has_plan:
+        sol = h.getSolution()
+        result.x = np.asarray(sol.col_value, dtype=float)
+        result.row_dual = np.asarray(sol.row_dual, dtype=float)
+        result.objective = float(info.objective_function_value)
+        if status is SolveStatus.OPTIMAL:
+            result.dual_bound = result.objective
+    log.debug("HiGHS %s in %.3fs: %s", lp.shape, seconds, result.termination)
+    return result
+
+
+@dataclass
+class CompiledModel:
+    """A Pyomo model in standard form plus the map back to its variables."""
+
+    lp: StandardLP
+    columns: list
+    compile_seconds: float
+
+
+def compile_pyomo(model: pyo.ConcreteModel) -> CompiledModel:
+    """Compile a linear Pyomo model to a :class:`StandardLP` (mixed row senses kept)."""
+    start = time.perf_counter()
+    repn = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
+    c = np.asarray(repn.c.toarray()).ravel() if repn.c.shape[0] else np.zeros(len(repn.columns))
+    sense = np.array([r[1] for r in repn.rows], dtype=int)
+    rhs = np.asarray(repn.rhs, dtype=float)
+    row_lb = np.where(sense <= 0, rhs, -np.inf)
+    row_ub = np.where(sense >= 0, rhs, np.inf)
+    col_lb = np.array([-np.inf if v.lb is None else v.lb for v in repn.columns], dtype=float)
+    col_ub = np.array([np.inf if v.ub is None else v.ub for v in repn.columns], dtype=float)
+    offset = float(repn.c_offset[0]) if len(repn.c_offset) else 0.0
+    lp = StandardLP(c, sp.csc_array(repn.A), row_lb, row_ub, col_lb, col_ub, offset)
+    return CompiledModel(lp, list(repn.columns), time.perf_counter() - start)
+
+
+def solve_pyomo(model: pyo.ConcreteModel, options: SolverOptions | None = None) -> tuple[
+        LPResult, CompiledModel]:
+    """Compile, solve and load the primal values back into ``model``'s variables."""
+    compiled = compile_pyomo(model)
+    result = solve_lp(compiled.lp, options)
+    if result.x is not None:
+        for var, value in zip(compiled.columns, result.x, strict=True):
+            var.set_value(float(value), skip_validation=True)
+    return result, compiled

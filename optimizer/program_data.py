@@ -1,0 +1,156 @@
+"""Numbers the two-stage program needs, derived once from an instance and its scenarios.
+
+This is the single place where instance fields become model coefficients, so the Pyomo
+formulation (:mod:`models.two_stage`) and the sparse-matrix fast path
+(:mod:`optimizer.lp_matrix`) read identical data. Models take a
+:class:`ProgramData`, never an instance or a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.instance import Instance
+from optimizer.scenarios import ScenarioSet, arrival_periods
+
+
+@dataclass(frozen=True)
+class ProgramData:
+    """Coefficients of the DESIGN §2 program for ``n`` items and ``N`` scenarios.
+
+    Attributes
+    ----------
+    backorder : bool
+        Shortage mode: backorders (True) or lost sales (False).
+    warmup, periods : int
+        :math:`W` and :math:`T`; :math:`H = W + T`.
+    probability : ndarray (N,)
+        :math:`p_w`.
+    demand : ndarray (n, N, H)
+        :math:`d_{i,w,t}`.
+    arrival : ndarray of int (n, N, H)
+        Arrival period of the order placed at the end of period :math:`\\tau`
+        (``>= H``: after the horizon).
+    mean, lead : ndarray (n,)
+        :math:`\\mu_i`, :math:`L_i`.
+    holding : ndarray (n,)
+        :math:`h_i` per unit on hand per period (storage + capital + obsolescence).
+    penalty : ndarray (n,)
+        :math:`p_i` per lost unit, or per backordered unit per period.
+    premium : ndarray (n,)
+        Emergency premium per unit; 0 where there is no source.
+    capacity : ndarray (n,)
+        Emergency capacity per period; ``inf`` when unlimited, 0 without a source.
+    fee : ndarray (n,)
+        Reservation fee per reserved unit per costed period; ``nan`` when not reserved.
+    fill_rate : ndarray (n,)
+        Minimum expected fill rate :math:`\\beta_i`; ``nan`` when none.
+    unit_cost, volume : ndarray (n,)
+        :math:`c_i`, :math:`v_i` for the coupling rows.
+    budget, storage : float or None
+        :math:`B`, :math:`V`.
+    cvar_alpha, cvar_weight : float
+        :math:`\\alpha`, :math:`\\lambda`.
+    """
+
+    backorder: bool
+    warmup: int
+    periods: int
+    probability: np.ndarray
+    demand: np.ndarray
+    arrival: np.ndarray
+    mean: np.ndarray
+    lead: np.ndarray
+    holding: np.ndarray
+    penalty: np.ndarray
+    premium: np.ndarray
+    capacity: np.ndarray
+    fee: np.ndarray
+    fill_rate: np.ndarray
+    unit_cost: np.ndarray
+    volume: np.ndarray
+    budget: float | None
+    storage: float | None
+    cvar_alpha: float
+    cvar_weight: float
+
+    @property
+    def n_items(self) -> int:
+        return self.demand.shape[0]
+
+    @property
+    def n_scenarios(self) -> int:
+        return self.demand.shape[1]
+
+    @property
+    def horizon(self) -> int:
+        return self.demand.shape[2]
+
+    @property
+    def has_emergency(self) -> np.ndarray:
+        return self.capacity > 0
+
+    @property
+    def reserves(self) -> np.ndarray:
+        return self.has_emergency & ~np.isnan(self.fee)
+
+    @property
+    def min_base_stock(self) -> np.ndarray:
+        """:math:`L_i \\mu_i`: the start-up stock must cover the pipeline."""
+        return self.lead * self.mean
+
+    @property
+    def uses_cvar(self) -> bool:
+        return self.cvar_weight > 0
+
+    @property
+    def is_separable(self) -> bool:
+        """True when nothing couples items (no budget, storage row or CVaR)."""
+        return self.budget is None and self.storage is None and not self.uses_cvar
+
+    def item(self, i: int | np.ndarray) -> ProgramData:
+        """Data of one item (or an index array of items); plan-level rows dropped when one."""
+        idx = np.atleast_1d(np.asarray(i, dtype=int))
+        fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        for k in ("demand", "arrival", "mean", "lead", "holding", "penalty", "premium",
+                  "capacity", "fee", "fill_rate", "unit_cost", "volume"):
+            fields[k] = fields[k][idx]
+        return ProgramData(**fields)
+
+
+def program_data(instance: Instance, scenarios: ScenarioSet) -> ProgramData:
+    """Derive :class:`ProgramData` from a validated instance and its scenarios."""
+    items = instance.items
+    n, n_scen, horizon = scenarios.demand.shape
+    arrival = np.empty((n, n_scen, horizon), dtype=np.int64)
+    cache: dict[tuple[int, int], np.ndarray] = {}
+    for i in range(n):
+        key = (int(items.supplier[i]), int(items.lead_time[i]))
+        if key not in cache:
+            cache[key] = arrival_periods(scenarios.supplier_up[key[0]], key[1])
+        arrival[i] = cache[key]
+    has_em = items.has_emergency
+    return ProgramData(
+        backorder=instance.plan.shortage == "backorder",
+        warmup=scenarios.warmup,
+        periods=horizon - scenarios.warmup,
+        probability=scenarios.probability.astype(float),
+        demand=scenarios.demand.astype(float),
+        arrival=arrival,
+        mean=items.demand_mean.astype(float),
+        lead=items.lead_time.astype(np.int64),
+        holding=instance.holding_cost.astype(float),
+        penalty=items.stockout_penalty.astype(float),
+        premium=np.where(has_em, items.emergency_premium, 0.0).astype(float),
+        capacity=np.where(has_em, items.emergency_capacity, 0.0).astype(float),
+        fee=np.where(items.reserves_capacity, items.reservation_fee, np.nan).astype(float),
+        fill_rate=items.min_fill_rate.astype(float),
+        unit_cost=items.unit_cost.astype(float),
+        volume=items.volume.astype(float),
+        budget=instance.plan.inventory_budget,
+        storage=instance.plan.storage_capacity,
+        cvar_alpha=float(instance.risk.cvar_alpha),
+        cvar_weight=float(instance.risk.cvar_weight),
+    )
