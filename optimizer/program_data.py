@@ -35,8 +35,10 @@ class ProgramData:
         (``>= H``: after the horizon).
     mean, lead : ndarray (n,)
         :math:`\\mu_i`, :math:`L_i`.
+    carrying : ndarray (3, n)
+        Per-period carrying cost per unit on hand: storage, capital, obsolescence.
     holding : ndarray (n,)
-        :math:`h_i` per unit on hand per period (storage + capital + obsolescence).
+        :math:`h_i`, their sum.
     penalty : ndarray (n,)
         :math:`p_i` per lost unit, or per backordered unit per period.
     premium : ndarray (n,)
@@ -63,6 +65,7 @@ class ProgramData:
     arrival: np.ndarray
     mean: np.ndarray
     lead: np.ndarray
+    carrying: np.ndarray
     holding: np.ndarray
     penalty: np.ndarray
     premium: np.ndarray
@@ -111,12 +114,13 @@ class ProgramData:
         return self.budget is None and self.storage is None and not self.uses_cvar
 
     def item(self, i: int | np.ndarray) -> ProgramData:
-        """Data of one item (or an index array of items); plan-level rows dropped when one."""
+        """Data of one item or an index array of items (plan-level limits kept as they are)."""
         idx = np.atleast_1d(np.asarray(i, dtype=int))
         fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
         for k in ("demand", "arrival", "mean", "lead", "holding", "penalty", "premium",
                   "capacity", "fee", "fill_rate", "unit_cost", "volume"):
             fields[k] = fields[k][idx]
+        fields["carrying"] = self.carrying[:, idx]
         return ProgramData(**fields)
 
 
@@ -141,6 +145,7 @@ def program_data(instance: Instance, scenarios: ScenarioSet) -> ProgramData:
         arrival=arrival,
         mean=items.demand_mean.astype(float),
         lead=items.lead_time.astype(np.int64),
+        carrying=instance.carrying_lines().astype(float),
         holding=instance.holding_cost.astype(float),
         penalty=items.stockout_penalty.astype(float),
         premium=np.where(has_em, items.emergency_premium, 0.0).astype(float),

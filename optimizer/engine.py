@@ -1,0 +1,295 @@
+"""Solving the program: choose an engine, solve with HiGHS, verify, return arrays.
+
+Engines
+-------
+``ef``
+    The Pyomo extensive form (:mod:`models.two_stage`) compiled to standard form and
+    handed to HiGHS: the reference.
+``decomposed``
+    Items are independent when no budget, storage row or CVaR ties them; each item's
+    program is assembled by :mod:`optimizer.lp_matrix` and solved on its own, spread over
+    worker processes (HiGHS's dual simplex is serial, so processes use the cores).
+``matrix``
+    The whole extensive form from :mod:`optimizer.lp_matrix` (coupled instances).
+``auto``
+    ``decomposed`` when separable, else ``matrix``.
+
+Every solution is re-evaluated in numpy (:func:`optimizer.costing.evaluate_solution`)
+and rejected when its objective or residuals disagree with the solver.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing as mp
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.two_stage import build_extensive_form, fix_plan
+from optimizer.costing import Evaluation, RecourseArrays, check_solution, evaluate_solution
+from optimizer.errors import InfeasiblePlanError, NoPlanError
+from optimizer.highs_backend import LPResult, SolverOptions, SolveStatus, solve_lp, solve_pyomo
+from optimizer.lp_matrix import KINDS, build_lp
+from optimizer.program_data import ProgramData
+
+log = logging.getLogger(__name__)
+ENGINES = ("auto", "ef", "decomposed", "matrix")
+_SEVERITY = [SolveStatus.OPTIMAL, SolveStatus.LIMIT_FEASIBLE, SolveStatus.NUMERICAL,
+             SolveStatus.LIMIT_NO_SOLUTION, SolveStatus.UNBOUNDED, SolveStatus.INFEASIBLE]
+
+
+@dataclass
+class Solution:
+    """A solved program.
+
+    Attributes
+    ----------
+    status : SolveStatus
+        Worst status over the sub-problems.
+    termination : str
+        HiGHS's words for it.
+    objective : float
+        Solver objective (sum over items when decomposed).
+    base_stock, reserved : ndarray (n,) or (n, N) in wait-and-see mode
+        :math:`S`, :math:`K`.
+    recourse : RecourseArrays or None
+    evaluation : Evaluation or None
+        Independent re-evaluation (set when the solution carries a plan).
+    engine : str
+    build_seconds, solve_seconds : float
+        Model building (Pyomo or matrix, plus hand-over) and HiGHS time, summed over
+        sub-problems; ``wall_seconds`` is elapsed time.
+    size : tuple of int
+        Rows, columns, non-zeros (largest sub-problem when decomposed).
+    """
+
+    status: SolveStatus
+    termination: str
+    objective: float
+    base_stock: np.ndarray
+    reserved: np.ndarray
+    recourse: RecourseArrays | None
+    evaluation: Evaluation | None
+    engine: str
+    build_seconds: float
+    solve_seconds: float
+    wall_seconds: float
+    size: tuple[int, int, int]
+    gap: float = 0.0
+    subproblems: int = 1
+
+    @property
+    def has_plan(self) -> bool:
+        return self.status.has_plan
+
+
+def _worst(statuses: list[SolveStatus]) -> SolveStatus:
+    return max(statuses, key=_SEVERITY.index)
+
+
+# ----------------------------------------------------------------- matrix engines ----
+def _solve_matrix(data: ProgramData, options: SolverOptions, anticipative: bool,
+                  base_stock: np.ndarray | None, reserved: np.ndarray | None,
+                  keep_fill_rate: bool) -> dict:
+    t0 = time.perf_counter()
+    lp, layout = build_lp(data, anticipative=anticipative, base_stock=base_stock,
+                          reserved=reserved, keep_fill_rate=keep_fill_rate)
+    built = time.perf_counter() - t0
+    res = solve_lp(lp, options)
+    out = {"result": res, "build": built, "size": (*lp.shape, lp.A.nnz)}
+    if res.x is not None:
+        S, K = layout.first_stage(res.x)
+        out["S"], out["K"] = S, K
+        out["rec"] = {k: layout.recourse(res.x, k) for k in KINDS}
+    return out
+
+
+_POOL_JOB: dict = {}
+
+
+def _solve_items(indices: list[int]) -> list[dict]:
+    job = _POOL_JOB
+    return [_solve_matrix(job["data"].item(i), job["options"], job["anticipative"],
+                          None if job["S"] is None else job["S"][[i]],
+                          None if job["K"] is None else job["K"][[i]], job["keep_fill_rate"])
+            for i in indices]
+
+
+def _run_decomposed(data: ProgramData, options: SolverOptions, anticipative: bool,
+                    base_stock, reserved, keep_fill_rate: bool, workers: int) -> list[dict]:
+    n = data.n_items
+    _POOL_JOB.update(data=data, options=options, anticipative=anticipative, S=base_stock,
+                     K=reserved, keep_fill_rate=keep_fill_rate)
+    try:
+        cells = n * data.n_scenarios * data.horizon
+        if workers <= 1 or n < 2 or cells < 20_000 or "fork" not in mp.get_all_start_methods():
+            return _solve_items(list(range(n)))
+        chunks = [list(range(k, n, workers * 4)) for k in range(min(n, workers * 4))]
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            parts = list(pool.map(_solve_items, chunks))
+        results: list[dict] = [{}] * n
+        for chunk, part in zip(chunks, parts, strict=True):
+            for i, r in zip(chunk, part, strict=True):
+                results[i] = r
+        return results
+    finally:
+        _POOL_JOB.clear()
+
+
+# --------------------------------------------------------------------- Pyomo EF ------
+def _solve_pyomo_ef(data: ProgramData, options: SolverOptions, anticipative: bool,
+                    base_stock, reserved, keep_fill_rate: bool) -> dict:
+    t0 = time.perf_counter()
+    m = build_extensive_form(data, nonanticipative=not anticipative)
+    if base_stock is not None:
+        fix_plan(m, base_stock, reserved if reserved is not None else np.zeros(data.n_items),
+                 keep_fill_rate=keep_fill_rate)
+    elif not keep_fill_rate and hasattr(m, "fill_rate"):
+        m.fill_rate.deactivate()
+    pyomo_build = time.perf_counter() - t0
+    res, compiled = solve_pyomo(m, options)
+    out = {"result": res, "build": pyomo_build + compiled.compile_seconds,
+           "size": (*compiled.lp.shape, compiled.lp.A.nnz)}
+    if res.x is not None:
+        n, N, H = data.demand.shape
+        owners = [m] if not anticipative else [m.scenario[w] for w in range(N)]
+        S = np.array([[o.S[i].value for o in owners] for i in range(n)], dtype=float)
+        K = np.zeros_like(S)
+        for j, o in enumerate(owners):
+            for i in o.K:
+                K[i, j] = o.K[i].value
+        rec = {k: np.zeros((n, N, H)) for k in KINDS}
+        for w in range(N):
+            b = m.scenario[w]
+            for k in KINDS:
+                if hasattr(b, k):
+                    for (i, t), v in getattr(b, k).extract_values().items():
+                        rec[k][i, w, t] = 0.0 if v is None else v
+        out.update(S=S, K=K, rec=rec)
+    return out
+
+
+# ------------------------------------------------------------------------ driver -----
+def solve_program(
+    data: ProgramData,
+    *,
+    engine: str = "auto",
+    options: SolverOptions | None = None,
+    workers: int = 2,
+    anticipative: bool = False,
+    base_stock: np.ndarray | None = None,
+    reserved: np.ndarray | None = None,
+    keep_fill_rate: bool = True,
+    verify: bool = True,
+) -> Solution:
+    """Solve the program of ``data`` (or price a fixed plan) and verify the answer.
+
+    Parameters
+    ----------
+    engine : {"auto", "ef", "decomposed", "matrix"}
+    anticipative : bool
+        Wait-and-see relaxation (one plan per scenario).
+    base_stock, reserved : ndarray (n,), optional
+        A fixed plan to price (its recourse is still optimised).
+    keep_fill_rate : bool
+        Whether fill-rate rows constrain the recourse.
+    verify : bool
+        Re-evaluate in numpy and raise on disagreement (always on in the CLI).
+
+    Returns
+    -------
+    Solution
+        Callers must read ``status`` before trusting ``objective``.
+    """
+    options = options or SolverOptions()
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine == "auto":
+        engine = "decomposed" if data.is_separable else "matrix"
+    if engine == "decomposed" and not data.is_separable:
+        raise ValueError("the decomposed engine needs an instance without budget, storage "
+                         "or CVaR coupling; use 'matrix' or 'ef'")
+    start = time.perf_counter()
+    if engine == "decomposed":
+        parts = _run_decomposed(data, options, anticipative, base_stock, reserved,
+                                keep_fill_rate, workers)
+    elif engine == "matrix":
+        parts = [_solve_matrix(data, options, anticipative, base_stock, reserved,
+                               keep_fill_rate)]
+    else:
+        parts = [_solve_pyomo_ef(data, options, anticipative, base_stock, reserved,
+                                 keep_fill_rate)]
+    wall = time.perf_counter() - start
+    results: list[LPResult] = [p["result"] for p in parts]
+    status = _worst([r.status for r in results])
+    worst = next(r for r in results if r.status is status)
+    size = max((p["size"] for p in parts), key=lambda s: s[1])
+    sol = Solution(
+        status=status, termination=worst.termination,
+        objective=float(sum(r.objective for r in results)),
+        base_stock=np.empty(0), reserved=np.empty(0), recourse=None, evaluation=None,
+        engine=engine, build_seconds=float(sum(p["build"] for p in parts)),
+        solve_seconds=float(sum(r.seconds for r in results)), wall_seconds=wall, size=size,
+        gap=float(max(r.gap for r in results)) if status.has_plan else float("nan"),
+        subproblems=len(parts),
+    )
+    if not status.has_plan:
+        return sol
+    sol.base_stock = np.concatenate([p["S"] for p in parts], axis=0)
+    sol.reserved = np.concatenate([p["K"] for p in parts], axis=0)
+    sol.recourse = RecourseArrays(**{k: np.concatenate([p["rec"][k] for p in parts], axis=0)
+                                     for k in KINDS})
+    if not anticipative:
+        sol.base_stock, sol.reserved = sol.base_stock[:, 0], sol.reserved[:, 0]
+        sol.evaluation = evaluate_solution(
+            data, sol.base_stock, sol.reserved, sol.recourse,
+            check_fill_rate=keep_fill_rate, check_plan_rows=base_stock is None)
+        if verify:
+            check_solution(sol.evaluation, sol.objective, what=f"{engine} solve")
+    return sol
+
+
+def require_plan(sol: Solution, data: ProgramData, options: SolverOptions) -> Solution:
+    """Turn a solution without a usable plan into the right error.
+
+    Raises
+    ------
+    InfeasiblePlanError
+        With the constraint group whose removal restores feasibility.
+    NoPlanError
+        Time or iteration limit without a feasible plan, unbounded, numerical trouble.
+    """
+    if sol.has_plan:
+        return sol
+    if sol.status is SolveStatus.INFEASIBLE:
+        group = diagnose_infeasibility(data, options)
+        raise InfeasiblePlanError(
+            f"the stocking program is infeasible ({sol.termination}); conflicting "
+            f"constraint group: {group}", conflict=group)
+    raise NoPlanError(f"no plan within the limits: {sol.status.value} ({sol.termination})")
+
+
+def diagnose_infeasibility(data: ProgramData, options: SolverOptions) -> str:
+    """Name the constraint group whose removal makes the program feasible."""
+    groups = {
+        "inventory budget (sum of unit_cost x base stock <= inventory_budget)":
+            {"budget": None},
+        "storage capacity (sum of volume x base stock <= storage_capacity)": {"storage": None},
+        "minimum fill rate (min_fill_rate per item)":
+            {"fill_rate": np.full_like(data.fill_rate, np.nan)},
+    }
+    present = {"budget": data.budget is not None, "storage": data.storage is not None,
+               "fill_rate": bool((~np.isnan(data.fill_rate)).any())}
+    for name, change in groups.items():
+        if not present[next(iter(change))]:
+            continue
+        relaxed = dataclasses.replace(data, **change)
+        engine = "decomposed" if relaxed.is_separable else "matrix"
+        trial = solve_program(relaxed, engine=engine, options=options, verify=False)
+        if trial.status is not SolveStatus.INFEASIBLE:
+            return name
+    return "joint (no single group explains it)"
