@@ -131,11 +131,11 @@ def _status_of(model_status: highspy.HighsModelStatus, primal_feasible: bool) ->
     """Map a HiGHS model status (and whether a feasible primal exists) to ours."""
     if model_status in (_MS.kOptimal, _MS.kModelEmpty):
         return SolveStatus.OPTIMAL
-    if model_status is _MS.kInfeasible:
+    if model_status == _MS.kInfeasible:
         return SolveStatus.INFEASIBLE
     if model_status in (_MS.kUnbounded, _MS.kUnboundedOrInfeasible):
         return SolveStatus.UNBOUNDED
-    if model_status in _LIMITS or model_status is _MS.kMemoryLimit:
+    if model_status in _LIMITS or model_status == _MS.kMemoryLimit:
         return SolveStatus.LIMIT_FEASIBLE if primal_feasible else SolveStatus.LIMIT_NO_SOLUTION
     return SolveStatus.NUMERICAL  # kNotset, kLoadError, kModelError, k*solveError, kUnknown
 
@@ -187,6 +187,12 @@ def solve_lp(lp: StandardLP, options: SolverOptions | None = None) -> LPResult:
     h.run()
     seconds = time.perf_counter() - start
     ms = h.getModelStatus()
+    if ms == _MS.kUnboundedOrInfeasible and options.presolve:
+        # presolve could not tell which; the plain simplex can
+        h.setOptionValue("presolve", "off")
+        h.run()
+        seconds = time.perf_counter() - start
+        ms = h.getModelStatus()
     info = h.getInfo()
     primal_ok = info.primal_solution_status == 2  # kSolutionStatusFeasible
     status = _status_of(ms, primal_ok)
