@@ -11,8 +11,12 @@ Engines
     worker processes (HiGHS's dual simplex is serial, so processes use the cores).
 ``matrix``
     The whole extensive form from :mod:`optimizer.lp_matrix` (coupled instances).
+``quantile``
+    Backorders without emergency supply or fill-rate targets: the exact weighted
+    newsvendor quantile of :mod:`optimizer.fast_paths` (the recourse is then the causal
+    simulation, which is optimal there).
 ``auto``
-    ``decomposed`` when separable, else ``matrix``.
+    ``quantile`` when eligible, else ``decomposed`` when separable, else ``matrix``.
 
 Every solution is re-evaluated in numpy (:func:`optimizer.costing.evaluate_solution`)
 and rejected when its objective or residuals disagree with the solver.
@@ -32,12 +36,14 @@ import numpy as np
 from models.two_stage import build_extensive_form, fix_plan
 from optimizer.costing import Evaluation, RecourseArrays, check_solution, evaluate_solution
 from optimizer.errors import InfeasiblePlanError, NoPlanError
+from optimizer.fast_paths import backorder_quantile_plan, quantile_eligible
 from optimizer.highs_backend import LPResult, SolverOptions, SolveStatus, solve_lp, solve_pyomo
 from optimizer.lp_matrix import KINDS, build_lp
 from optimizer.program_data import ProgramData
+from optimizer.simulate import simulate_plan
 
 log = logging.getLogger(__name__)
-ENGINES = ("auto", "ef", "decomposed", "matrix")
+ENGINES = ("auto", "ef", "decomposed", "matrix", "quantile")
 _SEVERITY = [SolveStatus.OPTIMAL, SolveStatus.LIMIT_FEASIBLE, SolveStatus.NUMERICAL,
              SolveStatus.LIMIT_NO_SOLUTION, SolveStatus.UNBOUNDED, SolveStatus.INFEASIBLE]
 
@@ -140,6 +146,20 @@ def _run_decomposed(data: ProgramData, options: SolverOptions, anticipative: boo
         _POOL_JOB.clear()
 
 
+def _solve_quantile(data: ProgramData, base_stock: np.ndarray | None) -> dict:
+    t0 = time.perf_counter()
+    S = backorder_quantile_plan(data) if base_stock is None else np.asarray(base_stock, float)
+    K = np.zeros(data.n_items)
+    rec = simulate_plan(data, S, K)
+    seconds = time.perf_counter() - t0
+    ev = evaluate_solution(data, S, K, rec, check_plan_rows=False)
+    result = LPResult(SolveStatus.OPTIMAL, "Optimal (closed form: weighted quantile)",
+                      objective=ev.objective, seconds=seconds)
+    n, N, H = data.demand.shape
+    return {"result": result, "build": 0.0, "size": (0, n, 0), "S": S[:, None], "K": K[:, None],
+            "rec": {k: getattr(rec, k) for k in KINDS}}
+
+
 # --------------------------------------------------------------------- Pyomo EF ------
 def _solve_pyomo_ef(data: ProgramData, options: SolverOptions, anticipative: bool,
                     base_stock, reserved, keep_fill_rate: bool) -> dict:
@@ -209,12 +229,18 @@ def solve_program(
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if engine == "auto":
-        engine = "decomposed" if data.is_separable else "matrix"
+        engine = ("quantile" if quantile_eligible(data, anticipative)
+                  else "decomposed" if data.is_separable else "matrix")
+    if engine == "quantile" and not quantile_eligible(data, anticipative):
+        raise ValueError("the quantile engine needs backorders without emergency supply, "
+                         "fill-rate targets or coupling")
     if engine == "decomposed" and not data.is_separable:
         raise ValueError("the decomposed engine needs an instance without budget, storage "
                          "or CVaR coupling; use 'matrix' or 'ef'")
     start = time.perf_counter()
-    if engine == "decomposed":
+    if engine == "quantile":
+        parts = [_solve_quantile(data, base_stock)]
+    elif engine == "decomposed":
         parts = _run_decomposed(data, options, anticipative, base_stock, reserved,
                                 keep_fill_rate, workers)
     elif engine == "matrix":
