@@ -58,7 +58,8 @@ def _load(path: Path | None) -> Instance:
 
 
 def _fail(exc: StockplanError) -> None:
-    err.print(f"[bold red]error[/]: {exc}")
+    """Print the error unwrapped (planners grep these lines) and exit with its code."""
+    typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(exc.exit_code)
 
 

@@ -43,6 +43,9 @@ from optimizer.program_data import ProgramData
 from optimizer.simulate import simulate_plan
 
 log = logging.getLogger(__name__)
+#: Below this many item x scenario x period cells the decomposition runs in-process
+#: (starting workers costs more than it saves).
+POOL_MIN_CELLS = 20_000
 ENGINES = ("auto", "ef", "decomposed", "matrix", "quantile")
 _SEVERITY = [SolveStatus.OPTIMAL, SolveStatus.LIMIT_FEASIBLE, SolveStatus.NUMERICAL,
              SolveStatus.LIMIT_NO_SOLUTION, SolveStatus.UNBOUNDED, SolveStatus.INFEASIBLE]
@@ -132,7 +135,8 @@ def _run_decomposed(data: ProgramData, options: SolverOptions, anticipative: boo
                      K=reserved, keep_fill_rate=keep_fill_rate)
     try:
         cells = n * data.n_scenarios * data.horizon
-        if workers <= 1 or n < 2 or cells < 20_000 or "fork" not in mp.get_all_start_methods():
+        forkable = "fork" in mp.get_all_start_methods()
+        if workers <= 1 or n < 2 or cells < POOL_MIN_CELLS or not forkable:
             return _solve_items(list(range(n)))
         chunks = [list(range(k, n, workers * 4)) for k in range(min(n, workers * 4))]
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:

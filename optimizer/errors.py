@@ -31,6 +31,9 @@ class InputProblem:
         Item, supplier or scenario the row is about.
     column : str or None
         Column or TOML key.
+    kind : str or None
+        What ``item`` names; by default derived from the file (``supplier`` for
+        suppliers.csv and supply.csv, ``scenario`` for probability.csv, else ``item``).
     """
 
     file: str
@@ -38,13 +41,22 @@ class InputProblem:
     row: int | None = None
     item: str | None = None
     column: str | None = None
+    kind: str | None = None
+
+    @property
+    def subject(self) -> str:
+        if self.kind:
+            return self.kind
+        name = self.file.replace("\\", "/").rsplit("/", 1)[-1]
+        return {"suppliers.csv": "supplier", "supply.csv": "supplier",
+                "probability.csv": "scenario"}.get(name, "item")
 
     def __str__(self) -> str:
         where = [self.file]
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.item is not None:
-            where.append(f"item {self.item!r}")
+            where.append(f"{self.subject} {self.item!r}")
         if self.column is not None:
             where.append(f"column {self.column!r}")
         return f"{', '.join(where)}: {self.rule}"

@@ -82,11 +82,11 @@ def _clean(value):
 
 def versions() -> dict[str, str]:
     """Versions of the pieces that determine a result."""
+    from importlib.metadata import PackageNotFoundError, version
+
     import highspy
     import pyomo
     import scipy
-
-    from importlib.metadata import PackageNotFoundError, version
 
     try:
         highs = version("highspy")
@@ -115,7 +115,7 @@ def write_outputs(out_dir: Path, files: dict[str, pd.DataFrame | dict]) -> list[
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 if isinstance(content, pd.DataFrame):
-                    content.to_csv(fh, index=False, float_format="%.6g")
+                    content.to_csv(fh, index=False, float_format="%.10g")
                 else:
                     json.dump(_clean(content), fh, indent=2)
                     fh.write("\n")

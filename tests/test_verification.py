@@ -1,0 +1,83 @@
+"""The numpy re-evaluation recomputes solver answers and catches every kind of error."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from optimizer.costing import check_solution, cvar, evaluate_solution
+from optimizer.engine import require_plan, solve_program
+from optimizer.errors import NoPlanError, VerificationError
+from optimizer.highs_backend import SolverOptions, SolveStatus
+from optimizer.program_data import program_data
+from optimizer.scenarios import generate_scenarios
+from tests.factories import make_instance
+
+
+@pytest.fixture(scope="module")
+def solved():
+    inst = make_instance(n_items=3, emergency=True, reserve=True, shortage="backorder",
+                         disruption=0.3, cvar_weight=0.3)
+    data = program_data(inst, generate_scenarios(inst))
+    return data, solve_program(data, engine="matrix")
+
+
+def test_solver_answer_passes(solved):
+    data, sol = solved
+    ev = evaluate_solution(data, sol.base_stock, sol.reserved, sol.recourse)
+    assert ev.objective == pytest.approx(sol.objective, rel=1e-9)
+    assert ev.max_residual < 1e-8
+    check_solution(ev, sol.objective, what="test")
+
+
+@pytest.mark.parametrize("field, where", [("I", (0, 1, 3)), ("s", (1, 0, 2)), ("n", (2, 2, 2)),
+                                           ("B", (0, 0, 4))])
+def test_corrupted_recourse_is_caught(solved, field, where):
+    data, sol = solved
+    rec = copy.deepcopy(sol.recourse)
+    getattr(rec, field)[where] += 1.0
+    ev = evaluate_solution(data, sol.base_stock, sol.reserved, rec)
+    with pytest.raises(VerificationError):
+        check_solution(ev, sol.objective, what="corrupted")
+
+
+def test_wrong_objective_is_caught(solved):
+    data, sol = solved
+    ev = evaluate_solution(data, sol.base_stock, sol.reserved, sol.recourse)
+    with pytest.raises(VerificationError, match="objective"):
+        check_solution(ev, sol.objective * 1.001 + 1.0, what="wrong objective")
+
+
+def test_plan_below_pipeline_and_over_capacity_are_caught(solved):
+    data, sol = solved
+    S = sol.base_stock.copy()
+    S[:] = -1.0
+    ev = evaluate_solution(data, S, sol.reserved, sol.recourse)
+    assert ev.residual["pipeline_start"] > 0 and ev.residual["stock_balance"] > 0
+    K = np.full_like(sol.reserved, 1e9)
+    assert evaluate_solution(data, sol.base_stock, K, sol.recourse).residual[
+        "reservation_bounds"] > 0 or not data.reserves.any()
+
+
+def test_cvar_of_a_discrete_law_by_hand():
+    v = np.array([10.0, 0.0, 30.0, 20.0])
+    p = np.full(4, 0.25)
+    assert cvar(v, p, 0.75) == pytest.approx(30.0)
+    assert cvar(v, p, 0.5) == pytest.approx(25.0)
+    assert cvar(v, p, 0.6) == pytest.approx((0.25 * 30 + 0.15 * 20) / 0.4)
+    assert cvar(v, p, 0.0) == pytest.approx(15.0)
+
+
+def test_time_limit_without_a_plan_is_no_plan():
+    inst = make_instance(n_items=2, scenarios=50, periods=13, emergency=True)
+    data = program_data(inst, generate_scenarios(inst))
+    options = SolverOptions(time_limit=0.0)
+    sol = solve_program(data, engine="matrix", options=options)
+    assert sol.status is SolveStatus.LIMIT_NO_SOLUTION
+    assert sol.termination == "Time limit reached"
+    assert np.isnan(sol.objective) or not sol.has_plan
+    with pytest.raises(NoPlanError) as info:
+        require_plan(sol, data, options)
+    assert info.value.exit_code == 5
