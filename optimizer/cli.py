@@ -125,6 +125,10 @@ def solve(
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
     time_limit: Annotated[float | None, typer.Option(min=0.0, help="Seconds per LP.")] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="HiGHS threads.")] = None,
+    gap: Annotated[float, typer.Option(min=0.0, max=0.5, help=(
+        "Relative optimality tolerance of HiGHS's interior-point method."))] = 1e-8,
+    method: Annotated[str, typer.Option(help="HiGHS LP method: choose, simplex or ipm.")
+                      ] = "choose",
     engine: Annotated[str, typer.Option(help=f"One of {', '.join(ENGINES)}.")] = "auto",
     eval_scenarios: Annotated[int | None, typer.Option(
         min=2, help="Fresh scenarios for the out-of-sample estimate.")] = None,
@@ -136,7 +140,10 @@ def solve(
         raise typer.BadParameter(f"choose one of {', '.join(ENGINES)}", param_hint="--engine")
     try:
         inst = _load(instance)
-        options = SolverOptions(time_limit=time_limit, threads=threads)
+        if method not in ("choose", "simplex", "ipm"):
+            raise typer.BadParameter("choose one of choose, simplex, ipm",
+                                     param_hint="--method")
+        options = SolverOptions(time_limit=time_limit, threads=threads, gap=gap, method=method)
         with console.status("solving") as status:
             result = make_plan(inst, scenarios=scenarios, seed=seed, engine=engine,
                                options=options, eval_scenarios=eval_scenarios,

@@ -205,6 +205,11 @@ def solve_lp(lp: StandardLP, options: SolverOptions | None = None) -> LPResult:
         result.objective = float(info.objective_function_value)
         if status is SolveStatus.OPTIMAL:
             result.dual_bound = result.objective
+        elif info.dual_solution_status == 2 and info.primal_dual_objective_error >= 0:
+            # both points feasible: HiGHS reports |primal - dual| / (1 + |primal| + |dual|)
+            err = float(info.primal_dual_objective_error)
+            scale = 1.0 + 2.0 * abs(result.objective)
+            result.dual_bound = result.objective - err * scale
     log.debug("HiGHS %s in %.3fs: %s", lp.shape, seconds, result.termination)
     return result
 

@@ -81,3 +81,39 @@ def test_time_limit_without_a_plan_is_no_plan():
     with pytest.raises(NoPlanError) as info:
         require_plan(sol, data, options)
     assert info.value.exit_code == 5
+
+
+@pytest.mark.parametrize("name, feasible, expected", [
+    ("kOptimal", False, SolveStatus.OPTIMAL),
+    ("kInfeasible", False, SolveStatus.INFEASIBLE),
+    ("kUnbounded", False, SolveStatus.UNBOUNDED),
+    ("kUnboundedOrInfeasible", False, SolveStatus.UNBOUNDED),
+    ("kTimeLimit", True, SolveStatus.LIMIT_FEASIBLE),
+    ("kTimeLimit", False, SolveStatus.LIMIT_NO_SOLUTION),
+    ("kIterationLimit", True, SolveStatus.LIMIT_FEASIBLE),
+    ("kMemoryLimit", False, SolveStatus.LIMIT_NO_SOLUTION),
+    ("kSolveError", True, SolveStatus.NUMERICAL),
+    ("kUnknown", True, SolveStatus.NUMERICAL),
+    ("kNotset", False, SolveStatus.NUMERICAL),
+])
+def test_every_highs_status_is_mapped(name, feasible, expected):
+    import highspy
+
+    from optimizer.highs_backend import _status_of
+
+    assert _status_of(getattr(highspy.HighsModelStatus, name), feasible) is expected
+    assert expected.has_plan == (expected in (SolveStatus.OPTIMAL, SolveStatus.LIMIT_FEASIBLE))
+
+
+def test_plan_at_a_limit_is_labelled_not_proven_optimal():
+    from optimizer.planning import build_summary
+    from optimizer.report import plan_table
+
+    inst = make_instance(n_items=2)
+    data = program_data(inst, generate_scenarios(inst))
+    sol = solve_program(data, engine="matrix")
+    sol.status, sol.gap, sol.termination = SolveStatus.LIMIT_FEASIBLE, 0.012, "Time limit reached"
+    table = plan_table(inst, sol.base_stock, sol.reserved, sol.evaluation)
+    summary = build_summary(inst, data, sol, None, table, {})
+    assert summary["proven_optimal"] is False
+    assert "not proven optimal" in summary["warning"] and "0.012" in summary["warning"]
