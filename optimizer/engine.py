@@ -15,8 +15,13 @@ Engines
     Backorders without emergency supply or fill-rate targets: the exact weighted
     newsvendor quantile of :mod:`optimizer.fast_paths` (the recourse is then the causal
     simulation, which is optimal there).
+``price``
+    One budget or storage row and nothing else coupling items: Lagrangian price
+    decomposition with persistent per-item HiGHS instances
+    (:mod:`optimizer.price_decomposition`).
 ``auto``
-    ``quantile`` when eligible, else ``decomposed`` when separable, else ``matrix``.
+    ``quantile`` when eligible, else ``decomposed`` when separable, else ``price`` when
+    one plan row is the only coupling, else ``matrix``.
 
 Every solution is re-evaluated in numpy (:func:`optimizer.costing.evaluate_solution`)
 and rejected when its objective or residuals disagree with the solver.
@@ -39,6 +44,7 @@ from optimizer.errors import InfeasiblePlanError, NoPlanError
 from optimizer.fast_paths import backorder_quantile_plan, quantile_eligible
 from optimizer.highs_backend import LPResult, SolverOptions, SolveStatus, solve_lp, solve_pyomo
 from optimizer.lp_matrix import KINDS, build_lp
+from optimizer.price_decomposition import solve_priced_row
 from optimizer.program_data import ProgramData
 from optimizer.simulate import simulate_plan
 
@@ -46,7 +52,10 @@ log = logging.getLogger(__name__)
 #: Below this many item x scenario x period cells the decomposition runs in-process
 #: (starting workers costs more than it saves).
 POOL_MIN_CELLS = 20_000
-ENGINES = ("auto", "ef", "decomposed", "matrix", "quantile")
+#: From this many cells ``auto`` prices a lone budget/storage row instead of solving the
+#: whole extensive form (below it the single LP is faster than starting workers).
+PRICE_MIN_CELLS = 100_000
+ENGINES = ("auto", "ef", "decomposed", "matrix", "quantile", "price")
 _SEVERITY = [SolveStatus.OPTIMAL, SolveStatus.LIMIT_FEASIBLE, SolveStatus.NUMERICAL,
              SolveStatus.LIMIT_NO_SOLUTION, SolveStatus.UNBOUNDED, SolveStatus.INFEASIBLE]
 
@@ -150,6 +159,11 @@ def _run_decomposed(data: ProgramData, options: SolverOptions, anticipative: boo
         _POOL_JOB.clear()
 
 
+def _one_priced_row(data: ProgramData, anticipative: bool, base_stock) -> bool:
+    return (not anticipative and base_stock is None and not data.uses_cvar
+            and (data.budget is None) != (data.storage is None))
+
+
 def _solve_quantile(data: ProgramData, base_stock: np.ndarray | None) -> dict:
     t0 = time.perf_counter()
     S = backorder_quantile_plan(data) if base_stock is None else np.asarray(base_stock, float)
@@ -234,7 +248,10 @@ def solve_program(
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if engine == "auto":
         engine = ("quantile" if quantile_eligible(data, anticipative)
-                  else "decomposed" if data.is_separable else "matrix")
+                  else "decomposed" if data.is_separable
+                  else "price" if (_one_priced_row(data, anticipative, base_stock)
+                                   and data.demand.size >= PRICE_MIN_CELLS)
+                  else "matrix")
     if engine == "quantile" and not quantile_eligible(data, anticipative):
         raise ValueError("the quantile engine needs backorders without emergency supply, "
                          "fill-rate targets or coupling")
@@ -242,8 +259,13 @@ def solve_program(
         raise ValueError("the decomposed engine needs an instance without budget, storage "
                          "or CVaR coupling; use 'matrix' or 'ef'")
     start = time.perf_counter()
+    if engine == "price" and not _one_priced_row(data, anticipative, base_stock):
+        raise ValueError("the price engine needs exactly one budget or storage row as the only "
+                         "coupling (no CVaR, no fixed plan, no wait-and-see)")
     if engine == "quantile":
         parts = [_solve_quantile(data, base_stock)]
+    elif engine == "price":
+        parts = [solve_priced_row(data, options, workers=workers)]
     elif engine == "decomposed":
         parts = _run_decomposed(data, options, anticipative, base_stock, reserved,
                                 keep_fill_rate, workers)

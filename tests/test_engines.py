@@ -42,6 +42,8 @@ def test_engines_agree_on_the_recourse_problem(kind):
     ref = solve_program(data, engine="ef")
     assert ref.status.value == "optimal"
     engines = ["matrix", "auto"] + (["decomposed"] if data.is_separable else [])
+    if (data.budget is None) != (data.storage is None) and not data.uses_cvar:
+        engines.append("price")
     for engine in engines:
         sol = solve_program(data, engine=engine)
         assert sol.objective == pytest.approx(ref.objective, rel=1e-6), engine
@@ -105,6 +107,22 @@ def test_decomposed_uses_worker_processes_and_matches_serial(monkeypatch):
     assert parallel.subproblems == data.n_items
     np.testing.assert_allclose(parallel.base_stock, serial.base_stock, rtol=1e-9)
     assert parallel.objective == pytest.approx(serial.objective, rel=1e-12)
+
+
+@pytest.mark.parametrize("kw", [dict(budget_share=0.05, emergency=True, reserve=True, n_items=6),
+                                dict(budget_share=0.3, fill_rate=0.95, emergency=True),
+                                dict(storage_share=0.2, shortage="backorder", n_items=5),
+                                dict(budget_share=3.0)])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_price_decomposition_is_exact_and_feasible(kw, workers):
+    _, data = _data(kw)
+    ref = solve_program(data, engine="ef")
+    price = solve_program(data, engine="price", workers=workers)
+    assert price.objective == pytest.approx(ref.objective, rel=1e-6)
+    weight, limit = ((data.unit_cost, data.budget) if data.budget is not None
+                     else (data.volume, data.storage))
+    assert weight @ price.base_stock <= limit * (1 + 1e-9)
+    assert price.evaluation.residual.get("inventory_budget", 0.0) <= 1e-9
 
 
 def test_decomposed_refuses_coupled_instances():
