@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from optimizer.diagnostics import mean_ci, price_plan
+from optimizer.diagnostics import causal_evaluation, mean_ci, price_plan
 from optimizer.engine import ENGINES
-from optimizer.errors import InputProblem, InvalidInstanceError, StockplanError
+from optimizer.errors import InputProblem, InvalidInstanceError, NoPlanError, StockplanError
 from optimizer.highs_backend import SolverOptions
 from optimizer.instance import Instance
 from optimizer.instance_io import load_instance
@@ -26,7 +26,6 @@ from optimizer.planning import make_plan
 from optimizer.program_data import program_data
 from optimizer.report import plan_table, write_outputs
 from optimizer.scenarios import generate_scenarios
-from optimizer.simulate import simulate_plan
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Stocking plans that weigh Just-in-Time against Just-in-Case.")
@@ -239,9 +238,8 @@ def evaluate(
             data = program_data(inst, fresh)
             priced = price_plan(data, S, K)
             if not priced.has_plan:
-                from optimizer.errors import NoPlanError
                 raise NoPlanError(f"evaluation LP ended {priced.status.value}")
-            causal_eval = price_causal(data, S, K)
+            causal_eval = causal_evaluation(data, S, K)
         table = plan_table(inst, S, K, priced.evaluation)
         table["causal_expected_cost"] = causal_eval.lines.sum(axis=1)
         table["causal_fill_rate"] = causal_eval.fill_rate
@@ -262,14 +260,6 @@ def evaluate(
     console.print(f"expected cost {_fmt(ci.mean)} (95% CI {_fmt(ci.low)} – {_fmt(ci.high)}) on "
                   f"{data.n_scenarios} fresh scenarios; causal run {_fmt(cci.mean)} "
                   f"({_fmt(cci.low)} – {_fmt(cci.high)})")
-
-
-def price_causal(data, S, K):
-    """Costs of the plan run causally (no hindsight)."""
-    from optimizer.costing import evaluate_solution
-
-    return evaluate_solution(data, S, K, simulate_plan(data, S, K), check_fill_rate=False,
-                             check_plan_rows=False)
 
 
 def main() -> None:  # pragma: no cover

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from optimizer.costing import evaluate_solution
+from optimizer.costing import Evaluation, evaluate_solution
 from optimizer.engine import Solution, solve_program
 from optimizer.highs_backend import SolverOptions
 from optimizer.instance import Instance
@@ -80,6 +80,14 @@ def price_plan(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray, 
                          reserved=reserved, keep_fill_rate=keep_fill_rate)
 
 
+def causal_evaluation(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray
+                      ) -> Evaluation:
+    """Costs of the plan run causally by :func:`optimizer.simulate.simulate_plan`."""
+    return evaluate_solution(data, base_stock, reserved, simulate_plan(data, base_stock,
+                                                                       reserved),
+                             check_fill_rate=False, check_plan_rows=False)
+
+
 def compute_diagnostics(instance: Instance, data: ProgramData, rp: Solution, *,
                         eval_scenarios: int | None = None, seed: int | None = None,
                         options: SolverOptions | None = None) -> Diagnostics:
@@ -103,8 +111,7 @@ def compute_diagnostics(instance: Instance, data: ProgramData, rp: Solution, *,
     ws = solve_program(data, options=options, anticipative=True)
     ws_value = ws.objective if ws.has_plan else float("nan")
 
-    sim = simulate_plan(data, S, K)
-    causal = evaluate_solution(data, S, K, sim, check_fill_rate=False)
+    causal = causal_evaluation(data, S, K)
     hindsight = rp.evaluation.objective if rp.evaluation is not None else rp.objective
 
     n_eval = int(eval_scenarios or max(instance.plan.scenarios, data.n_scenarios))
@@ -113,8 +120,7 @@ def compute_diagnostics(instance: Instance, data: ProgramData, rp: Solution, *,
     oos = price_plan(fresh_data, S, K, options=options)
     oos_ci = (mean_ci(oos.evaluation.scenario_cost, fresh_data.probability) if oos.has_plan
               else Interval(float("nan"), float("nan"), float("nan"), n_eval))
-    oos_causal = evaluate_solution(fresh_data, S, K, simulate_plan(fresh_data, S, K),
-                                   check_fill_rate=False)
+    oos_causal = causal_evaluation(fresh_data, S, K)
     return Diagnostics(
         rp=rp.objective,
         ev=ev.objective if ev.has_plan else float("nan"),
