@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -24,6 +26,28 @@ from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 log = logging.getLogger(__name__)
 INF = highspy.kHighsInf
+
+
+def _swallow_banner() -> None:
+    """HiGHS prints its banner on stdout when the first instance of a process is made,
+    whatever ``output_flag`` says; make that first instance with stdout pointed away so
+    the banner does not land in tables or JSON lines."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # stdout replaced (e.g. captured)
+        fd = 1
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+_swallow_banner()
 
 
 class SolveStatus(enum.Enum):

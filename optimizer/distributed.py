@@ -1,0 +1,607 @@
+"""Scenario decomposition with mpi-sppy: progressive hedging with outer and inner bounds.
+
+The program of DESIGN §2 is split into one Pyomo model per scenario
+(:mod:`models.mpisppy_scenarios`); mpi-sppy runs progressive hedging (PH) on them with
+bound "cylinders" on separate MPI ranks:
+
+* **outer (lower) bound** :math:`\\underline z`: a Lagrangian spoke solves every
+  scenario with the current PH weights :math:`W_w` and no proximal term,
+  :math:`\\underline z = \\sum_w p_w \\min_x [f_w(x) + W_w^T x]` (valid because
+  :math:`\\sum_w p_w W_w = 0`);
+* **inner (upper) bound** :math:`\\bar z`: the expected cost of a nonanticipative plan
+  :math:`\\hat x`, from an x-hat spoke (``XhatShuffleInnerBound`` tries the scenario
+  solutions as candidates) or, with two cylinders, from the hub itself, which prices
+  :math:`\\bar x = \\sum_w p_w x_w` every ``xhat_every`` iterations (:math:`\\bar x` satisfies
+  the first-stage rows, which are convex, and the recourse is complete, so it is
+  always feasible).
+
+The run stops when :math:`(\\bar z - \\underline z)/|\\bar z| \\le` ``rel_gap`` or at the
+iteration/time limit.
+
+Rank layouts (``mpiexec -n P``):
+
+* :math:`P` a multiple of 3: hub (PH) + Lagrangian spoke + x-hat shuffle spoke — the
+  standard mpi-sppy wheel; each cylinder gets :math:`P/3` ranks.
+* :math:`P` even and not a multiple of 3 (e.g. 2 on a 2-core machine): hub (PH, pricing
+  :math:`\\bar x` for the inner bound) + Lagrangian spoke, :math:`P/2` ranks each. mpi-sppy's
+  ``PHHub`` tests the gap only when an inner-bound *spoke* exists, so a small subclass
+  (``GapPHHub``) tests it against the hub's own incumbent.
+* :math:`P = 1`: PH alone with the :math:`\\bar x` inner bound; the only outer bound is
+  PH's iteration-0 wait-and-see bound, so the gap does not close (for debugging).
+* other odd :math:`P` is refused.
+
+Solver and convergence. PH's proximal term makes every scenario problem a QP. HiGHS's QP
+solver (active set) was seen cycling for minutes on these degenerate problems, so the
+default is ``appsi_highs`` with mpi-sppy's linearised proximal term (LP cuts); ``highs``
+keeps the exact quadratic term. :math:`\\rho` is cost-proportional (:func:`default_rho`)
+and rescaled during the run by mpi-sppy's ``PrimalDualRho``. PH converges slowly on
+these LPs: on a 3-item, 8-scenario budget instance the gap reaches 1e-3 in ~50
+iterations (~25 s on 2 ranks) and 1e-4 in ~290 (~100 s); the extensive form takes well
+under a second. Scenario decomposition pays only with many cores and scenarios too large
+for one machine's memory.
+
+What decomposes: risk-neutral and CVaR objectives (CVaR through a first-stage
+:math:`\\eta`, see :mod:`models.mpisppy_scenarios`), budget and storage rows. Minimum
+fill rates do not (they are expectations over scenarios) and are refused.
+
+Entry point (writes ``plan.csv`` and ``summary.json`` from rank 0 only)::
+
+    mpiexec -n 2 python -m optimizer.distributed INSTANCE --out DIR [--rel-gap 1e-4]
+
+Requires the optional ``distributed`` dependencies: ``mpi-sppy``, ``mpi4py`` and an MPI
+library (the ``mpich`` wheel puts ``mpiexec`` next to the interpreter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.mpisppy_scenarios import (
+    check_decomposable,
+    kw_creator,
+    scenario_creator,
+    scenario_denouement,
+    scenario_names_creator,
+)
+from optimizer.instance import Instance
+from optimizer.program_data import ProgramData, program_data
+from optimizer.scenarios import generate_scenarios
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_ITERATIONS = 500
+DEFAULT_RHO_SCALE = 0.3
+DEFAULT_SOLVER = "appsi_highs"
+DEFAULT_XHAT_EVERY = 5
+
+
+@dataclass
+class DistributedResult:
+    """Outcome of :func:`solve_with_mpisppy` (identical on every rank).
+
+    Attributes
+    ----------
+    base_stock, reserved : ndarray (n,)
+        The incumbent plan :math:`\\hat S`, :math:`\\hat K` (zeros where not reserved);
+        empty when no incumbent was found.
+    eta : float or None
+        The incumbent's value-at-risk level :math:`\\eta` (CVaR instances only).
+    inner_bound, outer_bound : float
+        :math:`\\bar z` (expected cost of the incumbent) and :math:`\\underline z`.
+    rel_gap : float
+        :math:`(\\bar z - \\underline z)/\\max(1, |\\bar z|)`.
+    converged : bool
+        ``rel_gap`` reached the requested tolerance.
+    iterations : int
+        PH iterations done by the hub.
+    seconds : float
+        Wall time of the wheel (model building included).
+    layout : str
+        Cylinders used, e.g. ``"PH hub + lagrangian + xhatshuffle"``.
+    ranks : int
+        MPI ranks.
+    """
+
+    base_stock: np.ndarray
+    reserved: np.ndarray
+    eta: float | None
+    inner_bound: float
+    outer_bound: float
+    rel_gap: float
+    converged: bool
+    iterations: int
+    seconds: float
+    layout: str
+    ranks: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_plan(self) -> bool:
+        return self.base_stock.size > 0 and math.isfinite(self.inner_bound)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary (plan arrays left out)."""
+        out = asdict(self)
+        out.pop("base_stock")
+        out.pop("reserved")
+        return out
+
+
+def _require_mpisppy() -> None:
+    """Import mpi-sppy's cylinder modules, or explain how to install them.
+
+    Some of those modules open log files (``hub.log``, ``xhatclp.log``, ``xhateval.log``)
+    in the working directory when imported, on every rank; they are imported here from a
+    scratch directory so that runs leave nothing behind but their outputs.
+    """
+    try:
+        import mpi4py  # noqa: F401
+        import mpisppy  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the distributed engine needs mpi-sppy and mpi4py with an MPI library: "
+            "pip install 'stockplan[distributed]' (mpi-sppy, mpi4py, mpich)"
+        ) from exc
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="stockplan-mpisppy-") as scratch:
+        os.chdir(scratch)
+        try:
+            import mpisppy.cylinders.hub  # noqa: F401
+            import mpisppy.cylinders.lagrangian_bounder  # noqa: F401
+            import mpisppy.cylinders.xhatshufflelooper_bounder  # noqa: F401
+            import mpisppy.utils.xhat_eval  # noqa: F401
+        finally:
+            os.chdir(here)
+
+
+def as_program_data(instance_or_data: Instance | ProgramData, *,
+                    scenarios: int | None = None, seed: int | None = None) -> ProgramData:
+    """The :class:`ProgramData` of an instance (scenarios sampled as ``solve`` does)."""
+    if isinstance(instance_or_data, ProgramData):
+        return instance_or_data
+    scen = generate_scenarios(instance_or_data, scenarios, seed=seed)
+    return program_data(instance_or_data, scen)
+
+
+def default_rho(data: ProgramData, scale: float = DEFAULT_RHO_SCALE) -> dict[str, np.ndarray]:
+    """Cost-proportional PH penalties :math:`\\rho` per nonanticipative variable.
+
+    Watson & Woodruff's rule :math:`\\rho_j = c_j / \\max(1, \\text{spread}_j)` with the
+    marginal cost of a unit of base stock over the horizon, :math:`c_i = T (h_i + p_i)/2`,
+    and the natural spread of :math:`S_i`, :math:`\\sigma_i^{(L+1)} \\approx` the standard
+    deviation of lead-time demand estimated from the scenarios. For :math:`K_i` the fee
+    over the horizon :math:`T f_i` (at least 1% of :math:`T p_i`) over the spread of
+    demand; for :math:`\\eta` the CVaR weight :math:`\\lambda/(1-\\alpha)` over the spread
+    of a scenario's cost scale.
+
+    Returns
+    -------
+    dict
+        ``"S"`` (n,), ``"K"`` (n,), ``"eta"`` (1,) — each multiplied by ``scale``.
+    """
+    T = data.periods
+    d = data.demand[:, :, data.warmup:]
+    period_std = d.std(axis=(1, 2))
+    spread = np.maximum(1.0, period_std * np.sqrt(data.lead + 1.0))
+    marginal = T * (data.holding + data.penalty) / 2.0
+    rho_S = np.maximum(marginal / spread, 1e-6)
+    fee = np.nan_to_num(data.fee, nan=0.0)
+    rho_K = np.maximum(T * np.maximum(fee, 0.01 * data.penalty) / spread, 1e-6)
+    lam = data.cvar_weight
+    cost_scale = max(1.0, float(T * (data.holding * data.mean).sum()))
+    rho_eta = np.array([max(1e-6, lam / (1.0 - data.cvar_alpha) / cost_scale)])
+    return {"S": scale * rho_S, "K": scale * rho_K, "eta": scale * rho_eta}
+
+
+def _rho_setter_for(rho: dict[str, np.ndarray]):
+    """mpi-sppy ``rho_setter``: list of (``id`` of var data, :math:`\\rho`) for one model."""
+
+    def rho_setter(model, **_: Any) -> list[tuple[int, float]]:
+        pairs = [(id(model.S[i]), float(rho["S"][i])) for i in model.S]
+        pairs += [(id(model.K[i]), float(rho["K"][i])) for i in model.K]
+        if hasattr(model, "eta"):
+            pairs.append((id(model.eta), float(rho["eta"][0])))
+        return pairs
+
+    return rho_setter
+
+
+def _xbar_incumbent_class(every: int):
+    """A PH extension that prices :math:`\\bar x` as an incumbent every ``every`` iterations.
+
+    It fixes every local scenario's nonanticipative variables at :math:`\\bar x`, turns the
+    PH terms off, solves, and offers :math:`\\sum_w p_w f_w(\\bar x)` to the hub's best
+    solution (``update_best_solution_if_improving``), then restores PH's state.
+    """
+    from mpisppy.extensions.extension import Extension
+
+    class XbarIncumbent(Extension):
+        def _price_xbar(self) -> None:
+            opt = self.opt
+            w_off, prox_off = opt.W_disabled, opt.prox_disabled
+            # solve_loop overwrites each scenario's recorded bounds, which PH reads for
+            # its iteration-0 (wait-and-see) bound: keep them
+            kept = {k: (s._mpisppy_data.outer_bound, s._mpisppy_data.inner_bound)
+                    for k, s in opt.local_scenarios.items()
+                    if hasattr(s._mpisppy_data, "outer_bound")}
+            opt._save_nonants()
+            opt.Compute_Xbar()
+            for s in opt.local_scenarios.values():
+                for node in s._mpisppy_node_list:
+                    for k, var in enumerate(node.nonant_vardata_list):
+                        var._value = s._mpisppy_model.xbars[(node.name, k)]._value
+                        var.fix()
+            opt.disable_W_and_prox()
+            try:
+                opt.solve_loop(solver_options=opt.current_solver_options, need_solution=False)
+                if opt.no_incumbent_prob() == 0.0:
+                    obj = opt.Eobjective()
+                    opt.update_best_solution_if_improving(obj)
+            finally:
+                if not w_off:
+                    opt._reenable_W()
+                if not prox_off:
+                    opt._reenable_prox()
+                opt._restore_nonants()
+                for k, (outer, inner) in kept.items():
+                    data = opt.local_scenarios[k]._mpisppy_data
+                    data.outer_bound, data.inner_bound = outer, inner
+
+        def post_iter0(self) -> None:
+            self._price_xbar()
+
+        def enditer(self) -> None:
+            if opt_iter(self.opt) % every == 0:
+                self._price_xbar()
+
+    return XbarIncumbent
+
+
+def opt_iter(opt: Any) -> int:
+    """Current PH iteration of an mpi-sppy PH object (0 before the loop)."""
+    return int(getattr(opt, "_PHIter", 0) or 0)
+
+
+def _gap_hub_class():
+    """``PHHub`` that also stops on the gap when the inner bound comes from the hub itself.
+
+    mpi-sppy's ``PHHub.is_converged`` only tests the gap when an inner-bound *spoke*
+    exists; with two cylinders the hub's own incumbent (``opt.best_solution_obj_val``) is
+    the inner bound, so the gap test is done here.
+    """
+    from mpisppy.cylinders.hub import PHHub
+    from mpisppy.cylinders.spwindow import Field
+
+    class GapPHHub(PHHub):
+        def is_converged(self, screen_trace: bool = True) -> bool:
+            if self.receive_field_spcomms[Field.OBJECTIVE_INNER_BOUND]:
+                return super().is_converged(screen_trace)
+            if self.opt.best_bound_obj_val is not None:
+                self.BestOuterBound = self.OuterBoundUpdate(self.opt.best_bound_obj_val)
+            if self.opt.best_solution_obj_val is not None:
+                self.BestInnerBound = self.InnerBoundUpdate(self.opt.best_solution_obj_val)
+            if self.global_rank == 0 and screen_trace:
+                self.screen_trace()
+            return self.determine_termination(screen_trace)
+
+    return GapPHHub
+
+
+def _config(data: ProgramData, *, rel_gap: float, max_iterations: int, solver_name: str,
+            time_limit: float | None, linearize_prox: bool,
+            solver_options: dict[str, Any] | None = None, prox_tolerance: float = 1e-1):
+    from mpisppy.utils import config
+
+    cfg = config.Config()
+    cfg.num_scens_required()
+    cfg.popular_args()
+    cfg.two_sided_args()
+    cfg.ph_args()
+    cfg.lagrangian_args()
+    cfg.xhatshuffle_args()
+    cfg.num_scens = data.n_scenarios
+    cfg.solver_name = solver_name
+    cfg.default_rho = 1.0
+    cfg.max_iterations = int(max_iterations)
+    cfg.rel_gap = float(rel_gap)
+    cfg.abs_gap = 0.0
+    cfg.linearize_proximal_terms = bool(linearize_prox)
+    cfg.proximal_linearization_tolerance = float(prox_tolerance)
+    if solver_options:
+        if "solver_options" not in cfg:
+            cfg.add_to_config("solver_options", "scenario solver options (k=v ...)", str, None)
+        cfg.solver_options = " ".join(f"{k}={v}" for k, v in solver_options.items())
+    if time_limit is not None:
+        cfg.time_limit = int(math.ceil(time_limit))
+    return cfg
+
+
+def _layout(size: int) -> tuple[int, str]:
+    """Number of cylinders and their description for ``size`` ranks."""
+    if size % 3 == 0:
+        return 3, "PH hub + lagrangian spoke + xhatshuffle spoke"
+    if size % 2 == 0:
+        return 2, "PH hub (xbar incumbent) + lagrangian spoke"
+    if size == 1:
+        return 1, "PH hub alone (xbar incumbent, wait-and-see outer bound)"
+    raise ValueError(f"{size} MPI ranks: use 1, an even number, or a multiple of 3")
+
+
+def solve_with_mpisppy(
+    instance_or_data: Instance | ProgramData,
+    *,
+    rel_gap: float = 1e-4,
+    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+    rho: dict[str, np.ndarray] | float | None = None,
+    solver_name: str = DEFAULT_SOLVER,
+    time_limit: float | None = None,
+    xhat_every: int = DEFAULT_XHAT_EVERY,
+    adaptive_rho: bool = True,
+    solver_options: dict[str, Any] | None = None,
+    prox_tolerance: float = 1e-1,
+    scenarios: int | None = None,
+    seed: int | None = None,
+    comm: Any = None,
+) -> DistributedResult:
+    """Solve the stochastic program by progressive hedging with bound cylinders.
+
+    Must be called on every rank of ``comm`` (collective); every rank gets the same
+    result.
+
+    Parameters
+    ----------
+    instance_or_data : Instance or ProgramData
+        An instance (scenarios sampled from it on every rank, reproducibly) or its data.
+    rel_gap : float
+        Stop when :math:`(\\bar z - \\underline z)/|\\bar z|` is at most this.
+    max_iterations : int
+        PH iteration limit.
+    rho : dict, float or None
+        PH penalties: ``None`` for :func:`default_rho`, a float to scale it, or a dict
+        like :func:`default_rho`'s.
+    solver_name : str
+        Pyomo solver for the scenario problems; ``"highs"`` (Pyomo's HiGHS interface)
+        accepts PH's quadratic proximal term; ``"appsi_highs"`` accepts only linear
+        objectives, so the proximal term is then linearised.
+    time_limit : float, optional
+        Hub wall-clock limit in seconds.
+    xhat_every : int
+        With two cylinders (or one), price :math:`\\bar x` every this many iterations.
+    scenarios, seed : int, optional
+        Override the instance's scenario count and seed.
+    comm : mpi4py communicator, optional
+        Default ``MPI.COMM_WORLD``.
+
+    Returns
+    -------
+    DistributedResult
+
+    Raises
+    ------
+    ValueError
+        When the instance has a minimum fill rate (not decomposable by scenario), or the
+        rank count cannot be laid out.
+    """
+    _require_mpisppy()
+    import mpisppy.utils.cfg_vanilla as vanilla
+    from mpi4py import MPI
+    from mpisppy.spin_the_wheel import WheelSpinner
+
+    comm = MPI.COMM_WORLD if comm is None else comm
+    data = as_program_data(instance_or_data, scenarios=scenarios, seed=seed)
+    check_decomposable(data)
+    n_cyl, layout = _layout(comm.Get_size())
+    if rho is None or isinstance(rho, int | float):
+        rho = default_rho(data, DEFAULT_RHO_SCALE if rho is None else float(rho))
+    linearize = solver_name.startswith("appsi")
+    cfg = _config(data, rel_gap=rel_gap, max_iterations=max_iterations,
+                  solver_name=solver_name, time_limit=time_limit, linearize_prox=linearize,
+                  solver_options=solver_options, prox_tolerance=prox_tolerance)
+    names = scenario_names_creator(data.n_scenarios)
+    kwargs = kw_creator(data=data)
+    beans = (cfg, scenario_creator, scenario_denouement, names)
+    rho_setter = _rho_setter_for(rho)
+
+    ext_classes = [] if n_cyl == 3 else [_xbar_incumbent_class(max(1, int(xhat_every)))]
+    if adaptive_rho:
+        from mpisppy.extensions.primal_dual_rho import PrimalDualRho
+
+        ext_classes.append(PrimalDualRho)
+    extensions, ext_kwargs = None, None
+    if len(ext_classes) == 1:
+        extensions = ext_classes[0]
+    elif ext_classes:
+        from mpisppy.extensions.extension import MultiExtension
+
+        extensions, ext_kwargs = MultiExtension, {"ext_classes": ext_classes}
+    hub = vanilla.ph_hub(*beans, scenario_creator_kwargs=kwargs, rho_setter=rho_setter,
+                         ph_extensions=extensions, extension_kwargs=ext_kwargs)
+    if n_cyl != 3:
+        hub["hub_class"] = _gap_hub_class()
+    spokes = []
+    if n_cyl >= 2:
+        spokes.append(vanilla.lagrangian_spoke(*beans, scenario_creator_kwargs=kwargs,
+                                               rho_setter=rho_setter))
+    if n_cyl == 3:
+        spokes.append(vanilla.xhatshuffle_spoke(*beans, scenario_creator_kwargs=kwargs))
+
+    start = time.perf_counter()
+    wheel = WheelSpinner(hub, spokes)
+    wheel.spin(comm_world=comm)
+    seconds = time.perf_counter() - start
+
+    spcomm = wheel.spcomm
+    if wheel.global_rank == 0:
+        winner = spcomm.last_ib_idx
+        if winner is None and spcomm.opt.best_solution_obj_val is not None:
+            winner = 0
+        head = (winner, float(wheel.BestInnerBound), float(wheel.BestOuterBound),
+                opt_iter(spcomm.opt))
+    else:
+        head = None
+    winner, inner, outer, iterations = comm.bcast(head, root=0)
+
+    plan = None
+    if winner is not None and wheel.strata_rank == winner and spcomm.opt.cylinder_rank == 0:
+        plan = _incumbent_nonants(spcomm.opt, data)
+    plans = comm.allgather(plan)
+    plan = next((p for p in plans if p is not None), None)
+    if plan is None:
+        S, K, eta = np.empty(0), np.empty(0), None
+    else:
+        S, K, eta = plan
+    gap = (inner - outer) / max(1.0, abs(inner)) if math.isfinite(inner) else math.inf
+    result = DistributedResult(
+        base_stock=S, reserved=K, eta=eta, inner_bound=inner, outer_bound=outer,
+        rel_gap=float(gap), converged=bool(gap <= rel_gap), iterations=int(iterations),
+        seconds=seconds, layout=layout, ranks=comm.Get_size(),
+        settings={"rel_gap": rel_gap, "max_iterations": max_iterations,
+                  "solver_name": solver_name, "linearized_prox": linearize,
+                  "xhat_every": xhat_every, "time_limit": time_limit},
+    )
+    if comm.Get_rank() == 0:
+        log.info("mpi-sppy (%s, %d ranks): inner %.8g, outer %.8g, gap %.3g after %d "
+                 "iterations, %.1fs", layout, result.ranks, inner, outer, gap, iterations,
+                 seconds)
+    return result
+
+
+def _incumbent_nonants(opt: Any, data: ProgramData) -> tuple[np.ndarray, np.ndarray,
+                                                            float | None] | None:
+    """Best cached nonanticipative values of an mpi-sppy object, as (S, K, eta)."""
+    if not opt.load_best_solution():
+        return None
+    model = opt.local_scenarios[opt.local_scenario_names[0]]
+    S = np.array([float(model.S[i].value) for i in range(data.n_items)])
+    K = np.zeros(data.n_items)
+    for i in model.K:
+        K[i] = float(model.K[i].value)
+    eta = float(model.eta.value) if hasattr(model, "eta") else None
+    return S, K, eta
+
+
+# --------------------------------------------------------------------------- CLI ------
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m optimizer.distributed",
+        description="Solve a stockplan instance by progressive hedging with mpi-sppy "
+                    "(run under mpiexec; rank 0 writes plan.csv and summary.json).")
+    p.add_argument("instance", type=Path, help="instance folder or its instance.toml")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--rel-gap", type=float, default=1e-4, help="relative gap to stop at")
+    p.add_argument("--max-iterations", type=int, default=DEFAULT_MAX_ITERATIONS)
+    p.add_argument("--rho-scale", type=float, default=DEFAULT_RHO_SCALE,
+                   help="multiplier on the default cost-proportional rho")
+    p.add_argument("--solver", default=DEFAULT_SOLVER,
+                   help="Pyomo solver name: appsi_highs (default; proximal term linearised) "
+                        "or highs (exact quadratic proximal term; HiGHS's QP solver can "
+                        "cycle on these degenerate problems)")
+    p.add_argument("--time-limit", type=float, default=None, help="hub seconds")
+    p.add_argument("--xhat-every", type=int, default=DEFAULT_XHAT_EVERY,
+                   help="price xbar every N iterations (2-cylinder layout)")
+    p.add_argument("--fixed-rho", action="store_true",
+                   help="keep rho fixed (default: mpi-sppy's PrimalDualRho rescales it)")
+    p.add_argument("--prox-tolerance", type=float, default=1e-1,
+                   help="cut spacing of the linearised proximal term (appsi solvers)")
+    p.add_argument("--solver-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="option for the scenario solver (repeatable)")
+    p.add_argument("--scenarios", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    return p
+
+
+def _write_outputs(instance: Instance, data: ProgramData, result: DistributedResult,
+                   out: Path) -> dict[str, Any]:
+    """Price the incumbent with the exact recourse LP and write plan.csv/summary.json."""
+    from optimizer.engine import solve_program
+    from optimizer.report import plan_table, versions, write_outputs
+
+    summary: dict[str, Any] = {
+        "instance": instance.name, "engine": "mpi-sppy", "scenarios": data.n_scenarios,
+        "seed": instance.plan.seed, "periods": data.periods, "items": data.n_items,
+        "inner_bound": result.inner_bound, "outer_bound": result.outer_bound,
+        "rel_gap": result.rel_gap, "converged": result.converged,
+        "iterations": result.iterations, "solve_seconds": result.seconds,
+        "layout": result.layout, "ranks": result.ranks, "settings": result.settings,
+    }
+    if not result.has_plan:
+        summary.update(status="no_plan", objective=None)
+        write_outputs(out, {"summary.json": summary})
+        return summary
+    priced = solve_program(data, base_stock=result.base_stock, reserved=result.reserved)
+    if not priced.has_plan:
+        summary.update(status=f"pricing_{priced.status.value}", objective=None)
+        write_outputs(out, {"summary.json": summary})
+        return summary
+    ev = priced.evaluation
+    table = plan_table(instance, result.base_stock, result.reserved, ev)
+    summary.update(
+        status="optimal" if result.converged else "feasible_at_limit",
+        objective=priced.objective,
+        expected_cost=ev.expected_cost,
+        cvar={"alpha": data.cvar_alpha, "weight": data.cvar_weight, "value": ev.cvar},
+        pricing_vs_inner_bound=priced.objective - result.inner_bound,
+        base_stock_value=float(np.dot(data.unit_cost, result.base_stock)),
+        inventory_budget=data.budget,
+        max_residual=ev.max_residual,
+        versions=versions(),
+    )
+    write_outputs(out, {"plan.csv": table, "summary.json": summary})
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry (see module docstring). Returns the exit code."""
+    from mpi4py import MPI
+
+    from optimizer.instance_io import load_instance
+
+    args = _parser().parse_args(argv)
+    comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
+    level = logging.WARNING - 10 * args.verbose if rank == 0 else logging.ERROR
+    logging.basicConfig(level=max(logging.DEBUG, level), format="%(levelname)s %(message)s")
+    instance = load_instance(args.instance)
+    if args.scenarios is not None or args.seed is not None:
+        instance = instance.with_plan(**{k: v for k, v in (("scenarios", args.scenarios),
+                                                          ("seed", args.seed)) if v is not None})
+    data = as_program_data(instance)
+    result = solve_with_mpisppy(
+        data, rel_gap=args.rel_gap, max_iterations=args.max_iterations, rho=args.rho_scale,
+        solver_name=args.solver, time_limit=args.time_limit, xhat_every=args.xhat_every,
+        adaptive_rho=not args.fixed_rho, prox_tolerance=args.prox_tolerance,
+        solver_options=dict(o.split("=", 1) for o in args.solver_option) or None, comm=comm)
+    code = 0
+    if rank == 0:
+        summary = _write_outputs(instance, data, result, args.out)
+        log.warning("mpi-sppy: objective %s, bounds [%.8g, %.8g], gap %.3g, %d iterations; "
+                    "wrote %s", summary.get("objective"), result.outer_bound,
+                    result.inner_bound, result.rel_gap, result.iterations, args.out)
+        code = 0 if result.has_plan else 5
+    return int(comm.bcast(code, root=0))
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised under mpiexec by the tests
+    try:
+        sys.exit(main())
+    except SystemExit:
+        raise
+    except BaseException:
+        logging.getLogger(__name__).exception("distributed solve failed")
+        from mpi4py import MPI
+
+        if MPI.COMM_WORLD.Get_size() > 1:
+            MPI.COMM_WORLD.Abort(1)
+        raise
