@@ -14,7 +14,8 @@ Second stage, per scenario :math:`w` (a block), item and period:
 * demand split: :math:`s_t + e_t + n_t = d_t`;
 * stock balance: :math:`I_t = I_{t-1} + \\text{pipe}_t + \\sum_{\\tau: a(\\tau)=t} o_\\tau -
   s_t - r_t` with :math:`I_{-1} = S - L\\mu`, the start-up pipeline :math:`\\text{pipe}_t =
-  \\mu` for :math:`t < L`, the arrival period :math:`a(\\tau)` of the order placed at the end
+  \\mu` in the :math:`L` periods from the item's first live period (``ProgramData.start``),
+  the arrival period :math:`a(\\tau)` of the order placed at the end
   of :math:`\\tau` (first up period after :math:`\\tau` plus :math:`L`), and the base-stock
   order :math:`o_\\tau = s_\\tau` (lost sales) or :math:`d_\\tau - e_\\tau` (backorder);
 * backlog: :math:`B_t = B_{t-1} + n_t - r_t`, :math:`B_{-1} = 0`.
@@ -75,6 +76,7 @@ def _scenario_block(b: pyo.Block, w: int, data: ProgramData, first: pyo.Block) -
     reserving = np.flatnonzero(data.reserves).tolist()
     d = data.demand[:, w, :].tolist()
     mean, lead = data.mean.tolist(), data.lead.tolist()
+    pipeline = data.pipeline.tolist()
     cap = data.capacity.tolist()
     inc = [_incoming(data.arrival[i, w : w + 1, :])[0] for i in items]
 
@@ -101,7 +103,7 @@ def _scenario_block(b: pyo.Block, w: int, data: ProgramData, first: pyo.Block) -
 
     def stock_balance(b, i, t):
         prev = b.I[i, t - 1] if t > 0 else first.S[i] - lead[i] * mean[i]
-        pipe = mean[i] if t < lead[i] else 0.0
+        pipe = pipeline[i][t]
         out = b.s[i, t] + (b.r[i, t] if data.backorder else 0.0)
         if data.backorder:
             arrivals = sum(d[i][tau] for tau in inc[i][t])

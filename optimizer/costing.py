@@ -129,8 +129,7 @@ def evaluate_solution(data: ProgramData, base_stock: np.ndarray, reserved: np.nd
     orders = d - rec.e if data.backorder else rec.s
     prev = np.concatenate([(S - data.lead * data.mean)[:, None, None].repeat(N, 1),
                            rec.I[:, :, :-1]], axis=2)
-    pipe = (np.arange(H)[None, :] < data.lead[:, None]) * data.mean[:, None]
-    balance = rec.I - prev - pipe[:, None, :] - _arrivals(data, orders) + rec.s + rec.r
+    balance = rec.I - prev - data.pipeline[:, None, :] - _arrivals(data, orders) + rec.s + rec.r
     res["stock_balance"] = float(np.abs(balance).max(initial=0.0))
     if data.backorder:
         prevB = np.concatenate([np.zeros((n, N, 1)), rec.B[:, :, :-1]], axis=2)

@@ -32,8 +32,7 @@ def unreplenished_demand(data: ProgramData) -> np.ndarray:
     arrived = np.zeros((n, N, H + 1))
     i, w, _ = np.indices(data.demand.shape)
     np.add.at(arrived, (i, w, np.minimum(data.arrival, H)), data.demand)
-    pipe = (np.arange(H)[None, :] < data.lead[:, None]) * data.mean[:, None]
-    inflow = np.cumsum(arrived[:, :, :H] + pipe[:, None, :], axis=2)
+    inflow = np.cumsum(arrived[:, :, :H] + data.pipeline[:, None, :], axis=2)
     return (data.lead * data.mean)[:, None, None] - inflow + np.cumsum(data.demand, axis=2)
 
 

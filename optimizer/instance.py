@@ -237,16 +237,19 @@ class Instance:
         """
         if self.plan.warmup is not None:
             return int(self.plan.warmup)
-        base = max(1, int(self.items.lead_time.max(initial=0)))
-        used = np.unique(self.items.supplier)
-        alpha = self.suppliers.disruption_prob[used]
-        beta = self.suppliers.recovery_prob[used][alpha > 0]
-        if beta.size == 0:
+        return max((self.item_warmup(i) for i in range(len(self.items))), default=1)
+
+    def item_warmup(self, i: int) -> int:
+        """Warm-up item ``i`` needs: its lead time (at least 1) plus its supplier's
+        outage allowance (see :attr:`warmup`)."""
+        base = max(1, int(self.items.lead_time[i]))
+        s = int(self.items.supplier[i])
+        alpha, beta = self.suppliers.disruption_prob[s], self.suppliers.recovery_prob[s]
+        if alpha <= 0:
             return base
-        slowest = float(beta.min())
-        if slowest >= 1.0:
+        if beta >= 1.0:
             return base + 1
-        return base + int(np.ceil(np.log(0.01) / np.log1p(-slowest)))
+        return base + int(np.ceil(np.log(0.01) / np.log1p(-float(beta))))
 
     @property
     def horizon(self) -> int:

@@ -53,6 +53,10 @@ class ProgramData:
         :math:`c_i`, :math:`v_i` for the coupling rows.
     budget, storage : float or None
         :math:`B`, :math:`V`.
+    start : ndarray of int (n,)
+        First live period of each item: the item's own warm-up is ``warmup - start``
+        periods. Before it the item is inert (no demand, nothing ordered); at it the item
+        starts from inventory position :math:`S_i` with its start-up pipeline.
     cvar_alpha, cvar_weight : float
         :math:`\\alpha`, :math:`\\lambda`.
     """
@@ -78,6 +82,20 @@ class ProgramData:
     storage: float | None
     cvar_alpha: float
     cvar_weight: float
+    start: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.start is None:
+            object.__setattr__(self, "start", np.zeros(self.demand.shape[0], dtype=np.int64))
+
+    @property
+    def pipeline(self) -> np.ndarray:
+        r"""Start-up pipeline arrivals, shape (n, H): :math:`\mu_i` in the :math:`L_i`
+        periods from the item's first live period on (the shipments in transit when it
+        starts at inventory position :math:`S_i`)."""
+        t = np.arange(self.horizon)[None, :]
+        first = self.start[:, None]
+        return ((t >= first) & (t < first + self.lead[:, None])) * self.mean[:, None]
 
     @property
     def n_items(self) -> int:
@@ -118,7 +136,7 @@ class ProgramData:
         idx = np.atleast_1d(np.asarray(i, dtype=int))
         fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
         for k in ("demand", "arrival", "mean", "lead", "holding", "penalty", "premium",
-                  "capacity", "fee", "fill_rate", "unit_cost", "volume"):
+                  "capacity", "fee", "fill_rate", "unit_cost", "volume", "start"):
             fields[k] = fields[k][idx]
         fields["carrying"] = self.carrying[:, idx]
         return ProgramData(**fields)
@@ -136,12 +154,18 @@ def program_data(instance: Instance, scenarios: ScenarioSet) -> ProgramData:
             cache[key] = arrival_periods(scenarios.supplier_up[key[0]], key[1])
         arrival[i] = cache[key]
     has_em = items.has_emergency
+    start = item_starts(instance, scenarios)
+    demand = scenarios.demand.astype(float)
+    if start.any():
+        demand = demand.copy()
+        demand[np.arange(horizon)[None, None, :] < start[:, None, None]
+               * np.ones((1, n_scen, 1), dtype=bool)] = 0.0
     return ProgramData(
         backorder=instance.plan.shortage == "backorder",
         warmup=scenarios.warmup,
         periods=horizon - scenarios.warmup,
         probability=scenarios.probability.astype(float),
-        demand=scenarios.demand.astype(float),
+        demand=demand,
         arrival=arrival,
         mean=items.demand_mean.astype(float),
         lead=items.lead_time.astype(np.int64),
@@ -158,4 +182,24 @@ def program_data(instance: Instance, scenarios: ScenarioSet) -> ProgramData:
         storage=instance.plan.storage_capacity,
         cvar_alpha=float(instance.risk.cvar_alpha),
         cvar_weight=float(instance.risk.cvar_weight),
+        start=start,
     )
+
+
+def item_starts(instance: Instance, scenarios: ScenarioSet) -> np.ndarray:
+    """First live period of each item (0 unless the default warm-up is in force).
+
+    The instance-wide default warm-up covers the slowest item (longest lead time plus the
+    outage allowance of :attr:`Instance.warmup`). An item of a reliable supplier needs
+    less: it starts later, from inventory position :math:`S_i`, with its own warm-up
+    :math:`W_i` = its lead time (at least 1) plus its own supplier's allowance. Its
+    supplier chain is stationary, so the costed periods see the same law, and the LP for
+    it loses the inert periods. Explicit warm-ups and explicit scenarios start at 0.
+    """
+    n = len(instance.items)
+    if instance.plan.warmup is not None or instance.explicit is not None:
+        return np.zeros(n, dtype=np.int64)
+    if scenarios.warmup != instance.warmup:
+        return np.zeros(n, dtype=np.int64)
+    own = np.array([instance.item_warmup(i) for i in range(n)], dtype=np.int64)
+    return np.maximum(scenarios.warmup - own, 0)

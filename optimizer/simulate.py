@@ -37,8 +37,7 @@ def simulate_plan(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarra
     cap = np.broadcast_to(cap[:, None], (n, N))
     out = {k: np.zeros((n, N, H)) for k in ("I", "s", "n", "e", "B", "r")}
     incoming = np.zeros((n, N, H + 1))
-    incoming[:, :, :H] += ((np.arange(H)[None, :] < data.lead[:, None])
-                           * data.mean[:, None])[:, None, :]
+    incoming[:, :, :H] += data.pipeline[:, None, :]
     on_hand = np.broadcast_to((S - data.lead * data.mean)[:, None], (n, N)).copy()
     backlog = np.zeros((n, N))
     ii, ww = np.indices((n, N))
