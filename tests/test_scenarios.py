@@ -88,3 +88,23 @@ def test_default_warmup_covers_lead_time_and_long_outages():
     assert inst.warmup == max(1, int(inst.items.lead_time.max()))
     flaky = make_instance(disruption=0.2)  # recovery 0.5 -> (0.5)^k <= 0.01 -> k = 7
     assert flaky.warmup == max(1, int(flaky.items.lead_time.max())) + 7
+
+
+def test_items_of_reliable_suppliers_start_later_and_keep_their_costed_law():
+    from optimizer.program_data import program_data
+
+    inst = make_instance(n_items=4, disruption=0.2)  # near: never down; far: allowance 7
+    scen = generate_scenarios(inst)
+    data = program_data(inst, scen)
+    W = inst.warmup
+    for i in range(4):
+        expected = W - inst.item_warmup(i)
+        assert data.start[i] == expected
+        assert np.all(data.demand[i, :, :expected] == 0)
+        np.testing.assert_array_equal(data.demand[i, :, expected:], scen.demand[i, :, expected:])
+        assert data.pipeline[i].sum() == pytest.approx(inst.items.lead_time[i]
+                                                        * inst.items.demand_mean[i])
+    assert data.start[inst.items.supplier == 0].min() > 0  # the reliable supplier's items
+    # an explicit warm-up keeps every item live from period 1
+    fixed = replace(inst, plan=replace(inst.plan, warmup=W))
+    assert not program_data(fixed, generate_scenarios(fixed)).start.any()
