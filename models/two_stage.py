@@ -18,7 +18,8 @@ Second stage, per scenario :math:`w` (a block), item and period:
   the arrival period :math:`a(\\tau)` of the order placed at the end
   of :math:`\\tau` (first up period after :math:`\\tau` plus :math:`L`), and the base-stock
   order :math:`o_\\tau = s_\\tau` (lost sales) or :math:`d_\\tau - e_\\tau` (backorder);
-* backlog: :math:`B_t = B_{t-1} + n_t - r_t`, :math:`B_{-1} = 0`.
+* backlog: :math:`B_t = B_{t-1} + n_t - r_t`, :math:`B_{-1} = 0`, and only backlog carried
+  in is served, :math:`r_t \\le B_{t-1}`.
 
 Scenario cost :math:`C_w = \\sum_i [T f_i K_i + \\sum_{t \\ge W} (h_i I_t + p_i (n_t
 \\text{ or } B_t) + e^{prem}_i e_t)]`; objective :math:`(1-\\lambda) \\sum_w p_w C_w +
@@ -120,6 +121,13 @@ def _scenario_block(b: pyo.Block, w: int, data: ProgramData, first: pyo.Block) -
             items, periods,
             rule=lambda b, i, t: b.B[i, t] == (b.B[i, t - 1] if t > 0 else 0.0) + b.n[i, t]
             - b.r[i, t],
+        )
+    if data.backorder:
+        # only backlog carried in can be served: no backordering and serving the same unit
+        # in one period (which would make unmet demand, and fill rates, arbitrary)
+        b.backlog_served = pyo.Constraint(
+            items, periods,
+            rule=lambda b, i, t: b.r[i, t] <= (b.B[i, t - 1] if t > 0 else 0.0),
         )
     b.reservation = pyo.Constraint(
         [(i, t) for i in reserving for t in periods], rule=lambda b, i, t: b.e[i, t] <= first.K[i]

@@ -128,15 +128,23 @@ def solve(
         "Relative optimality tolerance of HiGHS's interior-point method."))] = 1e-8,
     method: Annotated[str, typer.Option(help="HiGHS LP method: choose, simplex or ipm.")
                       ] = "choose",
-    engine: Annotated[str, typer.Option(help=f"One of {', '.join(ENGINES)}.")] = "auto",
+    engine: Annotated[str, typer.Option(help=(
+        f"One of {', '.join(ENGINES)}, or mpi-sppy (progressive hedging; launch with "
+        "'mpiexec -n K stockplan solve ... --engine mpi-sppy'))."))] = "auto",
+    rel_gap: Annotated[float, typer.Option(
+        min=0.0, help="mpi-sppy: stop at this relative gap between its bounds.")] = 1e-4,
     eval_scenarios: Annotated[int | None, typer.Option(
         min=2, help="Fresh scenarios for the out-of-sample estimate.")] = None,
     verbose: Verbose = 0,
 ) -> None:
     """Compute the stochastic stocking plan; write plan.csv and summary.json."""
     _setup_logging(verbose)
+    if engine == "mpi-sppy":
+        _solve_distributed(instance, out, scenarios, seed, time_limit, rel_gap, verbose)
+        return
     if engine not in ENGINES:
-        raise typer.BadParameter(f"choose one of {', '.join(ENGINES)}", param_hint="--engine")
+        raise typer.BadParameter(f"choose one of {', '.join(ENGINES)}, mpi-sppy",
+                                 param_hint="--engine")
     try:
         inst = _load(instance)
         if method not in ("choose", "simplex", "ipm"):
@@ -153,6 +161,29 @@ def solve(
     _print_plan(result.plan, result.summary)
     _print_summary(result.summary)
     console.print(f"wrote {out / 'plan.csv'} and {out / 'summary.json'}")
+
+
+def _solve_distributed(instance: Path | None, out: Path, scenarios: int | None,
+                       seed: int | None, time_limit: float | None, rel_gap: float,
+                       verbose: int) -> None:
+    """Run :mod:`optimizer.distributed` on every MPI rank; rank 0 writes the outputs."""
+    try:
+        from optimizer.distributed import main as distributed_main
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        typer.echo("error: --engine mpi-sppy needs the distributed extra: "
+                   "pip install -e '.[distributed]'", err=True)
+        raise typer.Exit(2) from exc
+    argv = [str(instance or REPO_DEMO), "--out", str(out), "--rel-gap", str(rel_gap)]
+    for flag, value in (("--scenarios", scenarios), ("--seed", seed),
+                        ("--time-limit", time_limit)):
+        if value is not None:
+            argv += [flag, str(value)]
+    argv += ["-v"] * verbose
+    try:
+        code = distributed_main(argv)
+    except StockplanError as exc:
+        _fail(exc)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -260,6 +291,18 @@ def evaluate(
     console.print(f"expected cost {_fmt(ci.mean)} (95% CI {_fmt(ci.low)} – {_fmt(ci.high)}) on "
                   f"{data.n_scenarios} fresh scenarios; causal run {_fmt(cci.mean)} "
                   f"({_fmt(cci.low)} – {_fmt(cci.high)})")
+
+
+def _register_commands() -> None:
+    """Commands that live in their own modules (each imports this one for helpers)."""
+    from optimizer.cli_compare import register as register_compare
+    from optimizer.cli_generate import register as register_generate
+
+    register_compare(app)
+    register_generate(app)
+
+
+_register_commands()
 
 
 def main() -> None:  # pragma: no cover

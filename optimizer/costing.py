@@ -134,6 +134,7 @@ def evaluate_solution(data: ProgramData, base_stock: np.ndarray, reserved: np.nd
     if data.backorder:
         prevB = np.concatenate([np.zeros((n, N, 1)), rec.B[:, :, :-1]], axis=2)
         res["backlog_balance"] = float(np.abs(rec.B - prevB - rec.n + rec.r).max(initial=0.0))
+        res["backlog_served"] = float(max(0.0, (rec.r - prevB).max(initial=0.0)))
     else:
         res["backlog_balance"] = float(max(np.abs(rec.B).max(initial=0.0),
                                            np.abs(rec.r).max(initial=0.0)))

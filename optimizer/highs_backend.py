@@ -170,6 +170,9 @@ def _configure(h: highspy.Highs, options: SolverOptions) -> None:
     if options.time_limit is not None:
         h.setOptionValue("time_limit", float(options.time_limit))
     if options.threads is not None:
+        # HiGHS keeps one task scheduler per process; a different thread count is only
+        # accepted after resetting it
+        highspy.Highs.resetGlobalScheduler(True)
         h.setOptionValue("threads", int(options.threads))
     h.setOptionValue("solver", options.method)
     h.setOptionValue("presolve", "on" if options.presolve else "off")

@@ -230,7 +230,7 @@ class Instance:
 
         Default: the largest lead time (at least 1) plus, when a supplier used by an item
         can fail, the length :math:`k` of a down spell that is exceeded with at most 1%
-        probability, :math:`(1-\beta)^{k} \\le 0.01`. Without that allowance a spell in
+        probability, :math:`(1-\\beta)^{k} \\le 0.01`. Without that allowance a spell in
         progress at the first costed period could only have started at period 1, so
         long outages would be cut short and disruption risk under-stated (on Snyder &
         Shen's Example 9.3 the in-sample cost fell 23% below the true one).

@@ -220,6 +220,13 @@ def build_lp(
             A.add(rows, bn + wt, -1.0)
             A.add(rows, br + wt, 1.0)
 
+        # backlog served comes from backlog carried in: r_t - B_{t-1} <= 0
+        if data.backorder:
+            r0 = A.new_rows(np.full(nh, -np.inf), np.zeros(nh))
+            rows = r0 + wt
+            A.add(rows, br + wt, 1.0)
+            A.add(rows[:, 1:], bB + wt[:, :-1], -1.0)
+
         # reservation: e_t - K <= 0
         if data.reserves[i]:
             r0 = A.new_rows(np.full(nh, -np.inf), np.zeros(nh))

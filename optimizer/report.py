@@ -112,14 +112,16 @@ def write_outputs(out_dir: Path, files: dict[str, pd.DataFrame | dict]) -> list[
     staged: list[tuple[Path, Path]] = []
     try:
         for name, content in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
+            target = out_dir / name  # may sit in a subfolder, e.g. plans/jit.csv
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 if isinstance(content, pd.DataFrame):
                     content.to_csv(fh, index=False, float_format="%.10g")
                 else:
                     json.dump(_clean(content), fh, indent=2)
                     fh.write("\n")
-            staged.append((Path(tmp), out_dir / name))
+            staged.append((Path(tmp), target))
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)

@@ -118,8 +118,11 @@ def test_mpiexec_two_ranks_matches_extensive_form(tmp_path):
     folder = tmp_path / "tiny"
     write_instance(inst, folder)
     out = tmp_path / "out"
-    cmd = [_mpiexec(), "-n", "2", sys.executable, "-m", "optimizer.distributed", str(folder),
-           "--out", str(out), "--rel-gap", str(PH_REL_GAP), "--max-iterations", "300"]
+    # launched the way the README says: every rank runs ``stockplan solve``
+    stockplan = Path(sys.executable).parent / "stockplan"
+    assert stockplan.exists(), "install the package (pip install -e .) to get the script"
+    cmd = [_mpiexec(), "-n", "2", str(stockplan), "solve", str(folder), "--engine", "mpi-sppy",
+           "--out", str(out), "--rel-gap", str(PH_REL_GAP)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
