@@ -50,7 +50,7 @@ from optimizer.costing import (
     cvar,
     evaluate_solution,
 )
-from optimizer.diagnostics import Interval, mean_ci
+from optimizer.diagnostics import Interval, causal_evaluation, mean_ci
 from optimizer.engine import solve_program
 from optimizer.errors import NoPlanError
 from optimizer.highs_backend import SolverOptions
@@ -66,7 +66,6 @@ from optimizer.policies import (
 from optimizer.program_data import ProgramData, program_data
 from optimizer.report import plan_table
 from optimizer.scenarios import ScenarioSet, generate_scenarios
-from optimizer.simulate import simulate_plan
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -185,15 +184,6 @@ def stack_scenario_blocks(data: ProgramData, blocks: int) -> ProgramData:
               and value.shape[0] == n):
             changes[f.name] = np.repeat(value, blocks, axis=0)
     return dataclasses.replace(data, **changes)
-
-
-def causal_evaluation(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray
-                      ) -> Evaluation:
-    """Costs of the plan run causally (:func:`~optimizer.simulate.simulate_plan`)."""
-    S = np.asarray(base_stock, dtype=float)
-    K = np.asarray(reserved, dtype=float)
-    return evaluate_solution(data, S, K, simulate_plan(data, S, K), check_fill_rate=False,
-                             check_plan_rows=False)
 
 
 # ------------------------------------------------------------------ one plan's costs --
