@@ -94,11 +94,11 @@ def cvar(values: np.ndarray, prob: np.ndarray, alpha: float) -> float:
     return float((take * v).sum() / tail)
 
 
-def _arrivals(data: ProgramData, orders: np.ndarray) -> np.ndarray:
+def arrivals(data: ProgramData, orders: np.ndarray) -> np.ndarray:
     """Units arriving in each period from orders placed at period ends, shape (n, N, H)."""
     n, N, H = orders.shape
     out = np.zeros((n, N, H + 1))
-    i, w, t = np.indices(orders.shape)
+    i, w, _ = np.indices(orders.shape)
     np.add.at(out, (i, w, np.minimum(data.arrival, H)), orders)
     return out[:, :, :H]
 
@@ -129,7 +129,7 @@ def evaluate_solution(data: ProgramData, base_stock: np.ndarray, reserved: np.nd
     orders = d - rec.e if data.backorder else rec.s
     prev = np.concatenate([(S - data.lead * data.mean)[:, None, None].repeat(N, 1),
                            rec.I[:, :, :-1]], axis=2)
-    balance = rec.I - prev - data.pipeline[:, None, :] - _arrivals(data, orders) + rec.s + rec.r
+    balance = rec.I - prev - data.pipeline[:, None, :] - arrivals(data, orders) + rec.s + rec.r
     res["stock_balance"] = float(np.abs(balance).max(initial=0.0))
     if data.backorder:
         prevB = np.concatenate([np.zeros((n, N, 1)), rec.B[:, :, :-1]], axis=2)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from optimizer.costing import arrivals
 from optimizer.program_data import ProgramData
 
 
@@ -28,11 +29,7 @@ def quantile_eligible(data: ProgramData, anticipative: bool = False) -> bool:
 
 def unreplenished_demand(data: ProgramData) -> np.ndarray:
     """:math:`X_{i,w,t}` such that net inventory is :math:`S_i - X_{i,w,t}`, shape (n, N, H)."""
-    n, N, H = data.demand.shape
-    arrived = np.zeros((n, N, H + 1))
-    i, w, _ = np.indices(data.demand.shape)
-    np.add.at(arrived, (i, w, np.minimum(data.arrival, H)), data.demand)
-    inflow = np.cumsum(arrived[:, :, :H] + data.pipeline[:, None, :], axis=2)
+    inflow = np.cumsum(arrivals(data, data.demand) + data.pipeline[:, None, :], axis=2)
     return (data.lead * data.mean)[:, None, None] - inflow + np.cumsum(data.demand, axis=2)
 
 

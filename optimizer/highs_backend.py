@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import highspy
 import numpy as np
@@ -134,7 +134,6 @@ class LPResult:
     dual_bound: float = float("nan")
     seconds: float = 0.0
     iterations: int = 0
-    extra: dict = field(default_factory=dict)
 
     @property
     def gap(self) -> float:
