@@ -19,9 +19,13 @@ Engines
     One budget or storage row and nothing else coupling items: Lagrangian price
     decomposition with persistent per-item HiGHS instances
     (:mod:`optimizer.price_decomposition`).
+``flow``
+    Lost sales without fill-rate targets or CVaR: the exact min-cost-flow curves of
+    :mod:`optimizer.lost_sales_flow`, assembled by :mod:`optimizer.flow_plan` (item by
+    item, or with the exact price of one budget/storage row).
 ``auto``
-    ``quantile`` when eligible, else ``decomposed`` when separable, else ``price`` when
-    one plan row is the only coupling, else ``matrix``.
+    ``flow`` or ``quantile`` when eligible, else ``decomposed`` when separable, else
+    ``price`` when one plan row is the only coupling, else ``matrix``.
 
 Every solution is re-evaluated in numpy (:func:`optimizer.costing.evaluate_solution`)
 and rejected when its objective or residuals disagree with the solver.
@@ -42,6 +46,7 @@ from models.two_stage import build_extensive_form, fix_plan
 from optimizer.costing import Evaluation, RecourseArrays, check_solution, evaluate_solution
 from optimizer.errors import InfeasiblePlanError, NoPlanError
 from optimizer.fast_paths import backorder_quantile_plan, quantile_eligible
+from optimizer.flow_plan import flow_eligible, solve_flow
 from optimizer.highs_backend import LPResult, SolverOptions, SolveStatus, solve_lp, solve_pyomo
 from optimizer.lp_matrix import KINDS, build_lp
 from optimizer.price_decomposition import solve_priced_row
@@ -57,7 +62,7 @@ POOL_MIN_CELLS = 20_000
 #: was still a little faster (42.9 s vs 46.2 s) but needs ~1 GB; beyond a few million
 #: cells the extensive form no longer fits in memory.
 PRICE_MIN_CELLS = 5_000_000
-ENGINES = ("auto", "ef", "decomposed", "matrix", "quantile", "price")
+ENGINES = ("auto", "ef", "decomposed", "matrix", "quantile", "price", "flow")
 _SEVERITY = [SolveStatus.OPTIMAL, SolveStatus.LIMIT_FEASIBLE, SolveStatus.NUMERICAL,
              SolveStatus.LIMIT_NO_SOLUTION, SolveStatus.UNBOUNDED, SolveStatus.INFEASIBLE]
 
@@ -230,7 +235,7 @@ def solve_program(
 
     Parameters
     ----------
-    engine : {"auto", "ef", "decomposed", "matrix"}
+    engine : {"auto", "ef", "decomposed", "matrix", "quantile", "price", "flow"}
     anticipative : bool
         Wait-and-see relaxation (one plan per scenario).
     base_stock, reserved : ndarray (n,), optional
@@ -250,6 +255,9 @@ def solve_program(
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if engine == "auto":
         engine = ("quantile" if quantile_eligible(data, anticipative)
+                  else "flow" if flow_eligible(data, anticipative=anticipative,
+                                               base_stock=base_stock,
+                                               keep_fill_rate=keep_fill_rate)
                   else "decomposed" if data.is_separable
                   else "price" if (_one_priced_row(data, anticipative, base_stock)
                                    and data.demand.size >= PRICE_MIN_CELLS)
@@ -257,6 +265,11 @@ def solve_program(
     if engine == "quantile" and not quantile_eligible(data, anticipative):
         raise ValueError("the quantile engine needs backorders without emergency supply, "
                          "fill-rate targets or coupling")
+    if engine == "flow" and not flow_eligible(data, anticipative=anticipative,
+                                              base_stock=base_stock,
+                                              keep_fill_rate=keep_fill_rate):
+        raise ValueError("the flow engine needs lost sales without fill-rate targets or "
+                         "CVaR (and no reserved capacity in a coupled or wait-and-see solve)")
     if engine == "decomposed" and not data.is_separable:
         raise ValueError("the decomposed engine needs an instance without budget, storage "
                          "or CVaR coupling; use 'matrix' or 'ef'")
@@ -268,6 +281,10 @@ def solve_program(
         parts = [_solve_quantile(data, base_stock)]
     elif engine == "price":
         parts = [solve_priced_row(data, options, workers=workers)]
+    elif engine == "flow":
+        parts = [solve_flow(data, anticipative=anticipative, base_stock=base_stock,
+                            reserved=reserved, keep_fill_rate=keep_fill_rate,
+                            workers=workers)]
     elif engine == "decomposed":
         parts = _run_decomposed(data, options, anticipative, base_stock, reserved,
                                 keep_fill_rate, workers)

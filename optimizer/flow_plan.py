@@ -1,0 +1,245 @@
+"""Plans from the exact lost-sales flow solver (:mod:`optimizer.lost_sales_flow`).
+
+Puts item curves together into a solution of the whole program:
+
+* separable programs: each item at the minimiser of its expected-cost curve; an item that
+  reserves emergency capacity gets :math:`K` by a golden-section search on the convex
+  function :math:`F(K) = T f K + \\min_S Q(S; K)`, each evaluation an exact inner solve;
+* one budget or storage row :math:`\\sum_i a_i S_i \\le R` (no reserving item): the exact
+  Lagrangian price :math:`\\lambda^*` from a sweep over every item's curve breakpoints
+  (at :math:`\\lambda` item :math:`i` sits where its slope plus :math:`\\lambda a_i` turns
+  non-negative); the item(s) indifferent at :math:`\\lambda^*` fill the row exactly, which
+  satisfies the KKT conditions;
+* wait-and-see: each scenario at the minimiser of its own curve;
+* fixed plans: the optimal recourse at the given :math:`S, K`.
+
+The part dictionary it returns is the one :mod:`optimizer.engine` assembles solutions from.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+
+from optimizer.highs_backend import LPResult, SolveStatus
+from optimizer.lost_sales_flow import ItemCurve, expected_curve, item_recourse, scenario_curves
+from optimizer.program_data import ProgramData
+
+log = logging.getLogger(__name__)
+GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+#: Relative width (of the capacity) at which the reservation search stops.
+K_TOL = 1e-10
+
+
+def flow_eligible(data: ProgramData, *, anticipative: bool = False,
+                  base_stock: np.ndarray | None = None, keep_fill_rate: bool = True) -> bool:
+    """True when :func:`solve_flow` solves ``data`` exactly in this mode.
+
+    Lost sales, no CVaR, no fill-rate row in force (wait-and-see and
+    ``keep_fill_rate=False`` drop them); an optimised plan may be coupled by one budget
+    or storage row only when no item reserves capacity; wait-and-see needs neither a
+    plan row nor a reserving item.
+    """
+    fill_rows = keep_fill_rate and not anticipative and not np.isnan(data.fill_rate).all()
+    if data.backorder or data.uses_cvar or fill_rows:
+        return False
+    if base_stock is not None:
+        return True
+    if anticipative:  # plan rows hold per scenario there: left to the LP
+        return data.is_separable and not data.reserves.any()
+    if data.budget is not None and data.storage is not None:
+        return False
+    return data.is_separable or not data.reserves.any()
+
+
+@contextmanager
+def _threads(workers: int):
+    old = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(workers, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
+
+
+def solve_flow(data: ProgramData, *, anticipative: bool = False,
+               base_stock: np.ndarray | None = None, reserved: np.ndarray | None = None,
+               keep_fill_rate: bool = True, workers: int = 2) -> dict:
+    """Solve (or price) ``data`` with the flow solver; see the module docstring.
+
+    Returns
+    -------
+    dict
+        ``result`` (:class:`LPResult`), ``S``, ``K`` of shape (n, 1) or (n, N) in
+        wait-and-see mode, ``rec`` (recourse arrays), ``build``, ``size``, and ``price``
+        (:math:`\\lambda^*`, 0 when no row binds).
+    """
+    if not flow_eligible(data, anticipative=anticipative, base_stock=base_stock,
+                         keep_fill_rate=keep_fill_rate):
+        raise ValueError("the flow engine needs lost sales without fill-rate targets or "
+                         "CVaR (and, for an optimised coupled plan, no reserved capacity)")
+    start = time.perf_counter()
+    n, N, H = data.demand.shape
+    T = data.periods
+    plans = N if anticipative else 1
+    S = np.zeros((n, plans))
+    K = np.zeros((n, plans))
+    price = 0.0
+    with _threads(workers):
+        if base_stock is not None:
+            S[:, 0] = np.asarray(base_stock, dtype=float)
+            if reserved is not None:
+                K[:, 0] = np.where(data.reserves, np.asarray(reserved, dtype=float), 0.0)
+        elif anticipative:
+            for i in range(n):
+                S[i] = data.min_base_stock[i] + _scenario_argmins(data, i)
+        else:
+            weight, limit = _plan_row(data)
+            if limit is None:
+                for i in range(n):
+                    S[i, 0], K[i, 0] = _best_item_plan(data, i)
+            else:
+                curves = [expected_curve(data, i) for i in range(n)]
+                x, price = _priced_plan(curves, weight, limit - float(weight @
+                                                                       data.min_base_stock))
+                if x is None:
+                    res = LPResult(SolveStatus.INFEASIBLE, "Infeasible (the plan row cannot "
+                                   "cover the start-up pipelines)",
+                                   seconds=time.perf_counter() - start)
+                    return {"result": res, "build": 0.0, "size": (0, 0, 0)}
+                S[:, 0] = data.min_base_stock + x
+        rec = {k: np.zeros((n, N, H)) for k in ("I", "s", "n", "e", "B", "r")}
+        objective = 0.0
+        for i in range(n):
+            cap = _emergency_cap(data, i, K[i, 0])
+            out = item_recourse(data, i, S[i] if anticipative else S[i, 0], cap)
+            for k in ("I", "s", "n", "e"):
+                rec[k][i] = out[k]
+            objective += float(data.probability @ out["cost"])
+            if data.reserves[i]:
+                objective += T * float(data.fee[i]) * K[i, 0]
+    seconds = time.perf_counter() - start
+    res = LPResult(SolveStatus.OPTIMAL, "Optimal (exact lost-sales flow)",
+                   objective=objective, seconds=seconds)
+    return {"result": res, "build": 0.0, "size": (0, 0, 0), "S": S, "K": K, "rec": rec,
+            "price": price}
+
+
+def _plan_row(data: ProgramData) -> tuple[np.ndarray, float | None]:
+    if data.budget is not None:
+        return data.unit_cost, float(data.budget)
+    if data.storage is not None:
+        return data.volume, float(data.storage)
+    return np.zeros(data.n_items), None
+
+
+def _emergency_cap(data: ProgramData, i: int, reserved: float) -> float | None:
+    """Emergency arcs' capacity: ``min(capacity, K)`` for a reserving item."""
+    return min(float(data.capacity[i]), reserved) if data.reserves[i] else None
+
+
+def _scenario_argmins(data: ProgramData, i: int) -> np.ndarray:
+    """:math:`S_w - L\\mu` minimising each scenario's own curve (wait-and-see)."""
+    seg_x, seg_g, n_seg, _ = scenario_curves(data, i)
+    valid = np.arange(seg_x.shape[1])[None, :] < n_seg[:, None]
+    scale = max(1.0, float(np.abs(np.where(valid, seg_g, 0.0)).max()))
+    turned = valid & (seg_g >= -1e-12 * scale)
+    j = np.argmax(turned, axis=1)
+    return seg_x[np.arange(seg_x.shape[0]), j]
+
+
+def _best_item_plan(data: ProgramData, i: int) -> tuple[float, float]:
+    """Optimal :math:`(S_i, K_i)` of one item on its own."""
+    if not data.reserves[i]:
+        curve = expected_curve(data, i)
+        return data.min_base_stock[i] + curve.argmin(), 0.0
+    fee = data.periods * float(data.fee[i])
+    hi = float(data.capacity[i])
+    if not np.isfinite(hi):
+        hi = float(data.demand[i].max(initial=0.0))
+
+    def total(k: float) -> tuple[float, float]:
+        curve = expected_curve(data, i, emergency_cap=k)
+        x = curve.argmin()
+        return fee * k + curve.value(x), x
+
+    lo = 0.0
+    a = hi - GOLDEN * (hi - lo)
+    b = lo + GOLDEN * (hi - lo)
+    fa, fb = total(a)[0], total(b)[0]
+    while hi - lo > K_TOL * max(1.0, float(data.capacity[i]) if np.isfinite(
+            data.capacity[i]) else hi):
+        if fa <= fb:
+            hi, b, fb = b, a, fa
+            a = hi - GOLDEN * (hi - lo)
+            fa = total(a)[0]
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + GOLDEN * (hi - lo)
+            fb = total(b)[0]
+    # the minimiser of a convex piecewise-linear function: take the best of the bracket
+    # and its ends (a kink at 0 or at the capacity is common)
+    best_k, best = None, np.inf
+    for k in (0.0, lo, 0.5 * (lo + hi), hi, float(data.capacity[i]) if np.isfinite(
+            data.capacity[i]) else hi):
+        f, x = total(k)
+        if f < best - 1e-12 * max(1.0, abs(f)):
+            best_k, best, best_x = k, f, x
+    return data.min_base_stock[i] + best_x, float(best_k)
+
+
+def _priced_plan(curves: list[ItemCurve], weight: np.ndarray, room: float
+                 ) -> tuple[np.ndarray | None, float]:
+    """Exact optimum of :math:`\\min \\sum_i Q_i(x_i)` s.t. :math:`\\sum_i a_i x_i \\le`
+    ``room`` (:math:`x = S - L\\mu`).
+
+    Returns ``(x, lambda*)``; ``x`` is None when ``room < 0`` (infeasible).
+    """
+    if room < -1e-9 * max(1.0, abs(room)):
+        return None, 0.0
+    free = np.array([c.argmin() for c in curves])
+    if float(weight @ free) <= room:
+        return free, 0.0
+    # every segment with a negative slope is an event: below price -slope/a the item
+    # moves from its start to its end
+    theta, item, seg = [], [], []
+    for i, c in enumerate(curves):
+        if weight[i] <= 0:
+            continue
+        neg = np.nonzero(c.slope < 0)[0]
+        theta.append(-c.slope[neg] / weight[i])
+        item.append(np.full(neg.size, i))
+        seg.append(neg)
+    theta_a, item_a, seg_a = (np.concatenate(theta), np.concatenate(item),
+                              np.concatenate(seg))
+    order = np.argsort(-theta_a, kind="stable")
+    theta_a, item_a, seg_a = theta_a[order], item_a[order], seg_a[order]
+    length = np.array([curves[i].x[j + 1] - curves[i].x[j] for i, j in zip(item_a, seg_a,
+                                                                            strict=True)])
+    use = weight[item_a] * length
+    x = np.where(weight > 0, 0.0, free)
+    cum = np.cumsum(use)
+    k = int(np.searchsorted(cum, room, side="right"))  # first event that overshoots
+    if k >= use.size:  # cannot happen: the free plan overshoots
+        return free, 0.0
+    price = float(theta_a[k])
+    ties = np.nonzero(np.abs(theta_a - price) <= 1e-12 * max(1.0, abs(price)))[0]
+    full = np.setdiff1d(np.arange(k), ties)
+    for e in full:
+        i, j = item_a[e], seg_a[e]
+        x[i] = max(x[i], curves[i].x[j + 1])
+    used = float(weight @ x)
+    tied = ties[ties >= 0]
+    tied_use = float(use[tied].sum())
+    share = 0.0 if tied_use <= 0 else float(np.clip((room - used) / tied_use, 0.0, 1.0))
+    for e in tied:
+        i, j = item_a[e], seg_a[e]
+        x[i] = max(x[i], curves[i].x[j] + share * (curves[i].x[j + 1] - curves[i].x[j]))
+    log.debug("flow price decomposition: lambda* = %.6g, %d tied segment(s)", price,
+              tied.size)
+    return x, price

@@ -1,0 +1,414 @@
+"""Exact single-item solver for lost sales: the recourse as a min-cost flow of stock units.
+
+With lost sales the inventory position of an item never changes: every unit sold is
+re-ordered at once, so the :math:`S` units of an item circulate. In one scenario a unit
+either sits on hand from period :math:`t` to :math:`t+1` (costing :math:`h` in costed
+periods) or serves a demand in period :math:`t` and comes back when the re-order arrives,
+in period :math:`a_t > t` (:math:`a_t \\ge H`: after the horizon). Serving a unit of
+demand saves what the demand would otherwise cost: :math:`p` for the part beyond the
+emergency capacity :math:`\\bar e`, the premium :math:`\\pi < p` for the part within it,
+nothing in the uncosted warm-up. So the recourse of scenario :math:`w` at plan :math:`S` is
+a min-cost flow on the time-ordered graph
+
+* nodes :math:`t = t_0..H-1` and a sink, supplies :math:`S - L\\mu` at the item's first
+  live period :math:`t_0` and :math:`\\mu` at each start-up pipeline arrival;
+* hold arcs :math:`t \\to t+1` (the last into the sink), cost :math:`h [t \\ge W]`,
+  unbounded (the flow is :math:`I_t`);
+* sale arcs :math:`t \\to a_t`: capacity :math:`(d_t - \\bar e)^+` at cost :math:`-p` and
+  :math:`\\min(d_t, \\bar e)` at cost :math:`-\\pi` in costed periods, :math:`d_t` at cost 0
+  in the warm-up (the flow is :math:`s_t`; :math:`e_t, n_t` follow).
+
+Successive shortest paths from :math:`t_0` give each scenario's cost
+:math:`Q_w(S)` as a convex piecewise-linear function exactly: every augmentation is a
+segment whose slope is the path's cost. Summing the slopes with probabilities
+:math:`p_w` gives the item's expected cost curve :math:`Q(S)`; the optimal plan is the
+first breakpoint where its right slope (plus a price :math:`\\lambda a_i` for a priced
+budget or storage row) turns non-negative. A reserved capacity :math:`K` (fee
+:math:`f` per costed period) caps the emergency arcs at :math:`\\min(\\bar e, K)`; the
+expected cost is jointly convex in :math:`(S, K)` and :math:`K` is found by a convex
+line search around the exact inner solve in :math:`S`.
+
+The Pyomo model stays the reference: ``tests/test_lost_sales_flow.py`` proves this path
+reaches its optimum on every eligible instance kind.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from optimizer.program_data import ProgramData
+
+log = logging.getLogger(__name__)
+
+INF = np.inf
+#: Residual capacities below this are treated as zero (units of stock).
+TOL = 1e-9
+#: Most segments a scenario curve may have before the item falls back to the LP.
+MAX_SEGMENTS_PER_PERIOD = 8
+
+
+# ------------------------------------------------------------------ numba kernel ----
+@njit(cache=True)
+def _build_arcs(first, W, H, d, a, h, p, prem, cap_e, tail, head, cap, cost):
+    """Arcs of one scenario's graph (local node ``t - first``, sink ``H - first``).
+
+    Returns the number of arcs and the no-sale cost :math:`\\sum_{t \\ge W} f_t(d_t)`.
+    Arcs are listed by tail period, hold arc first, so a forward sweep in list order
+    follows time.
+    """
+    m = 0
+    base = 0.0
+    sink = H - first
+    for t in range(first, H):
+        u = t - first
+        tail[m] = u
+        head[m] = u + 1
+        cap[m] = INF
+        cost[m] = h if t >= W else 0.0
+        m += 1
+        dt = d[t]
+        if dt <= 0.0:
+            continue
+        v = min(a[t], H) - first
+        if v > sink:
+            v = sink
+        if t < W:
+            tail[m] = u
+            head[m] = v
+            cap[m] = dt
+            cost[m] = 0.0
+            m += 1
+            continue
+        low = 0.0
+        if prem < p and cap_e > 0.0:
+            low = min(dt, cap_e)
+        high = dt - low
+        base += p * high + prem * low
+        if high > 0.0:
+            tail[m] = u
+            head[m] = v
+            cap[m] = high
+            cost[m] = -p
+            m += 1
+        if low > 0.0:
+            tail[m] = u
+            head[m] = v
+            cap[m] = low
+            cost[m] = -prem
+            m += 1
+    return m, base
+
+
+@njit(cache=True)
+def _shortest(n_nodes, m, tail, head, cap, cost, flow, dist, pred):
+    """Bellman-Ford on the residual graph from the nodes whose ``dist`` is preset to 0.
+
+    Forward residual arcs are swept in time order, backward ones in reverse, until a
+    full round changes nothing (a handful of rounds on these nearly acyclic graphs).
+    ``pred[v]``: arc into ``v`` (``k`` forward, ``-k-1`` backward, ``-(m+1)`` none).
+    """
+    for _ in range(2 * n_nodes + 2):
+        changed = False
+        for k in range(m):
+            if flow[k] < cap[k] - TOL:
+                du = dist[tail[k]]
+                if du < INF:
+                    nd = du + cost[k]
+                    if nd < dist[head[k]] - 1e-12:
+                        dist[head[k]] = nd
+                        pred[head[k]] = k
+                        changed = True
+        for k in range(m - 1, -1, -1):
+            if flow[k] > TOL:
+                du = dist[head[k]]
+                if du < INF:
+                    nd = du - cost[k]
+                    if nd < dist[tail[k]] - 1e-12:
+                        dist[tail[k]] = nd
+                        pred[tail[k]] = -k - 1
+                        changed = True
+        if not changed:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _augment(sink, m, cap, flow, tail, head, pred, limit):
+    """Push up to ``limit`` along the predecessor path into ``sink``; return the amount
+    and the node where the path starts."""
+    amount = limit
+    v = sink
+    while pred[v] != -(m + 1):
+        k = pred[v]
+        if k >= 0:
+            amount = min(amount, cap[k] - flow[k])
+            v = tail[k]
+        else:
+            k = -k - 1
+            amount = min(amount, flow[k])
+            v = head[k]
+    source = v
+    if amount == INF:
+        return amount, source
+    v = sink
+    while pred[v] != -(m + 1):
+        k = pred[v]
+        if k >= 0:
+            flow[k] += amount
+            v = tail[k]
+        else:
+            k = -k - 1
+            flow[k] -= amount
+            v = head[k]
+    return amount, source
+
+
+@njit(cache=True)
+def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, I_out, s_out):
+    """One scenario's recourse.
+
+    ``target < 0``: trace the curve :math:`Q_w(L\\mu + x)` into ``seg_x`` (segment starts)
+    and ``seg_g`` (slopes), return ``(Q_w(L\\mu), n_segments)``; ``n_segments = -1`` on
+    overflow or a failed shortest-path search. ``target >= 0``: solve at
+    :math:`x = S - L\\mu` = ``target``, write :math:`I_t, s_t` and return
+    ``(Q_w(S), 0)``.
+    """
+    n_nodes = H - first + 1
+    sink = n_nodes - 1
+    cap_arcs = 3 * n_nodes
+    tail = np.empty(cap_arcs, np.int64)
+    head = np.empty(cap_arcs, np.int64)
+    cap = np.empty(cap_arcs)
+    cost = np.empty(cap_arcs)
+    m, q = _build_arcs(first, W, H, d, a, h, p, prem, cap_e, tail, head, cap, cost)
+    flow = np.zeros(m)
+    dist = np.empty(n_nodes)
+    pred = np.empty(n_nodes, np.int64)
+    none = -(m + 1)
+    # phase 1: route the start-up pipeline (fixed supplies) at least cost
+    remaining = np.zeros(n_nodes)
+    left = 0.0
+    for t in range(first, H):
+        remaining[t - first] = pipe[t]
+        left += pipe[t]
+    while left > TOL:
+        for v in range(n_nodes):
+            dist[v] = 0.0 if remaining[v] > TOL else INF
+            pred[v] = none
+        if not _shortest(n_nodes, m, tail, head, cap, cost, flow, dist, pred):
+            return q, -1
+        amount, source = _augment(sink, m, cap, flow, tail, head, pred,
+                                  _limit_from(sink, m, cap, flow, tail, head, pred, remaining))
+        q += amount * dist[sink]
+        remaining[source] -= amount
+        left -= amount
+    # phase 2: units of S - L mu enter at the first live period
+    x = 0.0
+    n_seg = 0
+    max_seg = seg_x.shape[0]
+    while True:
+        if target >= 0.0 and x >= target - TOL:
+            break
+        for v in range(n_nodes):
+            dist[v] = INF
+            pred[v] = none
+        dist[0] = 0.0
+        if not _shortest(n_nodes, m, tail, head, cap, cost, flow, dist, pred):
+            return q, -1
+        slope = dist[sink]
+        if target < 0.0:
+            if n_seg >= max_seg:
+                return q, -1
+            seg_x[n_seg] = x
+            seg_g[n_seg] = slope
+            n_seg += 1
+            amount, _ = _augment(sink, m, cap, flow, tail, head, pred, INF)
+            if amount == INF:
+                return q, n_seg
+            x += amount
+        else:
+            amount, _ = _augment(sink, m, cap, flow, tail, head, pred, target - x)
+            if amount == INF:  # the unbounded hold path: push the rest along it
+                amount = target - x
+                _push(sink, m, flow, tail, head, pred, amount)
+            q += amount * slope
+            x += amount
+    # flows -> on hand and sales
+    for t in range(H):
+        I_out[t] = 0.0
+        s_out[t] = 0.0
+    for t in range(first):
+        I_out[t] = target
+    for k in range(m):
+        t = tail[k] + first
+        if head[k] == tail[k] + 1 and cap[k] == INF:
+            if t < H:
+                I_out[t] = flow[k]
+        else:
+            s_out[t] += flow[k]
+    return q, 0
+
+
+@njit(cache=True)
+def _limit_from(sink, m, cap, flow, tail, head, pred, remaining):
+    v = sink
+    while pred[v] != -(m + 1):
+        k = pred[v]
+        v = tail[k] if k >= 0 else head[-k - 1]
+    return remaining[v]
+
+
+@njit(cache=True)
+def _push(sink, m, flow, tail, head, pred, amount):
+    v = sink
+    while pred[v] != -(m + 1):
+        k = pred[v]
+        if k >= 0:
+            flow[k] += amount
+            v = tail[k]
+        else:
+            k = -k - 1
+            flow[k] -= amount
+            v = head[k]
+
+
+@njit(cache=True, parallel=True)
+def _item_curves(first, W, d, a, h, p, prem, cap_e, pipe, seg_x, seg_g, n_seg, q0):
+    N, H = d.shape
+    for w in prange(N):
+        I_tmp = np.empty(H)
+        s_tmp = np.empty(H)
+        q, k = _scenario(first, W, H, d[w], a[w], h, p, prem, cap_e, pipe, -1.0,
+                         seg_x[w], seg_g[w], I_tmp, s_tmp)
+        q0[w] = q
+        n_seg[w] = k
+
+
+@njit(cache=True, parallel=True)
+def _item_flows(first, W, d, a, h, p, prem, cap_e, pipe, target, I_out, s_out, q_out):
+    N, H = d.shape
+    for w in prange(N):
+        dummy = np.empty(1)
+        q, _ = _scenario(first, W, H, d[w], a[w], h, p, prem, cap_e, pipe, target[w],
+                         dummy, dummy, I_out[w], s_out[w])
+        q_out[w] = q
+
+
+# ------------------------------------------------------------------ item level ------
+@dataclass
+class ItemCurve:
+    """Expected cost of one item as a convex piecewise-linear function of :math:`S`.
+
+    Attributes
+    ----------
+    x : ndarray (m,)
+        Breakpoints of :math:`x = S - L\\mu`, ascending, ``x[0] = 0``.
+    slope : ndarray (m,)
+        Right slope :math:`Q'(S)` on ``[x[j], x[j+1])`` (the last one continues forever).
+    value0 : float
+        :math:`Q(L\\mu)`.
+    """
+
+    x: np.ndarray
+    slope: np.ndarray
+    value0: float
+
+    def value(self, x: float) -> float:
+        """:math:`Q(L\\mu + x)`."""
+        ends = np.append(self.x[1:], np.inf)
+        length = np.clip(np.minimum(ends, x) - self.x, 0.0, None)
+        return float(self.value0 + np.dot(length, self.slope))
+
+    def argmin(self, price: float = 0.0) -> float:
+        """Smallest minimiser of :math:`Q(L\\mu + x) + \\text{price}\\cdot x`."""
+        scale = max(1.0, float(np.abs(self.slope).max(initial=0.0)))
+        j = int(np.argmax(self.slope + price >= -1e-12 * scale))
+        if self.slope[j] + price < -1e-12 * scale:  # never turns (no holding cost)
+            raise ValueError("expected cost decreases without bound in S")
+        return float(self.x[j])
+
+
+class FlowFailure(RuntimeError):
+    """The flow solver could not trace a scenario (the item falls back to the LP)."""
+
+
+def _item_args(data: ProgramData, i: int, emergency_cap: float | None = None) -> tuple:
+    cap_e = float(data.capacity[i]) if emergency_cap is None else float(emergency_cap)
+    return (int(data.start[i]), int(data.warmup), np.ascontiguousarray(data.demand[i]),
+            np.ascontiguousarray(data.arrival[i]), float(data.holding[i]),
+            float(data.penalty[i]), float(data.premium[i]), cap_e,
+            np.ascontiguousarray(data.pipeline[i], dtype=float))
+
+
+def scenario_curves(data: ProgramData, i: int, emergency_cap: float | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-scenario cost curves of item ``i``: ``seg_x, seg_g (N, M), n_seg (N,), q0 (N,)``.
+
+    Raises
+    ------
+    FlowFailure
+        When a scenario needs more than ``MAX_SEGMENTS_PER_PERIOD * H`` segments.
+    """
+    N, H = data.n_scenarios, data.horizon
+    width = MAX_SEGMENTS_PER_PERIOD * H
+    seg_x = np.zeros((N, width))
+    seg_g = np.zeros((N, width))
+    n_seg = np.zeros(N, dtype=np.int64)
+    q0 = np.zeros(N)
+    _item_curves(*_item_args(data, i, emergency_cap), seg_x, seg_g, n_seg, q0)
+    if (n_seg <= 0).any():
+        raise FlowFailure(f"item {i}: a scenario curve could not be traced")
+    return seg_x, seg_g, n_seg, q0
+
+
+def expected_curve(data: ProgramData, i: int, emergency_cap: float | None = None
+                   ) -> ItemCurve:
+    """:math:`Q_i(S) = \\sum_w p_w Q_{i,w}(S)` as an :class:`ItemCurve`."""
+    seg_x, seg_g, n_seg, q0 = scenario_curves(data, i, emergency_cap)
+    prob = data.probability
+    first_slope = float(np.dot(prob, seg_g[:, 0]))
+    w_idx, k_idx = np.nonzero(np.arange(seg_x.shape[1])[None, :] < n_seg[:, None])
+    later = k_idx > 0
+    w_idx, k_idx = w_idx[later], k_idx[later]
+    at = seg_x[w_idx, k_idx]
+    jump = prob[w_idx] * (seg_g[w_idx, k_idx] - seg_g[w_idx, k_idx - 1])
+    order = np.argsort(at, kind="stable")
+    at, jump = at[order], jump[order]
+    xs, start_idx = np.unique(at, return_index=True)
+    sums = np.add.reduceat(jump, start_idx) if at.size else np.empty(0)
+    x = np.concatenate([[0.0], xs[xs > 0]])
+    slope = first_slope + np.concatenate([[0.0], np.cumsum(sums)])
+    if xs.size and xs[0] == 0.0:  # a jump at 0 belongs to the first segment
+        slope = np.concatenate([[first_slope + sums[0]], slope[2:]])
+    keep = np.concatenate([[True], np.diff(slope) != 0.0])  # merge equal-slope segments
+    return ItemCurve(x=x[keep], slope=slope[keep], value0=float(np.dot(prob, q0)))
+
+
+def item_recourse(data: ProgramData, i: int, base_stock: np.ndarray | float,
+                  emergency_cap: float | None = None) -> dict[str, np.ndarray]:
+    """Optimal recourse of item ``i`` at plan ``base_stock`` (scalar, or (N,) per scenario).
+
+    Returns ``I, s, n, e`` of shape (N, H) and ``cost`` (N,): :math:`Q_{i,w}(S)`.
+    """
+    N, H = data.n_scenarios, data.horizon
+    S = np.broadcast_to(np.asarray(base_stock, dtype=float), (N,))
+    target = np.maximum(S - data.min_base_stock[i], 0.0)
+    I = np.zeros((N, H))  # noqa: E741 - the textbook symbol
+    s = np.zeros((N, H))
+    q = np.zeros(N)
+    args = _item_args(data, i, emergency_cap)
+    _item_flows(*args, np.ascontiguousarray(target), I, s, q)
+    d = data.demand[i]
+    unmet = np.maximum(d - s, 0.0)
+    s = np.minimum(s, d)
+    cap_e = args[7]
+    costed = np.arange(H) >= data.warmup
+    if data.premium[i] < data.penalty[i] and cap_e > 0:
+        e = np.where(costed[None, :], np.minimum(unmet, cap_e), 0.0)
+    else:
+        e = np.zeros_like(unmet)
+    return {"I": I, "s": s, "n": unmet - e, "e": e, "cost": q}

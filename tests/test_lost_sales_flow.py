@@ -1,0 +1,189 @@
+"""The exact lost-sales flow solver reaches the Pyomo/HiGHS optimum.
+
+:mod:`optimizer.lost_sales_flow` replaces the item LP by successive shortest paths on a
+time-ordered graph. It may serve as a fast path only because these tests prove it equal
+to the Pyomo extensive form (``ef``) on every eligible instance kind, and to the sparse
+LP on randomly drawn single-item programs with degenerate data (ties, zero demands,
+long outages, warm-up starts, unlimited and zero emergency capacity).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optimizer.engine import solve_program
+from optimizer.flow_plan import _priced_plan, flow_eligible
+from optimizer.lost_sales_flow import ItemCurve, expected_curve, item_recourse, scenario_curves
+from optimizer.program_data import ProgramData, program_data
+from optimizer.scenarios import arrival_periods, generate_scenarios
+from tests.factories import make_instance
+
+ELIGIBLE = {
+    "lost_sales": dict(),
+    "emergency": dict(emergency=True, disruption=0.3),
+    "reservation": dict(emergency=True, reserve=True, n_items=5, disruption=0.3),
+    "budget": dict(budget_share=0.3, emergency=True),
+    "storage": dict(storage_share=0.2, disruption=0.4),
+    "black_swan": dict(black_swan=True, emergency=True),
+    "long_warmup_and_lead": dict(warmup=4, periods=3),
+    "many_scenarios": dict(scenarios=60, emergency=True, disruption=0.3, n_items=2),
+}
+
+
+def _data(kw) -> ProgramData:
+    inst = make_instance(**kw)
+    return program_data(inst, generate_scenarios(inst))
+
+
+@pytest.mark.parametrize("kind", ELIGIBLE)
+def test_flow_engine_equals_the_pyomo_extensive_form(kind):
+    data = _data(ELIGIBLE[kind])
+    assert flow_eligible(data)
+    ref = solve_program(data, engine="ef")
+    flow = solve_program(data, engine="flow")
+    assert ref.status.value == flow.status.value == "optimal"
+    assert flow.objective == pytest.approx(ref.objective, rel=1e-6)
+    # the flow plan priced by the reference model costs the optimum too
+    priced = solve_program(data, engine="ef", base_stock=flow.base_stock,
+                           reserved=flow.reserved)
+    assert priced.objective == pytest.approx(ref.objective, rel=1e-6)
+    # plan rows hold exactly (verification already checked every residual)
+    if data.budget is not None:
+        assert data.unit_cost @ flow.base_stock <= data.budget * (1 + 1e-9)
+    if data.storage is not None:
+        assert data.volume @ flow.base_stock <= data.storage * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("kind", ["lost_sales", "emergency", "black_swan"])
+def test_flow_wait_and_see_equals_the_extensive_form(kind):
+    data = _data(ELIGIBLE[kind])
+    ref = solve_program(data, engine="ef", anticipative=True)
+    flow = solve_program(data, engine="flow", anticipative=True)
+    assert flow.objective == pytest.approx(ref.objective, rel=1e-6)
+    assert flow.base_stock.shape == (data.n_items, data.n_scenarios)
+
+
+@pytest.mark.parametrize("kind", ["emergency", "reservation", "fill_rate"])
+def test_flow_prices_a_fixed_plan_like_the_extensive_form(kind):
+    kw = dict(fill_rate=0.99, emergency=True, disruption=0.3) if kind == "fill_rate" \
+        else ELIGIBLE[kind]
+    data = _data(kw)
+    S = (data.lead + 1.3) * data.mean
+    K = np.where(data.reserves, np.minimum(data.capacity, 3.0), 0.0)
+    ref = solve_program(data, engine="ef", base_stock=S, reserved=K, keep_fill_rate=False)
+    flow = solve_program(data, engine="flow", base_stock=S, reserved=K, keep_fill_rate=False)
+    assert flow.objective == pytest.approx(ref.objective, rel=1e-6)
+
+
+def test_flow_engine_refuses_what_it_cannot_solve():
+    for kw in (dict(shortage="backorder"), dict(cvar_weight=0.5),
+               dict(fill_rate=0.99, emergency=True),
+               dict(budget_share=0.3, emergency=True, reserve=True, n_items=5)):
+        data = _data(kw)
+        assert not flow_eligible(data)
+        with pytest.raises(ValueError, match="flow engine"):
+            solve_program(data, engine="flow")
+    coupled = _data(ELIGIBLE["budget"])
+    assert not flow_eligible(coupled, anticipative=True)
+
+
+def test_auto_uses_the_flow_engine_for_lost_sales():
+    data = _data(ELIGIBLE["emergency"])
+    assert solve_program(data).engine == "flow"
+    assert solve_program(_data(dict(shortage="backorder", emergency=True))).engine != "flow"
+
+
+# --------------------------------------------------------------- random programs ----
+@st.composite
+def single_items(draw) -> ProgramData:
+    """A one-item lost-sales program with arbitrary (often degenerate) data."""
+    N = draw(st.integers(1, 5))
+    T = draw(st.integers(1, 5))
+    W = draw(st.integers(1, 5))
+    H = W + T
+    L = draw(st.integers(0, min(3, W)))
+    start = draw(st.integers(0, max(0, W - max(L, 1))))
+    mean = draw(st.sampled_from([1.0, 2.5, 4.0]))
+    demand = np.array(draw(st.lists(st.sampled_from([0.0, 1.0, 2.0, 3.5, 6.0]),
+                                    min_size=N * H, max_size=N * H))).reshape(N, H)
+    demand[:, :start] = 0.0
+    up = np.array(draw(st.lists(st.booleans(), min_size=N * H, max_size=N * H))).reshape(N, H)
+    arrival = arrival_periods(up, L)
+    h = draw(st.sampled_from([0.0, 0.1, 1.0]))
+    p = draw(st.sampled_from([0.5, 2.0, 9.0]))
+    premium = draw(st.sampled_from([0.0, 0.3, 2.0, 12.0]))
+    capacity = draw(st.sampled_from([0.0, 1.0, 2.5, np.inf]))
+    fee = draw(st.sampled_from([np.nan, 0.05, 0.4])) if 0 < capacity < np.inf else np.nan
+    prob = np.array(draw(st.lists(st.sampled_from([1.0, 2.0, 3.0]), min_size=N,
+                                  max_size=N)))
+    one = np.ones(1)
+    return ProgramData(
+        backorder=False, warmup=W, periods=T, probability=prob / prob.sum(),
+        demand=demand[None], arrival=arrival[None], mean=mean * one,
+        lead=np.array([L]), carrying=np.array([[h], [0.0], [0.0]]), holding=h * one,
+        penalty=p * one, premium=premium * one if capacity > 0 else 0 * one,
+        capacity=capacity * one, fee=fee * one, fill_rate=np.full(1, np.nan),
+        unit_cost=one, volume=one, budget=None, storage=None, cvar_alpha=0.9,
+        cvar_weight=0.0, start=np.array([start]))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(single_items(), st.floats(0.0, 12.0))
+def test_random_items_optimum_and_curve_match_the_lp(data, extra):
+    """Optimum, and the cost at an arbitrary plan, equal the LP's."""
+    lp = solve_program(data, engine="matrix")
+    flow = solve_program(data, engine="flow")
+    assert flow.objective == pytest.approx(lp.objective, rel=1e-7, abs=1e-7)
+    S = data.min_base_stock + extra
+    K = np.where(data.reserves, data.capacity * 0.5, 0.0)
+    lp_fixed = solve_program(data, engine="matrix", base_stock=S, reserved=K)
+    flow_fixed = solve_program(data, engine="flow", base_stock=S, reserved=K)
+    assert flow_fixed.objective == pytest.approx(lp_fixed.objective, rel=1e-7, abs=1e-7)
+    if not data.reserves[0]:
+        curve = expected_curve(data, 0)
+        fee_free = lp_fixed.objective
+        assert curve.value(extra) == pytest.approx(fee_free, rel=1e-7, abs=1e-7)
+        assert np.all(np.diff(curve.slope) > 0)  # convex, segments merged
+        ws_lp = solve_program(data, engine="matrix", anticipative=True)
+        ws_flow = solve_program(data, engine="flow", anticipative=True)
+        assert ws_flow.objective == pytest.approx(ws_lp.objective, rel=1e-7, abs=1e-7)
+
+
+def test_scenario_curves_are_convex_and_end_on_the_hold_slope():
+    data = _data(ELIGIBLE["emergency"])
+    for i in range(data.n_items):
+        seg_x, seg_g, n_seg, _ = scenario_curves(data, i)
+        for w in range(data.n_scenarios):
+            g = seg_g[w, : n_seg[w]]
+            assert np.all(np.diff(g) >= -1e-9)
+            assert np.all(np.diff(seg_x[w, : n_seg[w]]) > 0)
+            # beyond the last breakpoint an extra unit just sits on hand all quarter
+            assert g[-1] == pytest.approx(data.periods * data.holding[i])
+
+
+def test_recourse_arrays_reproduce_the_curve():
+    data = _data(ELIGIBLE["emergency"])
+    for i in range(data.n_items):
+        curve = expected_curve(data, i)
+        for x in (0.0, 0.5 * curve.x[-1], curve.argmin(), curve.x[-1] + 3.0):
+            out = item_recourse(data, i, data.min_base_stock[i] + x)
+            assert float(data.probability @ out["cost"]) == pytest.approx(
+                curve.value(x), rel=1e-9, abs=1e-9)
+            np.testing.assert_allclose(out["s"] + out["n"] + out["e"], data.demand[i],
+                                       atol=1e-9)
+
+
+def test_price_sweep_splits_a_tied_segment_to_fill_the_row_exactly():
+    """Two identical items tie at the optimal price: they share the remaining room."""
+    c = ItemCurve(x=np.array([0.0, 2.0, 5.0]), slope=np.array([-3.0, -1.0, 0.5]),
+                  value0=10.0)
+    x, price = _priced_plan([c, c], np.array([1.0, 1.0]), room=6.0)
+    assert price == pytest.approx(1.0)
+    np.testing.assert_allclose(x, [3.0, 3.0])
+    x, price = _priced_plan([c, c], np.array([1.0, 1.0]), room=20.0)
+    assert price == 0.0 and list(x) == [5.0, 5.0]
+    x, _ = _priced_plan([c, c], np.array([1.0, 1.0]), room=-1.0)
+    assert x is None
