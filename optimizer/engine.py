@@ -48,6 +48,7 @@ from optimizer.errors import InfeasiblePlanError, NoPlanError
 from optimizer.fast_paths import backorder_quantile_plan, quantile_eligible
 from optimizer.flow_plan import flow_eligible, solve_flow
 from optimizer.highs_backend import LPResult, SolverOptions, SolveStatus, solve_lp, solve_pyomo
+from optimizer.lost_sales_flow import FlowFailure
 from optimizer.lp_matrix import KINDS, build_lp
 from optimizer.price_decomposition import solve_priced_row
 from optimizer.program_data import ProgramData
@@ -282,9 +283,17 @@ def solve_program(
     elif engine == "price":
         parts = [solve_priced_row(data, options, workers=workers)]
     elif engine == "flow":
-        parts = [solve_flow(data, anticipative=anticipative, base_stock=base_stock,
-                            reserved=reserved, keep_fill_rate=keep_fill_rate,
-                            workers=workers)]
+        try:
+            parts = [solve_flow(data, anticipative=anticipative, base_stock=base_stock,
+                                reserved=reserved, keep_fill_rate=keep_fill_rate,
+                                workers=workers)]
+        except FlowFailure as err:  # never seen in tests; the LP is the safe answer
+            log.warning("flow engine gave up (%s); solving the LP instead", err)
+            fallback = "decomposed" if data.is_separable else "matrix"
+            return solve_program(data, engine=fallback, options=options, workers=workers,
+                                 anticipative=anticipative, base_stock=base_stock,
+                                 reserved=reserved, keep_fill_rate=keep_fill_rate,
+                                 verify=verify)
     elif engine == "decomposed":
         parts = _run_decomposed(data, options, anticipative, base_stock, reserved,
                                 keep_fill_rate, workers)

@@ -3,7 +3,7 @@
 Puts item curves together into a solution of the whole program:
 
 * separable programs: each item at the minimiser of its expected-cost curve; an item that
-  reserves emergency capacity gets :math:`K` by a golden-section search on the convex
+  reserves emergency capacity gets :math:`K` by a safeguarded secant search on the convex
   function :math:`F(K) = T f K + \\min_S Q(S; K)`, each evaluation an exact inner solve;
 * one budget or storage row :math:`\\sum_i a_i S_i \\le R` (no reserving item): the exact
   Lagrangian price :math:`\\lambda^*` from a sweep over every item's curve breakpoints
@@ -19,7 +19,6 @@ The part dictionary it returns is the one :mod:`optimizer.engine` assembles solu
 from __future__ import annotations
 
 import logging
-import math
 import time
 from contextlib import contextmanager
 
@@ -31,9 +30,6 @@ from optimizer.lost_sales_flow import ItemCurve, expected_curve, item_recourse, 
 from optimizer.program_data import ProgramData
 
 log = logging.getLogger(__name__)
-GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
-#: Relative width (of the capacity) at which the reservation search stops.
-K_TOL = 1e-10
 
 
 def flow_eligible(data: ProgramData, *, anticipative: bool = False,
@@ -159,38 +155,77 @@ def _best_item_plan(data: ProgramData, i: int) -> tuple[float, float]:
         curve = expected_curve(data, i)
         return data.min_base_stock[i] + curve.argmin(), 0.0
     fee = data.periods * float(data.fee[i])
-    hi = float(data.capacity[i])
-    if not np.isfinite(hi):
-        hi = float(data.demand[i].max(initial=0.0))
+    cap = float(data.capacity[i])
+    if not np.isfinite(cap):
+        cap = float(data.demand[i].max(initial=0.0))
+    memo: dict[float, tuple[float, float]] = {}
 
-    def total(k: float) -> tuple[float, float]:
-        curve = expected_curve(data, i, emergency_cap=k)
-        x = curve.argmin()
-        return fee * k + curve.value(x), x
+    def total(k: float) -> float:
+        r""":math:`F(K) = T f K + \min_S Q(S; K)` (exact inner solve)."""
+        if k not in memo:
+            curve = expected_curve(data, i, emergency_cap=k)
+            x = curve.argmin()
+            memo[k] = (fee * k + curve.value(x), x)
+        return memo[k][0]
 
-    lo = 0.0
-    a = hi - GOLDEN * (hi - lo)
-    b = lo + GOLDEN * (hi - lo)
-    fa, fb = total(a)[0], total(b)[0]
-    while hi - lo > K_TOL * max(1.0, float(data.capacity[i]) if np.isfinite(
-            data.capacity[i]) else hi):
-        if fa <= fb:
-            hi, b, fb = b, a, fa
-            a = hi - GOLDEN * (hi - lo)
-            fa = total(a)[0]
+    best_k = minimise_convex(total, 0.0, cap)
+    return data.min_base_stock[i] + memo[best_k][1], best_k
+
+
+def minimise_convex(f, lo: float, hi: float, *, rel_tol: float = 1e-11,
+                    max_iter: int = 200) -> float:
+    """Minimiser of a convex function of one variable on ``[lo, hi]``.
+
+    Kelley's cutting-plane method in one dimension, on one-sided secant slopes taken
+    ``delta`` apart, safeguarded by bisection: the tangents at the two ends of the
+    bracket meet at the next trial point, which is the kink itself as soon as both ends
+    lie on the kink's two pieces (the expected cost in :math:`K` is piecewise linear
+    with a dominant kink at its minimiser). It stops when the best value found is within
+    ``rel_tol`` of the tangents' lower bound, when a trial point has slopes of both
+    signs, or when the bracket is a few ``delta`` wide; it returns the best point
+    evaluated.
+    """
+    delta = 1e-8 * max(1.0, abs(hi - lo))
+    best = [lo, f(lo)]
+
+    def seen(k: float) -> float:
+        v = f(k)
+        if v < best[1]:
+            best[:] = [k, v]
+        return v
+
+    f_lo = best[1]
+    g_lo = (seen(lo + delta) - f_lo) / delta
+    if g_lo >= 0.0:
+        return lo
+    f_hi = seen(hi)
+    g_hi = (f_hi - seen(hi - delta)) / delta
+    if g_hi <= 0.0:
+        return best[0]
+    widths = [hi - lo]
+    for _ in range(max_iter):
+        if hi - lo <= 4.0 * delta:
+            break
+        # the tangents at both ends meet above the lower bound of F on the bracket
+        meet = (f_hi - f_lo + g_lo * lo - g_hi * hi) / (g_lo - g_hi)
+        lower = f_lo + g_lo * (meet - lo)
+        if best[1] - lower <= rel_tol * max(1.0, abs(best[1])):
+            break
+        # Kelley's step lands on a kink once both ends sit on its two pieces; bisect
+        # when it has not halved the bracket in two steps
+        c = meet if len(widths) < 3 or widths[-1] <= 0.5 * widths[-3] else 0.5 * (lo + hi)
+        c = min(max(c, lo + delta), hi - 2.0 * delta)
+        f_c = seen(c)
+        g_r = (seen(c + delta) - f_c) / delta
+        if g_r < 0.0:
+            lo, f_lo, g_lo = c, f_c, g_r
         else:
-            lo, a, fa = a, b, fb
-            b = lo + GOLDEN * (hi - lo)
-            fb = total(b)[0]
-    # the minimiser of a convex piecewise-linear function: take the best of the bracket
-    # and its ends (a kink at 0 or at the capacity is common)
-    best_k, best = None, np.inf
-    for k in (0.0, lo, 0.5 * (lo + hi), hi, float(data.capacity[i]) if np.isfinite(
-            data.capacity[i]) else hi):
-        f, x = total(k)
-        if f < best - 1e-12 * max(1.0, abs(f)):
-            best_k, best, best_x = k, f, x
-    return data.min_base_stock[i] + best_x, float(best_k)
+            g_l = (f_c - seen(c - delta)) / delta
+            if g_l <= 0.0:
+                break  # 0 lies between the one-sided slopes: c is a kink minimiser
+            hi, f_hi, g_hi = c, f_c, g_l
+        widths.append(hi - lo)
+    return best[0]
 
 
 def _priced_plan(curves: list[ItemCurve], weight: np.ndarray, room: float

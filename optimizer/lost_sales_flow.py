@@ -196,10 +196,18 @@ def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, 
         remaining[t - first] = pipe[t]
         left += pipe[t]
     while left > TOL:
+        sources = 0
         for v in range(n_nodes):
-            dist[v] = 0.0 if remaining[v] > TOL else INF
+            dist[v] = INF
             pred[v] = none
+            if remaining[v] > TOL:
+                dist[v] = 0.0
+                sources += 1
+        if sources == 0:  # only round-off crumbs (each below TOL) are left
+            break
         if not _shortest(n_nodes, m, tail, head, cap, cost, flow, dist, pred):
+            return q, -1
+        if dist[sink] == INF:
             return q, -1
         amount, source = _augment(sink, m, cap, flow, tail, head, pred,
                                   _limit_from(sink, m, cap, flow, tail, head, pred, remaining))
@@ -218,6 +226,8 @@ def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, 
             pred[v] = none
         dist[0] = 0.0
         if not _shortest(n_nodes, m, tail, head, cap, cost, flow, dist, pred):
+            return q, -1
+        if dist[sink] == INF:
             return q, -1
         slope = dist[sink]
         if target < 0.0:
@@ -293,9 +303,9 @@ def _item_flows(first, W, d, a, h, p, prem, cap_e, pipe, target, I_out, s_out, q
     N, H = d.shape
     for w in prange(N):
         dummy = np.empty(1)
-        q, _ = _scenario(first, W, H, d[w], a[w], h, p, prem, cap_e, pipe, target[w],
+        q, k = _scenario(first, W, H, d[w], a[w], h, p, prem, cap_e, pipe, target[w],
                          dummy, dummy, I_out[w], s_out[w])
-        q_out[w] = q
+        q_out[w] = q if k == 0 else np.nan
 
 
 # ------------------------------------------------------------------ item level ------
@@ -402,6 +412,8 @@ def item_recourse(data: ProgramData, i: int, base_stock: np.ndarray | float,
     q = np.zeros(N)
     args = _item_args(data, i, emergency_cap)
     _item_flows(*args, np.ascontiguousarray(target), I, s, q)
+    if np.isnan(q).any():
+        raise FlowFailure(f"item {i}: a scenario's recourse could not be solved")
     d = data.demand[i]
     unmet = np.maximum(d - s, 0.0)
     s = np.minimum(s, d)

@@ -187,3 +187,34 @@ def test_price_sweep_splits_a_tied_segment_to_fill_the_row_exactly():
     assert price == 0.0 and list(x) == [5.0, 5.0]
     x, _ = _priced_plan([c, c], np.array([1.0, 1.0]), room=-1.0)
     assert x is None
+
+
+@pytest.mark.parametrize("kink", [0.0, 0.37, 1.6363636, 2.9, 3.0])
+def test_convex_line_search_finds_kinks_and_ends(kink):
+    from optimizer.flow_plan import minimise_convex
+
+    centres = np.linspace(0.0, 3.0, 41)
+
+    def f(k):  # a dominant kink plus many short pieces (like F(K) over many scenarios)
+        return (3.2 * max(kink - k, 0) + 1.1 * max(k - kink, 0)
+                + 0.001 * float(np.abs(k - centres).sum()))
+
+    k = minimise_convex(f, 0.0, 3.0)
+    grid = np.linspace(0.0, 3.0, 30001)
+    assert f(k) <= min(f(g) for g in grid) + 1e-7
+    assert k == pytest.approx(kink, abs=1e-6)
+
+
+def test_a_flow_failure_falls_back_to_the_lp(monkeypatch):
+    import optimizer.engine as engine
+    from optimizer.lost_sales_flow import FlowFailure
+
+    def give_up(*args, **kwargs):
+        raise FlowFailure("item 0: test")
+
+    data = _data(ELIGIBLE["emergency"])
+    ref = solve_program(data, engine="decomposed")
+    monkeypatch.setattr(engine, "solve_flow", give_up)
+    sol = solve_program(data, engine="flow")
+    assert sol.engine == "decomposed"
+    assert sol.objective == pytest.approx(ref.objective, rel=1e-9)
