@@ -97,10 +97,46 @@ def cvar(values: np.ndarray, prob: np.ndarray, alpha: float) -> float:
 def arrivals(data: ProgramData, orders: np.ndarray) -> np.ndarray:
     """Units arriving in each period from orders placed at period ends, shape (n, N, H)."""
     n, N, H = orders.shape
-    out = np.zeros((n, N, H + 1))
-    i, w, _ = np.indices(orders.shape)
-    np.add.at(out, (i, w, np.minimum(data.arrival, H)), orders)
-    return out[:, :, :H]
+    out = np.empty((n, N, H))
+    offset = (np.arange(N) * (H + 1))[:, None]
+    for i in range(n):  # one bincount per item: no (n, N, H) index arrays
+        idx = (offset + np.minimum(data.arrival[i], H)).ravel()
+        out[i] = np.bincount(idx, weights=orders[i].ravel(),
+                             minlength=N * (H + 1)).reshape(N, H + 1)[:, :H]
+    return out
+
+
+#: Items per chunk when residuals are recomputed.
+_CHUNK = 64
+
+
+def _chunk(rec: RecourseArrays, part: slice) -> RecourseArrays:
+    return RecourseArrays(I=rec.I[part], s=rec.s[part], n=rec.n[part], e=rec.e[part],
+                          B=rec.B[part], r=rec.r[part])
+
+
+def _balance_residuals(data: ProgramData, S: np.ndarray, rec: RecourseArrays
+                       ) -> dict[str, float]:
+    """Largest violation of the demand split, stock and backlog balances and sign rows."""
+    n, N, H = data.demand.shape
+    d = data.demand
+    res = {"demand_split": float(np.abs(rec.s + rec.n + rec.e - d).max(initial=0.0))}
+    orders = d - rec.e if data.backorder else rec.s
+    prev = np.concatenate([(S - data.lead * data.mean)[:, None, None].repeat(N, 1),
+                           rec.I[:, :, :-1]], axis=2)
+    balance = rec.I - prev - data.pipeline[:, None, :] - arrivals(data, orders) + rec.s + rec.r
+    res["stock_balance"] = float(np.abs(balance).max(initial=0.0))
+    if data.backorder:
+        prevB = np.concatenate([np.zeros((n, N, 1)), rec.B[:, :, :-1]], axis=2)
+        res["backlog_balance"] = float(np.abs(rec.B - prevB - rec.n + rec.r).max(initial=0.0))
+        res["backlog_served"] = float(max(0.0, (rec.r - prevB).max(initial=0.0)))
+    else:
+        res["backlog_balance"] = float(max(np.abs(rec.B).max(initial=0.0),
+                                           np.abs(rec.r).max(initial=0.0)))
+        res["backlog_served"] = 0.0
+    neg = min(a.min(initial=0.0) for a in (rec.I, rec.s, rec.n, rec.e, rec.B, rec.r))
+    res["nonnegativity"] = float(max(0.0, -neg))
+    return res
 
 
 def evaluate_solution(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray,
@@ -125,21 +161,14 @@ def evaluate_solution(data: ProgramData, base_stock: np.ndarray, reserved: np.nd
     scale = 1.0 + np.abs(d).max(initial=0.0) + np.abs(S).max(initial=0.0)
     res: dict[str, float] = {}
 
-    res["demand_split"] = float(np.abs(rec.s + rec.n + rec.e - d).max(initial=0.0))
-    orders = d - rec.e if data.backorder else rec.s
-    prev = np.concatenate([(S - data.lead * data.mean)[:, None, None].repeat(N, 1),
-                           rec.I[:, :, :-1]], axis=2)
-    balance = rec.I - prev - data.pipeline[:, None, :] - arrivals(data, orders) + rec.s + rec.r
-    res["stock_balance"] = float(np.abs(balance).max(initial=0.0))
-    if data.backorder:
-        prevB = np.concatenate([np.zeros((n, N, 1)), rec.B[:, :, :-1]], axis=2)
-        res["backlog_balance"] = float(np.abs(rec.B - prevB - rec.n + rec.r).max(initial=0.0))
-        res["backlog_served"] = float(max(0.0, (rec.r - prevB).max(initial=0.0)))
-    else:
-        res["backlog_balance"] = float(max(np.abs(rec.B).max(initial=0.0),
-                                           np.abs(rec.r).max(initial=0.0)))
-    neg = min(a.min(initial=0.0) for a in (rec.I, rec.s, rec.n, rec.e, rec.B, rec.r))
-    res["nonnegativity"] = float(max(0.0, -neg))
+    for key in ("demand_split", "stock_balance", "backlog_balance", "backlog_served",
+                "nonnegativity"):
+        res[key] = 0.0
+    for lo in range(0, n, _CHUNK):  # item chunks bound the temporaries' memory
+        part = slice(lo, min(n, lo + _CHUNK))
+        for key, value in _balance_residuals(data.item(np.arange(n)[part]), S[part],
+                                             _chunk(rec, part)).items():
+            res[key] = max(res[key], value)
     cap = np.where(data.reserves, np.minimum(data.capacity, K), data.capacity)
     res["emergency_capacity"] = float(max(0.0, (rec.e - cap[:, None, None]).max(initial=0.0)))
     res["pipeline_start"] = float(max(0.0, (data.min_base_stock - S).max(initial=0.0)))

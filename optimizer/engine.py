@@ -286,7 +286,7 @@ def solve_program(
         try:
             parts = [solve_flow(data, anticipative=anticipative, base_stock=base_stock,
                                 reserved=reserved, keep_fill_rate=keep_fill_rate,
-                                workers=workers)]
+                                workers=workers, time_limit=options.time_limit)]
         except FlowFailure as err:  # never seen in tests; the LP is the safe answer
             log.warning("flow engine gave up (%s); solving the LP instead", err)
             fallback = "decomposed" if data.is_separable else "matrix"

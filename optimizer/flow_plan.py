@@ -26,7 +26,13 @@ import numba
 import numpy as np
 
 from optimizer.highs_backend import LPResult, SolveStatus
-from optimizer.lost_sales_flow import ItemCurve, expected_curve, item_recourse, scenario_curves
+from optimizer.lost_sales_flow import (
+    ItemCurve,
+    ScenarioCurves,
+    expected_curve,
+    item_recourse,
+    scenario_curves,
+)
 from optimizer.program_data import ProgramData
 
 log = logging.getLogger(__name__)
@@ -65,7 +71,8 @@ def _threads(workers: int):
 
 def solve_flow(data: ProgramData, *, anticipative: bool = False,
                base_stock: np.ndarray | None = None, reserved: np.ndarray | None = None,
-               keep_fill_rate: bool = True, workers: int = 2) -> dict:
+               keep_fill_rate: bool = True, workers: int = 2,
+               time_limit: float | None = None) -> dict:
     """Solve (or price) ``data`` with the flow solver; see the module docstring.
 
     Returns
@@ -80,9 +87,14 @@ def solve_flow(data: ProgramData, *, anticipative: bool = False,
         raise ValueError("the flow engine needs lost sales without fill-rate targets or "
                          "CVaR (and, for an optimised coupled plan, no reserved capacity)")
     start = time.perf_counter()
+
+    def out_of_time() -> bool:
+        return time_limit is not None and time.perf_counter() - start >= time_limit
+
     n, N, H = data.demand.shape
     T = data.periods
     plans = N if anticipative else 1
+    traced: dict[int, ScenarioCurves] = {}
     S = np.zeros((n, plans))
     K = np.zeros((n, plans))
     price = 0.0
@@ -93,14 +105,23 @@ def solve_flow(data: ProgramData, *, anticipative: bool = False,
                 K[:, 0] = np.where(data.reserves, np.asarray(reserved, dtype=float), 0.0)
         elif anticipative:
             for i in range(n):
+                if out_of_time():
+                    return _time_limit(start)
                 S[i] = data.min_base_stock[i] + _scenario_argmins(data, i)
         else:
             weight, limit = _plan_row(data)
             if limit is None:
+                traced = {}
                 for i in range(n):
-                    S[i, 0], K[i, 0] = _best_item_plan(data, i)
+                    if out_of_time():
+                        return _time_limit(start)
+                    S[i, 0], K[i, 0], traced[i] = _best_item_plan(data, i)
             else:
-                curves = [expected_curve(data, i) for i in range(n)]
+                curves = []
+                for i in range(n):
+                    if out_of_time():
+                        return _time_limit(start)
+                    curves.append(expected_curve(data, i))
                 x, price = _priced_plan(curves, weight, limit - float(weight @
                                                                        data.min_base_stock))
                 if x is None:
@@ -112,8 +133,11 @@ def solve_flow(data: ProgramData, *, anticipative: bool = False,
         rec = {k: np.zeros((n, N, H)) for k in ("I", "s", "n", "e", "B", "r")}
         objective = 0.0
         for i in range(n):
+            if out_of_time():
+                return _time_limit(start)
             cap = _emergency_cap(data, i, K[i, 0])
-            out = item_recourse(data, i, S[i] if anticipative else S[i, 0], cap)
+            out = item_recourse(data, i, S[i] if anticipative else S[i, 0], cap,
+                                curves=traced.pop(i) if traced else None)
             for k in ("I", "s", "n", "e"):
                 rec[k][i] = out[k]
             objective += float(data.probability @ out["cost"])
@@ -124,6 +148,12 @@ def solve_flow(data: ProgramData, *, anticipative: bool = False,
                    objective=objective, seconds=seconds)
     return {"result": res, "build": 0.0, "size": (0, 0, 0), "S": S, "K": K, "rec": rec,
             "price": price}
+
+
+def _time_limit(start: float) -> dict:
+    res = LPResult(SolveStatus.LIMIT_NO_SOLUTION, "Time limit reached (flow engine)",
+                   seconds=time.perf_counter() - start)
+    return {"result": res, "build": 0.0, "size": (0, 0, 0)}
 
 
 def _plan_row(data: ProgramData) -> tuple[np.ndarray, float | None]:
@@ -141,7 +171,8 @@ def _emergency_cap(data: ProgramData, i: int, reserved: float) -> float | None:
 
 def _scenario_argmins(data: ProgramData, i: int) -> np.ndarray:
     """:math:`S_w - L\\mu` minimising each scenario's own curve (wait-and-see)."""
-    seg_x, seg_g, n_seg, _ = scenario_curves(data, i)
+    curves = scenario_curves(data, i)
+    seg_x, seg_g, n_seg = curves.x, curves.slope, curves.n_seg
     valid = np.arange(seg_x.shape[1])[None, :] < n_seg[:, None]
     scale = max(1.0, float(np.abs(np.where(valid, seg_g, 0.0)).max()))
     turned = valid & (seg_g >= -1e-12 * scale)
@@ -149,11 +180,13 @@ def _scenario_argmins(data: ProgramData, i: int) -> np.ndarray:
     return seg_x[np.arange(seg_x.shape[0]), j]
 
 
-def _best_item_plan(data: ProgramData, i: int) -> tuple[float, float]:
-    """Optimal :math:`(S_i, K_i)` of one item on its own."""
+def _best_item_plan(data: ProgramData, i: int) -> tuple[float, float, ScenarioCurves]:
+    """Optimal :math:`(S_i, K_i)` of one item on its own, with its scenario curves at
+    :math:`K_i` traced with stock (for the recourse)."""
     if not data.reserves[i]:
-        curve = expected_curve(data, i)
-        return data.min_base_stock[i] + curve.argmin(), 0.0
+        curves = scenario_curves(data, i, with_stock=True)
+        curve = expected_curve(data, i, curves=curves)
+        return data.min_base_stock[i] + curve.argmin(), 0.0, curves
     fee = data.periods * float(data.fee[i])
     cap = float(data.capacity[i])
     if not np.isfinite(cap):
@@ -169,7 +202,8 @@ def _best_item_plan(data: ProgramData, i: int) -> tuple[float, float]:
         return memo[k][0]
 
     best_k = minimise_convex(total, 0.0, cap)
-    return data.min_base_stock[i] + memo[best_k][1], best_k
+    curves = scenario_curves(data, i, _emergency_cap(data, i, best_k), with_stock=True)
+    return data.min_base_stock[i] + memo[best_k][1], best_k, curves
 
 
 def minimise_convex(f, lo: float, hi: float, *, rel_tol: float = 1e-11,

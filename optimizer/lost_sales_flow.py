@@ -104,35 +104,51 @@ def _build_arcs(first, W, H, d, a, h, p, prem, cap_e, tail, head, cap, cost):
 
 
 @njit(cache=True)
-def _shortest(n_nodes, m, tail, head, cap, cost, flow, dist, pred):
+def _shortest(n_nodes, m, tail, head, cap, cost, flow, dist, pred, eps):
     """Bellman-Ford on the residual graph from the nodes whose ``dist`` is preset to 0.
 
-    Forward residual arcs are swept in time order, backward ones in reverse, until a
-    full round changes nothing (a handful of rounds on these nearly acyclic graphs).
-    ``pred[v]``: arc into ``v`` (``k`` forward, ``-k-1`` backward, ``-(m+1)`` none).
+    Arcs are listed by tail period, so one sweep in list order relaxes every forward
+    residual arc in topological order and one sweep in reverse order every backward one;
+    the sweeps alternate until one changes nothing (two sweeps on most calls). Labels
+    improve only by more than ``eps`` (round-off on a zero-cost cycle must not pass for
+    a negative one). ``pred[v]``: arc into ``v`` (``k`` forward, ``-k-1`` backward,
+    ``-(m+1)`` none). Returns False if the sweeps do not settle or the path into the
+    sink is not simple.
     """
-    for _ in range(2 * n_nodes + 2):
+    forward = True
+    sweeps = 0
+    while sweeps < 2 * n_nodes + 4:
         changed = False
-        for k in range(m):
-            if flow[k] < cap[k] - TOL:
-                du = dist[tail[k]]
-                if du < INF:
-                    nd = du + cost[k]
-                    if nd < dist[head[k]] - 1e-12:
-                        dist[head[k]] = nd
-                        pred[head[k]] = k
-                        changed = True
-        for k in range(m - 1, -1, -1):
-            if flow[k] > TOL:
-                du = dist[head[k]]
-                if du < INF:
-                    nd = du - cost[k]
-                    if nd < dist[tail[k]] - 1e-12:
-                        dist[tail[k]] = nd
-                        pred[tail[k]] = -k - 1
-                        changed = True
-        if not changed:
-            return True
+        if forward:
+            for k in range(m):
+                if flow[k] < cap[k] - TOL:
+                    du = dist[tail[k]]
+                    if du < INF:
+                        nd = du + cost[k]
+                        if nd < dist[head[k]] - eps:
+                            dist[head[k]] = nd
+                            pred[head[k]] = k
+                            changed = True
+        else:
+            for k in range(m - 1, -1, -1):
+                if flow[k] > TOL:
+                    du = dist[head[k]]
+                    if du < INF:
+                        nd = du - cost[k]
+                        if nd < dist[tail[k]] - eps:
+                            dist[tail[k]] = nd
+                            pred[tail[k]] = -k - 1
+                            changed = True
+        if sweeps > 0 and not changed:
+            v = n_nodes - 1  # the sink: its predecessor chain must end within n_nodes steps
+            for _ in range(n_nodes + 1):
+                k = pred[v]
+                if k == -(m + 1):
+                    return True
+                v = tail[k] if k >= 0 else head[-k - 1]
+            return False
+        forward = not forward
+        sweeps += 1
     return False
 
 
@@ -168,13 +184,15 @@ def _augment(sink, m, cap, flow, tail, head, pred, limit):
 
 
 @njit(cache=True)
-def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, I_out, s_out):
+def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, I_out, s_out,
+              seg_I, seg_s, store):
     """One scenario's recourse.
 
     ``target < 0``: trace the curve :math:`Q_w(L\\mu + x)` into ``seg_x`` (segment starts)
-    and ``seg_g`` (slopes), return ``(Q_w(L\\mu), n_segments)``; ``n_segments = -1`` on
-    overflow or a failed shortest-path search. ``target >= 0``: solve at
-    :math:`x = S - L\\mu` = ``target``, write :math:`I_t, s_t` and return
+    and ``seg_g`` (slopes), and with ``store`` the stock :math:`I_t, s_t` at each segment
+    start into ``seg_I, seg_s``; return ``(Q_w(L\\mu), n_segments)``,
+    ``n_segments = -1`` on overflow or a failed shortest-path search. ``target >= 0``:
+    solve at :math:`x = S - L\\mu` = ``target``, write :math:`I_t, s_t` and return
     ``(Q_w(S), 0)``.
     """
     n_nodes = H - first + 1
@@ -186,6 +204,10 @@ def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, 
     cost = np.empty(cap_arcs)
     m, q = _build_arcs(first, W, H, d, a, h, p, prem, cap_e, tail, head, cap, cost)
     flow = np.zeros(m)
+    big = 1.0
+    for k in range(m):
+        big = max(big, abs(cost[k]))
+    eps = 1e-12 * big * n_nodes
     dist = np.empty(n_nodes)
     pred = np.empty(n_nodes, np.int64)
     none = -(m + 1)
@@ -205,7 +227,7 @@ def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, 
                 sources += 1
         if sources == 0:  # only round-off crumbs (each below TOL) are left
             break
-        if not _shortest(n_nodes, m, tail, head, cap, cost, flow, dist, pred):
+        if not _shortest(n_nodes, m, tail, head, cap, cost, flow, dist, pred, eps):
             return q, -1
         if dist[sink] == INF:
             return q, -1
@@ -225,7 +247,7 @@ def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, 
             dist[v] = INF
             pred[v] = none
         dist[0] = 0.0
-        if not _shortest(n_nodes, m, tail, head, cap, cost, flow, dist, pred):
+        if not _shortest(n_nodes, m, tail, head, cap, cost, flow, dist, pred, eps):
             return q, -1
         if dist[sink] == INF:
             return q, -1
@@ -235,6 +257,9 @@ def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, 
                 return q, -1
             seg_x[n_seg] = x
             seg_g[n_seg] = slope
+            if store:
+                _write_stock(first, H, m, tail, head, cap, flow, x, seg_I[n_seg],
+                             seg_s[n_seg])
             n_seg += 1
             amount, _ = _augment(sink, m, cap, flow, tail, head, pred, INF)
             if amount == INF:
@@ -247,12 +272,19 @@ def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, 
                 _push(sink, m, flow, tail, head, pred, amount)
             q += amount * slope
             x += amount
-    # flows -> on hand and sales
+    _write_stock(first, H, m, tail, head, cap, flow, target, I_out, s_out)
+    return q, 0
+
+
+@njit(cache=True)
+def _write_stock(first, H, m, tail, head, cap, flow, x, I_out, s_out):
+    """On hand :math:`I_t` (hold-arc flows; ``x`` before the first live period) and
+    sales :math:`s_t` (sale-arc flows) of the current flow."""
     for t in range(H):
         I_out[t] = 0.0
         s_out[t] = 0.0
     for t in range(first):
-        I_out[t] = target
+        I_out[t] = x
     for k in range(m):
         t = tail[k] + first
         if head[k] == tail[k] + 1 and cap[k] == INF:
@@ -260,7 +292,6 @@ def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, 
                 I_out[t] = flow[k]
         else:
             s_out[t] += flow[k]
-    return q, 0
 
 
 @njit(cache=True)
@@ -287,13 +318,14 @@ def _push(sink, m, flow, tail, head, pred, amount):
 
 
 @njit(cache=True, parallel=True)
-def _item_curves(first, W, d, a, h, p, prem, cap_e, pipe, seg_x, seg_g, n_seg, q0):
+def _item_curves(first, W, d, a, h, p, prem, cap_e, pipe, seg_x, seg_g, n_seg, q0,
+                 seg_I, seg_s, store):
     N, H = d.shape
     for w in prange(N):
         I_tmp = np.empty(H)
         s_tmp = np.empty(H)
         q, k = _scenario(first, W, H, d[w], a[w], h, p, prem, cap_e, pipe, -1.0,
-                         seg_x[w], seg_g[w], I_tmp, s_tmp)
+                         seg_x[w], seg_g[w], I_tmp, s_tmp, seg_I[w], seg_s[w], store)
         q0[w] = q
         n_seg[w] = k
 
@@ -303,9 +335,32 @@ def _item_flows(first, W, d, a, h, p, prem, cap_e, pipe, target, I_out, s_out, q
     N, H = d.shape
     for w in prange(N):
         dummy = np.empty(1)
+        dummy2 = np.empty((1, 1))
         q, k = _scenario(first, W, H, d[w], a[w], h, p, prem, cap_e, pipe, target[w],
-                         dummy, dummy, I_out[w], s_out[w])
+                         dummy, dummy, I_out[w], s_out[w], dummy2, dummy2, False)
         q_out[w] = q if k == 0 else np.nan
+
+
+@njit(cache=True, parallel=True)
+def _interpolate(seg_x, n_seg, seg_I, seg_s, target, I_out, s_out):
+    """Stock at ``target`` from the stored segment starts: linear inside a segment (one
+    augmenting path), the extra units held all along on the last (unbounded) one."""
+    N = seg_x.shape[0]
+    H = I_out.shape[1]
+    for w in prange(N):
+        x = target[w]
+        k = 0
+        while k + 1 < n_seg[w] and seg_x[w, k + 1] <= x:
+            k += 1
+        if k + 1 < n_seg[w]:
+            frac = (x - seg_x[w, k]) / (seg_x[w, k + 1] - seg_x[w, k])
+            for t in range(H):
+                I_out[w, t] = seg_I[w, k, t] + frac * (seg_I[w, k + 1, t] - seg_I[w, k, t])
+                s_out[w, t] = seg_s[w, k, t] + frac * (seg_s[w, k + 1, t] - seg_s[w, k, t])
+        else:
+            for t in range(H):
+                I_out[w, t] = seg_I[w, k, t] + (x - seg_x[w, k])
+                s_out[w, t] = seg_s[w, k, t]
 
 
 # ------------------------------------------------------------------ item level ------
@@ -354,31 +409,70 @@ def _item_args(data: ProgramData, i: int, emergency_cap: float | None = None) ->
             np.ascontiguousarray(data.pipeline[i], dtype=float))
 
 
-def scenario_curves(data: ProgramData, i: int, emergency_cap: float | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per-scenario cost curves of item ``i``: ``seg_x, seg_g (N, M), n_seg (N,), q0 (N,)``.
+@dataclass
+class ScenarioCurves:
+    """Each scenario's cost curve of one item (:math:`x = S - L\\mu`).
+
+    Attributes
+    ----------
+    x, slope : ndarray (N, M)
+        Segment starts and slopes; row ``w`` uses its first ``n_seg[w]`` entries.
+    n_seg : ndarray of int (N,)
+    value0 : ndarray (N,)
+        :math:`Q_w(L\\mu)`.
+    I, s : ndarray (N, M, H) or None
+        Stock and sales at each segment start (when traced with ``with_stock``).
+    """
+
+    x: np.ndarray
+    slope: np.ndarray
+    n_seg: np.ndarray
+    value0: np.ndarray
+    I: np.ndarray | None = None  # noqa: E741 - the textbook symbol
+    s: np.ndarray | None = None
+
+    def values(self, x: np.ndarray) -> np.ndarray:
+        """:math:`Q_w(L\\mu + x_w)` for every scenario."""
+        valid = np.arange(self.x.shape[1])[None, :] < self.n_seg[:, None]
+        ends = np.where(np.arange(self.x.shape[1])[None, :] + 1 < self.n_seg[:, None],
+                        np.roll(self.x, -1, axis=1), np.inf)
+        length = np.clip(np.minimum(ends, x[:, None]) - self.x, 0.0, None)
+        return self.value0 + np.where(valid, length * self.slope, 0.0).sum(axis=1)
+
+
+def scenario_curves(data: ProgramData, i: int, emergency_cap: float | None = None,
+                    *, with_stock: bool = False) -> ScenarioCurves:
+    """Per-scenario cost curves of item ``i``.
 
     Raises
     ------
     FlowFailure
-        When a scenario needs more than ``MAX_SEGMENTS_PER_PERIOD * H`` segments.
+        When a scenario needs more than ``MAX_SEGMENTS_PER_PERIOD * H`` segments or its
+        path search fails.
     """
     N, H = data.n_scenarios, data.horizon
-    width = MAX_SEGMENTS_PER_PERIOD * H
-    seg_x = np.zeros((N, width))
-    seg_g = np.zeros((N, width))
-    n_seg = np.zeros(N, dtype=np.int64)
-    q0 = np.zeros(N)
-    _item_curves(*_item_args(data, i, emergency_cap), seg_x, seg_g, n_seg, q0)
-    if (n_seg <= 0).any():
-        raise FlowFailure(f"item {i}: a scenario curve could not be traced")
-    return seg_x, seg_g, n_seg, q0
+    for width in (3 * H + 8, MAX_SEGMENTS_PER_PERIOD * H):
+        seg_x = np.zeros((N, width))
+        seg_g = np.zeros((N, width))
+        n_seg = np.zeros(N, dtype=np.int64)
+        q0 = np.zeros(N)
+        shape = (N, width, H) if with_stock else (N, 1, 1)
+        seg_I, seg_s = np.empty(shape), np.empty(shape)
+        _item_curves(*_item_args(data, i, emergency_cap), seg_x, seg_g, n_seg, q0,
+                     seg_I, seg_s, with_stock)
+        if (n_seg > 0).all():
+            return ScenarioCurves(seg_x, seg_g, n_seg, q0, seg_I if with_stock else None,
+                                  seg_s if with_stock else None)
+    raise FlowFailure(f"item {i}: a scenario curve could not be traced")
 
 
-def expected_curve(data: ProgramData, i: int, emergency_cap: float | None = None
-                   ) -> ItemCurve:
-    """:math:`Q_i(S) = \\sum_w p_w Q_{i,w}(S)` as an :class:`ItemCurve`."""
-    seg_x, seg_g, n_seg, q0 = scenario_curves(data, i, emergency_cap)
+def expected_curve(data: ProgramData, i: int, emergency_cap: float | None = None,
+                   curves: ScenarioCurves | None = None) -> ItemCurve:
+    """:math:`Q_i(S) = \\sum_w p_w Q_{i,w}(S)` as an :class:`ItemCurve` (from ``curves``
+    when given)."""
+    if curves is None:
+        curves = scenario_curves(data, i, emergency_cap)
+    seg_x, seg_g, n_seg, q0 = curves.x, curves.slope, curves.n_seg, curves.value0
     prob = data.probability
     first_slope = float(np.dot(prob, seg_g[:, 0]))
     w_idx, k_idx = np.nonzero(np.arange(seg_x.shape[1])[None, :] < n_seg[:, None])
@@ -399,21 +493,29 @@ def expected_curve(data: ProgramData, i: int, emergency_cap: float | None = None
 
 
 def item_recourse(data: ProgramData, i: int, base_stock: np.ndarray | float,
-                  emergency_cap: float | None = None) -> dict[str, np.ndarray]:
+                  emergency_cap: float | None = None, curves: ScenarioCurves | None = None
+                  ) -> dict[str, np.ndarray]:
     """Optimal recourse of item ``i`` at plan ``base_stock`` (scalar, or (N,) per scenario).
+
+    With ``curves`` traced ``with_stock`` (at the same emergency cap) the stock is
+    interpolated from them instead of solved again.
 
     Returns ``I, s, n, e`` of shape (N, H) and ``cost`` (N,): :math:`Q_{i,w}(S)`.
     """
     N, H = data.n_scenarios, data.horizon
     S = np.broadcast_to(np.asarray(base_stock, dtype=float), (N,))
-    target = np.maximum(S - data.min_base_stock[i], 0.0)
+    target = np.ascontiguousarray(np.maximum(S - data.min_base_stock[i], 0.0))
     I = np.zeros((N, H))  # noqa: E741 - the textbook symbol
     s = np.zeros((N, H))
-    q = np.zeros(N)
     args = _item_args(data, i, emergency_cap)
-    _item_flows(*args, np.ascontiguousarray(target), I, s, q)
-    if np.isnan(q).any():
-        raise FlowFailure(f"item {i}: a scenario's recourse could not be solved")
+    if curves is not None and curves.I is not None:
+        _interpolate(curves.x, curves.n_seg, curves.I, curves.s, target, I, s)
+        q = curves.values(target)
+    else:
+        q = np.zeros(N)
+        _item_flows(*args, target, I, s, q)
+        if np.isnan(q).any():
+            raise FlowFailure(f"item {i}: a scenario's recourse could not be solved")
     d = data.demand[i]
     unmet = np.maximum(d - s, 0.0)
     s = np.minimum(s, d)

@@ -112,8 +112,8 @@ def single_items(draw) -> ProgramData:
     demand[:, :start] = 0.0
     up = np.array(draw(st.lists(st.booleans(), min_size=N * H, max_size=N * H))).reshape(N, H)
     arrival = arrival_periods(up, L)
-    h = draw(st.sampled_from([0.0, 0.1, 1.0]))
-    p = draw(st.sampled_from([0.5, 2.0, 9.0]))
+    h = draw(st.sampled_from([0.0, 0.1, 1.0, 6.337886538461539]))
+    p = draw(st.sampled_from([0.5, 2.0, 9.0, 1718.02]))
     premium = draw(st.sampled_from([0.0, 0.3, 2.0, 12.0]))
     capacity = draw(st.sampled_from([0.0, 1.0, 2.5, np.inf]))
     fee = draw(st.sampled_from([np.nan, 0.05, 0.4])) if 0 < capacity < np.inf else np.nan
@@ -155,7 +155,8 @@ def test_random_items_optimum_and_curve_match_the_lp(data, extra):
 def test_scenario_curves_are_convex_and_end_on_the_hold_slope():
     data = _data(ELIGIBLE["emergency"])
     for i in range(data.n_items):
-        seg_x, seg_g, n_seg, _ = scenario_curves(data, i)
+        c = scenario_curves(data, i)
+        seg_x, seg_g, n_seg = c.x, c.slope, c.n_seg
         for w in range(data.n_scenarios):
             g = seg_g[w, : n_seg[w]]
             assert np.all(np.diff(g) >= -1e-9)
@@ -168,12 +169,26 @@ def test_recourse_arrays_reproduce_the_curve():
     data = _data(ELIGIBLE["emergency"])
     for i in range(data.n_items):
         curve = expected_curve(data, i)
+        traced = scenario_curves(data, i, with_stock=True)
         for x in (0.0, 0.5 * curve.x[-1], curve.argmin(), curve.x[-1] + 3.0):
             out = item_recourse(data, i, data.min_base_stock[i] + x)
             assert float(data.probability @ out["cost"]) == pytest.approx(
                 curve.value(x), rel=1e-9, abs=1e-9)
             np.testing.assert_allclose(out["s"] + out["n"] + out["e"], data.demand[i],
                                        atol=1e-9)
+            # stock interpolated from the traced segment starts is the same optimum
+            fast = item_recourse(data, i, data.min_base_stock[i] + x, curves=traced)
+            np.testing.assert_allclose(fast["cost"], out["cost"], rtol=1e-9, atol=1e-9)
+            S = np.full(data.n_items, data.min_base_stock[i] + x)
+            one = data.item(i)
+            from optimizer.costing import RecourseArrays, evaluate_solution
+            arrays = RecourseArrays(**{k: fast[k][None] for k in ("I", "s", "n", "e")},
+                                    B=np.zeros((1, *fast["I"].shape)),
+                                    r=np.zeros((1, *fast["I"].shape)))
+            ev = evaluate_solution(one, S[:1], np.zeros(1), arrays)
+            assert ev.max_residual <= 1e-9
+            assert ev.objective == pytest.approx(float(data.probability @ out["cost"]),
+                                                 rel=1e-9, abs=1e-9)
 
 
 def test_price_sweep_splits_a_tied_segment_to_fill_the_row_exactly():
@@ -218,3 +233,24 @@ def test_a_flow_failure_falls_back_to_the_lp(monkeypatch):
     sol = solve_program(data, engine="flow")
     assert sol.engine == "decomposed"
     assert sol.objective == pytest.approx(ref.objective, rel=1e-9)
+
+
+def test_large_costs_do_not_trap_the_path_search():
+    """Regression: with penalties in the thousands, round-off on a zero-cost cycle once
+    looked like a negative cycle and the path search looped for ever."""
+    W, T = 26, 13
+    d = np.array([0.0] * 18 + [3, 0, 2, 1, 1, 0, 4, 3, 2, 1, 1, 0, 0, 2, 2, 0, 1, 1, 3, 0, 1])
+    up = np.ones((1, W + T), dtype=bool)
+    one = np.ones(1)
+    data = ProgramData(
+        backorder=False, warmup=W, periods=T, probability=one, demand=d[None, None, :],
+        arrival=arrival_periods(up, 2)[None], mean=1.7 * one, lead=np.array([2]),
+        carrying=np.array([[6.337886538461539], [0.0], [0.0]]),
+        holding=6.337886538461539 * one, penalty=1718.02 * one, premium=0 * one,
+        capacity=0 * one, fee=np.nan * one, fill_rate=np.full(1, np.nan), unit_cost=one,
+        volume=one, budget=None, storage=None, cvar_alpha=0.9, cvar_weight=0.0,
+        start=np.array([18]))
+    lp = solve_program(data, engine="matrix")
+    flow = solve_program(data, engine="flow")
+    assert flow.engine == "flow"
+    assert flow.objective == pytest.approx(lp.objective, rel=1e-9)
