@@ -319,10 +319,12 @@ def solve_program(
     )
     if not status.has_plan:
         return sol
-    sol.base_stock = np.concatenate([p["S"] for p in parts], axis=0)
-    sol.reserved = np.concatenate([p["K"] for p in parts], axis=0)
-    sol.recourse = RecourseArrays(**{k: np.concatenate([p["rec"][k] for p in parts], axis=0)
-                                     for k in KINDS})
+    def joined(arrays: list[np.ndarray]) -> np.ndarray:  # no copy of a single part
+        return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0)
+
+    sol.base_stock = joined([p["S"] for p in parts])
+    sol.reserved = joined([p["K"] for p in parts])
+    sol.recourse = RecourseArrays(**{k: joined([p["rec"][k] for p in parts]) for k in KINDS})
     if not anticipative:
         sol.base_stock, sol.reserved = sol.base_stock[:, 0], sol.reserved[:, 0]
         sol.evaluation = evaluate_solution(

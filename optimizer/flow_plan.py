@@ -19,6 +19,7 @@ The part dictionary it returns is the one :mod:`optimizer.engine` assembles solu
 from __future__ import annotations
 
 import logging
+import math
 import time
 from contextlib import contextmanager
 
@@ -94,10 +95,25 @@ def solve_flow(data: ProgramData, *, anticipative: bool = False,
     n, N, H = data.demand.shape
     T = data.periods
     plans = N if anticipative else 1
-    traced: dict[int, ScenarioCurves] = {}
     S = np.zeros((n, plans))
     K = np.zeros((n, plans))
     price = 0.0
+    rec = {k: np.zeros((n, N, H)) for k in ("I", "s", "n", "e", "B", "r")}
+    objective = 0.0
+    done = np.zeros(n, dtype=bool)
+
+    def record(i: int, curves: ScenarioCurves | None = None) -> None:
+        """Optimal recourse of item ``i`` at its plan into ``rec`` and the objective."""
+        nonlocal objective
+        cap = _emergency_cap(data, i, K[i, 0])
+        out = item_recourse(data, i, S[i] if anticipative else S[i, 0], cap, curves=curves)
+        for k in ("I", "s", "n", "e"):
+            rec[k][i] = out[k]
+        objective += float(data.probability @ out["cost"])
+        if data.reserves[i]:
+            objective += T * float(data.fee[i]) * K[i, 0]
+        done[i] = True
+
     with _threads(workers):
         if base_stock is not None:
             S[:, 0] = np.asarray(base_stock, dtype=float)
@@ -110,12 +126,12 @@ def solve_flow(data: ProgramData, *, anticipative: bool = False,
                 S[i] = data.min_base_stock[i] + _scenario_argmins(data, i)
         else:
             weight, limit = _plan_row(data)
-            if limit is None:
-                traced = {}
+            if limit is None:  # each item's stock straight from its traced curves
                 for i in range(n):
                     if out_of_time():
                         return _time_limit(start)
-                    S[i, 0], K[i, 0], traced[i] = _best_item_plan(data, i)
+                    S[i, 0], K[i, 0], traced = _best_item_plan(data, i)
+                    record(i, traced)
             else:
                 curves = []
                 for i in range(n):
@@ -130,19 +146,10 @@ def solve_flow(data: ProgramData, *, anticipative: bool = False,
                                    seconds=time.perf_counter() - start)
                     return {"result": res, "build": 0.0, "size": (0, 0, 0)}
                 S[:, 0] = data.min_base_stock + x
-        rec = {k: np.zeros((n, N, H)) for k in ("I", "s", "n", "e", "B", "r")}
-        objective = 0.0
-        for i in range(n):
+        for i in np.nonzero(~done)[0]:
             if out_of_time():
                 return _time_limit(start)
-            cap = _emergency_cap(data, i, K[i, 0])
-            out = item_recourse(data, i, S[i] if anticipative else S[i, 0], cap,
-                                curves=traced.pop(i) if traced else None)
-            for k in ("I", "s", "n", "e"):
-                rec[k][i] = out[k]
-            objective += float(data.probability @ out["cost"])
-            if data.reserves[i]:
-                objective += T * float(data.fee[i]) * K[i, 0]
+            record(int(i))
     seconds = time.perf_counter() - start
     res = LPResult(SolveStatus.OPTIMAL, "Optimal (exact lost-sales flow)",
                    objective=objective, seconds=seconds)
@@ -206,60 +213,71 @@ def _best_item_plan(data: ProgramData, i: int) -> tuple[float, float, ScenarioCu
     return data.min_base_stock[i] + memo[best_k][1], best_k, curves
 
 
-def minimise_convex(f, lo: float, hi: float, *, rel_tol: float = 1e-11,
+def minimise_convex(f, lo: float, hi: float, *, rel_tol: float = 1e-9, x_tol: float = 1e-7,
                     max_iter: int = 200) -> float:
     """Minimiser of a convex function of one variable on ``[lo, hi]``.
 
-    Kelley's cutting-plane method in one dimension, on one-sided secant slopes taken
-    ``delta`` apart, safeguarded by bisection: the tangents at the two ends of the
-    bracket meet at the next trial point, which is the kink itself as soon as both ends
-    lie on the kink's two pieces (the expected cost in :math:`K` is piecewise linear
-    with a dominant kink at its minimiser). It stops when the best value found is within
-    ``rel_tol`` of the tangents' lower bound, when a trial point has slopes of both
-    signs, or when the bracket is a few ``delta`` wide; it returns the best point
-    evaluated.
+    A cutting-plane search on secant lines, one evaluation per step. For convex
+    :math:`F` the line through two evaluated points bounds :math:`F` from below outside
+    them; around the best point :math:`x_b` the minimiser lies in
+    :math:`[x_{b-1}, x_b]` or :math:`[x_b, x_{b+1}]`, and on each the two nearest outer
+    secants give a lower bound whose minimum is where they cross. The next trial is that
+    crossing on the side with the lower bound (the midpoint where a side has no secant
+    yet). On a piecewise-linear :math:`F` (the expected cost in :math:`K`) the trial is
+    the kink itself once two points lie on each of its pieces. It stops when the best
+    value is within ``rel_tol`` of the lower bound or the bracket is ``x_tol`` of the
+    range wide, and returns the best point evaluated. Ends are checked first with
+    one-sided slopes ``delta`` apart: a minimiser at ``lo`` or ``hi`` costs two
+    evaluations.
     """
-    delta = 1e-8 * max(1.0, abs(hi - lo))
-    best = [lo, f(lo)]
-
-    def seen(k: float) -> float:
-        v = f(k)
-        if v < best[1]:
-            best[:] = [k, v]
-        return v
-
-    f_lo = best[1]
-    g_lo = (seen(lo + delta) - f_lo) / delta
-    if g_lo >= 0.0:
+    span = abs(hi - lo)
+    delta = 1e-8 * max(1.0, span)
+    pts: dict[float, float] = {lo: f(lo), lo + delta: f(lo + delta)}
+    if pts[lo + delta] >= pts[lo]:
         return lo
-    f_hi = seen(hi)
-    g_hi = (f_hi - seen(hi - delta)) / delta
-    if g_hi <= 0.0:
-        return best[0]
-    widths = [hi - lo]
+    pts[hi] = f(hi)
+    pts[hi - delta] = f(hi - delta)
+    if pts[hi - delta] >= pts[hi]:
+        return hi
+
+    def line_at(a: float, b: float, x: float) -> float:
+        return pts[a] + (pts[b] - pts[a]) / (b - a) * (x - a)
+
+    def cross(a1: float, a2: float, b1: float, b2: float) -> float:
+        """Where the secant through (a1, a2) meets the one through (b1, b2)."""
+        s1 = (pts[a2] - pts[a1]) / (a2 - a1)
+        s2 = (pts[b2] - pts[b1]) / (b2 - b1)
+        if s1 >= s2:
+            return math.nan
+        return (pts[b1] - pts[a1] + s1 * a1 - s2 * b1) / (s1 - s2)
+
     for _ in range(max_iter):
-        if hi - lo <= 4.0 * delta:
+        xs = sorted(pts)
+        b = min(range(len(xs)), key=lambda j: pts[xs[j]])
+        best = pts[xs[b]]
+        if b == 0 or b == len(xs) - 1:  # cannot happen after the end checks
             break
-        # the tangents at both ends meet above the lower bound of F on the bracket
-        meet = (f_hi - f_lo + g_lo * lo - g_hi * hi) / (g_lo - g_hi)
-        lower = f_lo + g_lo * (meet - lo)
-        if best[1] - lower <= rel_tol * max(1.0, abs(best[1])):
+        if xs[b + 1] - xs[b - 1] <= x_tol * max(span, 1e-300):
             break
-        # Kelley's step lands on a kink once both ends sit on its two pieces; bisect
-        # when it has not halved the bracket in two steps
-        c = meet if len(widths) < 3 or widths[-1] <= 0.5 * widths[-3] else 0.5 * (lo + hi)
-        c = min(max(c, lo + delta), hi - 2.0 * delta)
-        f_c = seen(c)
-        g_r = (seen(c + delta) - f_c) / delta
-        if g_r < 0.0:
-            lo, f_lo, g_lo = c, f_c, g_r
-        else:
-            g_l = (f_c - seen(c - delta)) / delta
-            if g_l <= 0.0:
-                break  # 0 lies between the one-sided slopes: c is a kink minimiser
-            hi, f_hi, g_hi = c, f_c, g_l
-        widths.append(hi - lo)
-    return best[0]
+        candidates = []
+        for left, right, la, lb, ra, rb in (
+                (xs[b - 1], xs[b], b - 2, b - 1, b, b + 1),  # minimiser left of x_b
+                (xs[b], xs[b + 1], b - 1, b, b + 1, b + 2)):  # minimiser right of x_b
+            if la < 0 or rb >= len(xs):
+                candidates.append((-math.inf, 0.5 * (left + right)))
+                continue
+            c = cross(xs[la], xs[lb], xs[ra], xs[rb])
+            if not left <= c <= right:  # numerically flat: take the middle
+                c = 0.5 * (left + right)
+            bound = max(line_at(xs[la], xs[lb], c), line_at(xs[ra], xs[rb], c))
+            candidates.append((bound, c))
+        lower, c = min(candidates)
+        if best - lower <= rel_tol * max(1.0, abs(best)):
+            break
+        if min(abs(c - x) for x in xs) <= 0.25 * delta:
+            break  # the crossing is an evaluated point: it is the minimiser
+        pts[c] = f(c)
+    return min(pts, key=pts.__getitem__)
 
 
 def _priced_plan(curves: list[ItemCurve], weight: np.ndarray, room: float

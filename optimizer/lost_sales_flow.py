@@ -342,16 +342,20 @@ def _item_flows(first, W, d, a, h, p, prem, cap_e, pipe, target, I_out, s_out, q
 
 
 @njit(cache=True, parallel=True)
-def _interpolate(seg_x, n_seg, seg_I, seg_s, target, I_out, s_out):
+def _interpolate(seg_x, seg_g, n_seg, q0, seg_I, seg_s, target, I_out, s_out, q_out):
     """Stock at ``target`` from the stored segment starts: linear inside a segment (one
-    augmenting path), the extra units held all along on the last (unbounded) one."""
+    augmenting path), the extra units held all along on the last (unbounded) one; and
+    the cost :math:`Q_w` there."""
     N = seg_x.shape[0]
     H = I_out.shape[1]
     for w in prange(N):
         x = target[w]
         k = 0
+        q = q0[w]
         while k + 1 < n_seg[w] and seg_x[w, k + 1] <= x:
+            q += seg_g[w, k] * (seg_x[w, k + 1] - seg_x[w, k])
             k += 1
+        q_out[w] = q + seg_g[w, k] * (x - seg_x[w, k])
         if k + 1 < n_seg[w]:
             frac = (x - seg_x[w, k]) / (seg_x[w, k + 1] - seg_x[w, k])
             for t in range(H):
@@ -406,7 +410,14 @@ def _item_args(data: ProgramData, i: int, emergency_cap: float | None = None) ->
     return (int(data.start[i]), int(data.warmup), np.ascontiguousarray(data.demand[i]),
             np.ascontiguousarray(data.arrival[i]), float(data.holding[i]),
             float(data.penalty[i]), float(data.premium[i]), cap_e,
-            np.ascontiguousarray(data.pipeline[i], dtype=float))
+            _pipeline_row(data, i))
+
+
+def _pipeline_row(data: ProgramData, i: int) -> np.ndarray:
+    """Row ``i`` of :attr:`ProgramData.pipeline` (without building the whole array)."""
+    t = np.arange(data.horizon)
+    first = int(data.start[i])
+    return ((t >= first) & (t < first + int(data.lead[i]))) * float(data.mean[i])
 
 
 @dataclass
@@ -480,9 +491,11 @@ def expected_curve(data: ProgramData, i: int, emergency_cap: float | None = None
     w_idx, k_idx = w_idx[later], k_idx[later]
     at = seg_x[w_idx, k_idx]
     jump = prob[w_idx] * (seg_g[w_idx, k_idx] - seg_g[w_idx, k_idx - 1])
-    order = np.argsort(at, kind="stable")
+    order = np.argsort(at)
     at, jump = at[order], jump[order]
-    xs, start_idx = np.unique(at, return_index=True)
+    first_of_run = np.concatenate([[True], at[1:] != at[:-1]]) if at.size else np.empty(0, bool)
+    start_idx = np.nonzero(first_of_run)[0]
+    xs = at[start_idx]
     sums = np.add.reduceat(jump, start_idx) if at.size else np.empty(0)
     x = np.concatenate([[0.0], xs[xs > 0]])
     slope = first_slope + np.concatenate([[0.0], np.cumsum(sums)])
@@ -509,8 +522,9 @@ def item_recourse(data: ProgramData, i: int, base_stock: np.ndarray | float,
     s = np.zeros((N, H))
     args = _item_args(data, i, emergency_cap)
     if curves is not None and curves.I is not None:
-        _interpolate(curves.x, curves.n_seg, curves.I, curves.s, target, I, s)
-        q = curves.values(target)
+        q = np.zeros(N)
+        _interpolate(curves.x, curves.slope, curves.n_seg, curves.value0, curves.I, curves.s,
+                     target, I, s, q)
     else:
         q = np.zeros(N)
         _item_flows(*args, target, I, s, q)

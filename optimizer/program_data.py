@@ -155,11 +155,9 @@ def program_data(instance: Instance, scenarios: ScenarioSet) -> ProgramData:
         arrival[i] = cache[key]
     has_em = items.has_emergency
     start = item_starts(instance, scenarios)
-    demand = scenarios.demand.astype(float)
-    if start.any():
-        demand = demand.copy()
-        demand[np.arange(horizon)[None, None, :] < start[:, None, None]
-               * np.ones((1, n_scen, 1), dtype=bool)] = 0.0
+    demand = scenarios.demand.astype(float)  # a copy: the inert periods are zeroed in place
+    for i in np.nonzero(start)[0]:
+        demand[i, :, : start[i]] = 0.0
     return ProgramData(
         backorder=instance.plan.shortage == "backorder",
         warmup=scenarios.warmup,
