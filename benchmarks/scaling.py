@@ -54,6 +54,7 @@ def _rss_mb(who: int) -> float:
 
 # ----------------------------------------------------------------------- worker -------
 def run_once(items: int, scenarios: int, periods: int, engine: str, *, coupled: bool,
+             reservation_share: float | None = None,
              seed: int, workers: int, shortage: str, profile: Path | None = None) -> dict:
     """Generate, sample and solve one instance in this process; return the JSON record."""
     t0 = time.perf_counter()
@@ -64,7 +65,9 @@ def run_once(items: int, scenarios: int, periods: int, engine: str, *, coupled: 
 
     inst = generate_instance(items, _suppliers_for(items), seed, shortage=shortage,
                              scenarios=scenarios, periods=periods,
-                             budget_share=BUDGET_SHARE if coupled else None)
+                             budget_share=BUDGET_SHARE if coupled else None,
+                             **({} if reservation_share is None
+                                else {"reservation_share": reservation_share}))
     data = program_data(inst, generate_scenarios(inst))
     t1 = time.perf_counter()
     if profile is not None:
@@ -90,6 +93,7 @@ def run_once(items: int, scenarios: int, periods: int, engine: str, *, coupled: 
         "total_s": round(t2 - t0, 4),
         "peak_rss_mb": round(_rss_mb(resource.RUSAGE_SELF), 1),
         "engine_used": sol.engine, "coupled": coupled, "seed": seed, "shortage": shortage,
+        "reserving_items": int(data.reserves.sum()),
         "warmup": data.warmup, "horizon": data.horizon,
         "scenario_s": round(t1 - t0, 4), "wall_solve_s": round(sol.wall_seconds, 4),
         "children_peak_rss_mb": round(_rss_mb(resource.RUSAGE_CHILDREN), 1),
@@ -103,6 +107,7 @@ def run_once(items: int, scenarios: int, periods: int, engine: str, *, coupled: 
 
 # ----------------------------------------------------------------------- parent -------
 def measure(items: int, scenarios: int, periods: int, engine: str, *, coupled: bool,
+            reservation_share: float | None = None,
             seed: int, workers: int, shortage: str, timeout: float | None = None,
             profile: Path | None = None) -> dict:
     """Run :func:`run_once` in a fresh interpreter and return its record."""
@@ -111,6 +116,8 @@ def measure(items: int, scenarios: int, periods: int, engine: str, *, coupled: b
            "--seed", str(seed), "--workers", str(workers), "--shortage", shortage]
     if coupled:
         cmd.append("--coupled")
+    if reservation_share is not None:
+        cmd += ["--reservation-share", str(reservation_share)]
     if profile is not None:
         cmd += ["--profile-out", str(profile)]
     start = time.perf_counter()
@@ -143,7 +150,8 @@ def compare_ef(args: argparse.Namespace) -> list[dict]:
     recs = {}
     for engine in ("ef", "auto"):
         recs[engine] = measure(args.items, args.scenarios, args.periods, engine,
-                               coupled=args.coupled, seed=args.seed, workers=args.workers,
+                               coupled=args.coupled, reservation_share=args.reservation_share,
+                               seed=args.seed, workers=args.workers,
                                shortage=args.shortage, timeout=args.timeout)
         print(json.dumps(_public(recs[engine])), flush=True)
     ef, auto = recs["ef"], recs["auto"]
@@ -198,6 +206,7 @@ def sweep(args: argparse.Namespace) -> list[dict]:
     for n in items:
         for N in scens:
             rec = measure(n, N, args.periods, args.engine, coupled=args.coupled,
+                          reservation_share=args.reservation_share,
                           seed=args.seed, workers=args.workers, shortage=args.shortage,
                           timeout=args.timeout)
             recs.append(rec)
@@ -331,6 +340,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", default="auto", choices=ENGINES)
     p.add_argument("--coupled", action="store_true",
                    help=f"add a binding inventory budget (budget_share={BUDGET_SHARE})")
+    p.add_argument("--reservation-share", type=float, default=None,
+                   help="share of emergency-supplied items with reserved capacity "
+                        "(generator default 0.25)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shortage", default="lost_sales", choices=("lost_sales", "backorder"))
     p.add_argument("--workers", type=int, default=2, help="processes for 'decomposed'")
@@ -355,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.worker:
         rec = run_once(args.items, args.scenarios, args.periods, args.engine,
-                       coupled=args.coupled, seed=args.seed, workers=args.workers,
+                       coupled=args.coupled, reservation_share=args.reservation_share,
+                       seed=args.seed, workers=args.workers,
                        shortage=args.shortage, profile=args.profile_out)
         print(json.dumps(rec), flush=True)
         return 0
@@ -375,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
             profile = RESULTS / (f"scaling_profile_{args.items}x{args.scenarios}"
                                  f"{'_coupled' if args.coupled else ''}_{args.engine}.txt")
         rec = measure(args.items, args.scenarios, args.periods, args.engine,
-                      coupled=args.coupled, seed=args.seed, workers=args.workers,
+                      coupled=args.coupled, reservation_share=args.reservation_share,
+                      seed=args.seed, workers=args.workers,
                       shortage=args.shortage, timeout=args.timeout, profile=profile)
         print(json.dumps(_public(rec)), flush=True)
         if profile is not None:

@@ -116,6 +116,7 @@ def generate_instance(
     scenarios: int = 200,
     periods: int = 13,
     budget_share: float | None = None,
+    reservation_share: float = RESERVATION_SHARE,
 ) -> Instance:
     """A realistic synthetic instance with ``n_items`` items and ``n_suppliers`` suppliers.
 
@@ -176,7 +177,7 @@ def generate_instance(
     premium = np.where(emergency, (cost * (0.15 + 0.35 * u[:, 8])).round(2), np.nan)
     capacity = np.where(emergency, np.maximum(1.0, np.ceil(mean * (0.2 + 0.6 * u[:, 9]))),
                         np.inf)
-    reserve = emergency & (u[:, 10] < RESERVATION_SHARE)
+    reserve = emergency & (u[:, 10] < reservation_share)
     fee = np.where(reserve, np.maximum(0.01, (cost * (0.005 + 0.025 * u[:, 11])).round(2)),
                    np.nan)
     volume = np.clip(np.exp(np.log(0.4) + 0.9 * _normal(u[:, 12])), 0.01, 5.0).round(3)
