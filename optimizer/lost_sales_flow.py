@@ -53,6 +53,16 @@ MAX_SEGMENTS_PER_PERIOD = 8
 
 # ------------------------------------------------------------------ numba kernel ----
 @njit(cache=True)
+def _arc(m, u, v, capacity, unit_cost, tail, head, cap, cost):
+    """Append arc ``u -> v``; return the new arc count."""
+    tail[m] = u
+    head[m] = v
+    cap[m] = capacity
+    cost[m] = unit_cost
+    return m + 1
+
+
+@njit(cache=True)
 def _build_arcs(first, W, H, d, a, h, p, prem, cap_e, tail, head, cap, cost):
     """Arcs of one scenario's graph (local node ``t - first``, sink ``H - first``).
 
@@ -65,23 +75,13 @@ def _build_arcs(first, W, H, d, a, h, p, prem, cap_e, tail, head, cap, cost):
     sink = H - first
     for t in range(first, H):
         u = t - first
-        tail[m] = u
-        head[m] = u + 1
-        cap[m] = INF
-        cost[m] = h if t >= W else 0.0
-        m += 1
+        m = _arc(m, u, u + 1, INF, h if t >= W else 0.0, tail, head, cap, cost)
         dt = d[t]
         if dt <= 0.0:
             continue
-        v = min(a[t], H) - first
-        if v > sink:
-            v = sink
-        if t < W:
-            tail[m] = u
-            head[m] = v
-            cap[m] = dt
-            cost[m] = 0.0
-            m += 1
+        v = min(min(a[t], H) - first, sink)
+        if t < W:  # warm-up: a sale saves nothing but frees the unit until it returns
+            m = _arc(m, u, v, dt, 0.0, tail, head, cap, cost)
             continue
         low = 0.0
         if prem < p and cap_e > 0.0:
@@ -89,17 +89,9 @@ def _build_arcs(first, W, H, d, a, h, p, prem, cap_e, tail, head, cap, cost):
         high = dt - low
         base += p * high + prem * low
         if high > 0.0:
-            tail[m] = u
-            head[m] = v
-            cap[m] = high
-            cost[m] = -p
-            m += 1
+            m = _arc(m, u, v, high, -p, tail, head, cap, cost)
         if low > 0.0:
-            tail[m] = u
-            head[m] = v
-            cap[m] = low
-            cost[m] = -prem
-            m += 1
+            m = _arc(m, u, v, low, -prem, tail, head, cap, cost)
     return m, base
 
 
@@ -167,20 +159,9 @@ def _augment(sink, m, cap, flow, tail, head, pred, limit):
             k = -k - 1
             amount = min(amount, flow[k])
             v = head[k]
-    source = v
-    if amount == INF:
-        return amount, source
-    v = sink
-    while pred[v] != -(m + 1):
-        k = pred[v]
-        if k >= 0:
-            flow[k] += amount
-            v = tail[k]
-        else:
-            k = -k - 1
-            flow[k] -= amount
-            v = head[k]
-    return amount, source
+    if amount < INF:
+        _push(sink, m, flow, tail, head, pred, amount)
+    return amount, v
 
 
 @njit(cache=True)
@@ -305,6 +286,7 @@ def _limit_from(sink, m, cap, flow, tail, head, pred, remaining):
 
 @njit(cache=True)
 def _push(sink, m, flow, tail, head, pred, amount):
+    """Send ``amount`` along the predecessor path into ``sink``."""
     v = sink
     while pred[v] != -(m + 1):
         k = pred[v]

@@ -179,6 +179,8 @@ def test_recourse_arrays_reproduce_the_curve():
             # stock interpolated from the traced segment starts is the same optimum
             fast = item_recourse(data, i, data.min_base_stock[i] + x, curves=traced)
             np.testing.assert_allclose(fast["cost"], out["cost"], rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(traced.values(np.full(data.n_scenarios, x)),
+                                       out["cost"], rtol=1e-9, atol=1e-9)
             S = np.full(data.n_items, data.min_base_stock[i] + x)
             one = data.item(i)
             from optimizer.costing import RecourseArrays, evaluate_solution
