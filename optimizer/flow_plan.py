@@ -45,8 +45,7 @@ def flow_eligible(data: ProgramData, *, anticipative: bool = False,
 
     Lost sales, no CVaR, no fill-rate row in force (wait-and-see and
     ``keep_fill_rate=False`` drop them); an optimised plan may be coupled by one budget
-    or storage row only when no item reserves capacity; wait-and-see needs neither a
-    plan row nor a reserving item.
+    or storage row; wait-and-see needs neither a plan row nor a reserving item.
     """
     fill_rows = keep_fill_rate and not anticipative and not np.isnan(data.fill_rate).all()
     if data.backorder or data.uses_cvar or fill_rows:
@@ -55,9 +54,7 @@ def flow_eligible(data: ProgramData, *, anticipative: bool = False,
         return True
     if anticipative:  # plan rows hold per scenario there: left to the LP
         return data.is_separable and not data.reserves.any()
-    if data.budget is not None and data.storage is not None:
-        return False
-    return data.is_separable or not data.reserves.any()
+    return data.budget is None or data.storage is None
 
 
 @contextmanager
@@ -132,6 +129,16 @@ def solve_flow(data: ProgramData, *, anticipative: bool = False,
                         return _time_limit(start)
                     S[i, 0], K[i, 0], traced = _best_item_plan(data, i)
                     record(i, traced)
+            elif data.reserves.any():
+                found = _priced_plan_with_reserves(data, weight, limit, out_of_time)
+                if found is None:
+                    return _time_limit(start)
+                if found[0] is None:
+                    res = LPResult(SolveStatus.INFEASIBLE, "Infeasible (the plan row cannot "
+                                   "cover the start-up pipelines)",
+                                   seconds=time.perf_counter() - start)
+                    return {"result": res, "build": 0.0, "size": (0, 0, 0)}
+                S[:, 0], K[:, 0], price = found
             else:
                 curves = []
                 for i in range(n):
@@ -278,6 +285,93 @@ def minimise_convex(f, lo: float, hi: float, *, rel_tol: float = 1e-9, x_tol: fl
             break  # the crossing is an evaluated point: it is the minimiser
         pts[c] = f(c)
     return min(pts, key=pts.__getitem__)
+
+
+def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: float,
+                               out_of_time, *, rel_tol: float = 1e-10,
+                               max_iter: int = 200):
+    r"""One plan row :math:`\sum_i a_i S_i \le R` when some items reserve capacity.
+
+    An item's answer to a price :math:`\lambda` is then a two-dimensional problem
+    (:math:`S` and :math:`K`), so the breakpoint sweep of :func:`_priced_plan` does not
+    apply. Bisection on :math:`\lambda` brackets :math:`\lambda^*` between a price at
+    which the row is violated and one at which it holds; plain items answer from their
+    curves, reserving items by the :math:`K` line search (curves memoised per
+    :math:`K`). The convex combination of the two answers that fills the row is
+    feasible; it stops when its cost meets the Lagrangian lower bound to ``rel_tol``
+    (the certificate of :mod:`optimizer.price_decomposition`).
+
+    Returns ``(S, K, lambda*)``, ``(None, None, 0)`` when the row cannot hold the
+    pipelines, ``None`` when out of time.
+    """
+    from optimizer.price_decomposition import _certified, _combine
+
+    n = data.n_items
+    T = data.periods
+    if float(weight @ data.min_base_stock) > limit * (1 + 1e-12):
+        return None, None, 0.0
+    plain = {i: expected_curve(data, i) for i in range(n) if not data.reserves[i]}
+    memo: dict[tuple[int, float], ItemCurve] = {}
+
+    def curve_at(i: int, k: float) -> ItemCurve:
+        if (i, k) not in memo:
+            memo[(i, k)] = expected_curve(data, i, emergency_cap=_emergency_cap(data, i, k))
+        return memo[(i, k)]
+
+    def answer(price: float):
+        """Each item's optimum at ``price``: S, K, cost without the price, row use."""
+        S, K, cost = np.empty(n), np.zeros(n), np.empty(n)
+        for i in range(n):
+            a = price * float(weight[i])
+            if i in plain:
+                x = plain[i].argmin(a)
+                cost[i] = plain[i].value(x)
+            else:
+                fee = T * float(data.fee[i])
+
+                def total(k: float, i=i, a=a, fee=fee) -> float:
+                    c = curve_at(i, k)
+                    x = c.argmin(a)
+                    return fee * k + c.value(x) + a * x
+
+                k = minimise_convex(total, 0.0, float(data.capacity[i]))
+                c = curve_at(i, k)
+                x = c.argmin(a)
+                K[i] = k
+                cost[i] = fee * k + c.value(x)
+            S[i] = data.min_base_stock[i] + x
+        return S, K, cost, float(weight @ S)
+
+    lo = 0.0
+    lo_ans = answer(0.0)
+    if lo_ans[3] <= limit:
+        return lo_ans[0], lo_ans[1], 0.0
+    hi = 1.0
+    hi_ans = answer(hi)
+    while hi_ans[3] > limit:  # grow the bracket
+        if out_of_time() or hi > 1e15:
+            return None if out_of_time() else (None, None, 0.0)
+        lo, lo_ans = hi, hi_ans
+        hi *= 4.0
+        hi_ans = answer(hi)
+    for _ in range(max_iter):
+        if out_of_time():
+            return None
+        if hi - lo <= 1e-13 * max(1.0, hi) or _certified(
+                lo_ans[2], lo_ans[3], hi_ans[2], hi_ans[3], hi, limit, rel_tol):
+            break
+        mid = 0.5 * (lo + hi)
+        ans = answer(mid)
+        if ans[3] > limit:
+            lo, lo_ans = mid, ans
+        else:
+            hi, hi_ans = mid, ans
+    theta = _combine(lo_ans[3], hi_ans[3], limit)
+    S = theta * lo_ans[0] + (1 - theta) * hi_ans[0]
+    K = theta * lo_ans[1] + (1 - theta) * hi_ans[1]
+    log.debug("flow price bisection: lambda* in [%.6g, %.6g], %d memoised curves", lo, hi,
+              len(memo))
+    return S, K, hi
 
 
 def _priced_plan(curves: list[ItemCurve], weight: np.ndarray, room: float

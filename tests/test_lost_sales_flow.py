@@ -27,6 +27,10 @@ ELIGIBLE = {
     "reservation": dict(emergency=True, reserve=True, n_items=5, disruption=0.3),
     "budget": dict(budget_share=0.3, emergency=True),
     "storage": dict(storage_share=0.2, disruption=0.4),
+    "budget_with_reservation": dict(budget_share=0.3, emergency=True, reserve=True,
+                                    n_items=5, disruption=0.3),
+    "storage_with_reservation": dict(storage_share=0.15, emergency=True, reserve=True,
+                                     n_items=6, disruption=0.3, seed=5),
     "black_swan": dict(black_swan=True, emergency=True),
     "long_warmup_and_lead": dict(warmup=4, periods=3),
     "many_scenarios": dict(scenarios=60, emergency=True, disruption=0.3, n_items=2),
@@ -80,14 +84,15 @@ def test_flow_prices_a_fixed_plan_like_the_extensive_form(kind):
 
 def test_flow_engine_refuses_what_it_cannot_solve():
     for kw in (dict(shortage="backorder"), dict(cvar_weight=0.5),
-               dict(fill_rate=0.99, emergency=True),
-               dict(budget_share=0.3, emergency=True, reserve=True, n_items=5)):
+               dict(fill_rate=0.99, emergency=True)):
         data = _data(kw)
         assert not flow_eligible(data)
         with pytest.raises(ValueError, match="flow engine"):
             solve_program(data, engine="flow")
     coupled = _data(ELIGIBLE["budget"])
     assert not flow_eligible(coupled, anticipative=True)
+    both = _data(dict(budget_share=0.3, storage_share=0.3))
+    assert not flow_eligible(both)
 
 
 def test_auto_uses_the_flow_engine_for_lost_sales():
