@@ -318,6 +318,8 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
             memo[(i, k)] = expected_curve(data, i, emergency_cap=_emergency_cap(data, i, k))
         return memo[(i, k)]
 
+    previous: dict[int, float] = {}  # last K of each reserving item
+
     def answer(price: float):
         """Each item's optimum at ``price``: S, K, cost without the price, row use."""
         S, K, cost = np.empty(n), np.zeros(n), np.empty(n)
@@ -334,7 +336,10 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
                     x = c.argmin(a)
                     return fee * k + c.value(x) + a * x
 
-                k = minimise_convex(total, 0.0, float(data.capacity[i]))
+                k = _still_optimal(total, previous.get(i), float(data.capacity[i]))
+                if k is None:
+                    k = minimise_convex(total, 0.0, float(data.capacity[i]))
+                previous[i] = k
                 c = curve_at(i, k)
                 x = c.argmin(a)
                 K[i] = k
@@ -372,6 +377,22 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
     log.debug("flow price bisection: lambda* in [%.6g, %.6g], %d memoised curves", lo, hi,
               len(memo))
     return S, K, hi
+
+
+def _still_optimal(f, k: float | None, hi: float) -> float | None:
+    """``k`` when the convex ``f`` does not decrease ``delta`` either side of it, else None.
+
+    Between nearby prices the best reservation usually stays on the same kink; with the
+    curves memoised, confirming it then costs no new trace.
+    """
+    if k is None:
+        return None
+    delta = 1e-8 * max(1.0, hi)
+    here = f(k)
+    for side in (k - delta, k + delta):
+        if 0.0 <= side <= hi and f(side) < here - 1e-12 * max(1.0, abs(here)):
+            return None
+    return k
 
 
 def _priced_plan(curves: list[ItemCurve], weight: np.ndarray, room: float
