@@ -34,6 +34,7 @@ from optimizer.lost_sales_flow import (
     item_recourse,
     scenario_curves,
 )
+from optimizer.price_decomposition import certified, combine_weight
 from optimizer.program_data import ProgramData
 
 log = logging.getLogger(__name__)
@@ -134,10 +135,8 @@ def solve_flow(data: ProgramData, *, anticipative: bool = False,
                 if found is None:
                     return _time_limit(start)
                 if found[0] is None:
-                    res = LPResult(SolveStatus.INFEASIBLE, "Infeasible (the plan row cannot "
-                                   "cover the start-up pipelines)",
-                                   seconds=time.perf_counter() - start)
-                    return {"result": res, "build": 0.0, "size": (0, 0, 0)}
+                    return _stopped(start, SolveStatus.INFEASIBLE, "Infeasible (the plan "
+                                    "row cannot cover the start-up pipelines)")
                 S[:, 0], K[:, 0], price = found
             else:
                 curves = []
@@ -148,10 +147,8 @@ def solve_flow(data: ProgramData, *, anticipative: bool = False,
                 x, price = _priced_plan(curves, weight, limit - float(weight @
                                                                        data.min_base_stock))
                 if x is None:
-                    res = LPResult(SolveStatus.INFEASIBLE, "Infeasible (the plan row cannot "
-                                   "cover the start-up pipelines)",
-                                   seconds=time.perf_counter() - start)
-                    return {"result": res, "build": 0.0, "size": (0, 0, 0)}
+                    return _stopped(start, SolveStatus.INFEASIBLE, "Infeasible (the plan "
+                                    "row cannot cover the start-up pipelines)")
                 S[:, 0] = data.min_base_stock + x
         for i in np.nonzero(~done)[0]:
             if out_of_time():
@@ -164,10 +161,14 @@ def solve_flow(data: ProgramData, *, anticipative: bool = False,
             "price": price}
 
 
-def _time_limit(start: float) -> dict:
-    res = LPResult(SolveStatus.LIMIT_NO_SOLUTION, "Time limit reached (flow engine)",
-                   seconds=time.perf_counter() - start)
+def _stopped(start: float, status: SolveStatus, termination: str) -> dict:
+    """The part of a solve that ends without a plan."""
+    res = LPResult(status, termination, seconds=time.perf_counter() - start)
     return {"result": res, "build": 0.0, "size": (0, 0, 0)}
+
+
+def _time_limit(start: float) -> dict:
+    return _stopped(start, SolveStatus.LIMIT_NO_SOLUTION, "Time limit reached (flow engine)")
 
 
 def _plan_row(data: ProgramData) -> tuple[np.ndarray, float | None]:
@@ -304,8 +305,6 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
     Returns ``(S, K, lambda*)``, ``(None, None, 0)`` when the row cannot hold the
     pipelines, ``None`` when out of time.
     """
-    from optimizer.price_decomposition import _certified, _combine
-
     n = data.n_items
     T = data.periods
     if float(weight @ data.min_base_stock) > limit * (1 + 1e-12):
@@ -362,7 +361,7 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
     for _ in range(max_iter):
         if out_of_time():
             return None
-        if hi - lo <= 1e-13 * max(1.0, hi) or _certified(
+        if hi - lo <= 1e-13 * max(1.0, hi) or certified(
                 lo_ans[2], lo_ans[3], hi_ans[2], hi_ans[3], hi, limit, rel_tol):
             break
         mid = 0.5 * (lo + hi)
@@ -371,7 +370,7 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
             lo, lo_ans = mid, ans
         else:
             hi, hi_ans = mid, ans
-    theta = _combine(lo_ans[3], hi_ans[3], limit)
+    theta = combine_weight(lo_ans[3], hi_ans[3], limit)
     S = theta * lo_ans[0] + (1 - theta) * hi_ans[0]
     K = theta * lo_ans[1] + (1 - theta) * hi_ans[1]
     log.debug("flow price bisection: lambda* in [%.6g, %.6g], %d memoised curves", lo, hi,
@@ -409,20 +408,19 @@ def _priced_plan(curves: list[ItemCurve], weight: np.ndarray, room: float
         return free, 0.0
     # every segment with a negative slope is an event: below price -slope/a the item
     # moves from its start to its end
-    theta, item, seg = [], [], []
+    theta, item, seg, width = [], [], [], []
     for i, c in enumerate(curves):
         if weight[i] <= 0:
             continue
-        neg = np.nonzero(c.slope < 0)[0]
+        neg = np.nonzero(c.slope < 0)[0]  # never the last segment: it ends at slope >= 0
         theta.append(-c.slope[neg] / weight[i])
         item.append(np.full(neg.size, i))
         seg.append(neg)
-    theta_a, item_a, seg_a = (np.concatenate(theta), np.concatenate(item),
-                              np.concatenate(seg))
+        width.append(np.diff(c.x)[neg])
+    theta_a, item_a, seg_a, length = (np.concatenate(v) for v in (theta, item, seg, width))
     order = np.argsort(-theta_a, kind="stable")
-    theta_a, item_a, seg_a = theta_a[order], item_a[order], seg_a[order]
-    length = np.array([curves[i].x[j + 1] - curves[i].x[j] for i, j in zip(item_a, seg_a,
-                                                                            strict=True)])
+    theta_a, item_a, seg_a, length = (theta_a[order], item_a[order], seg_a[order],
+                                      length[order])
     use = weight[item_a] * length
     x = np.where(weight > 0, 0.0, free)
     cum = np.cumsum(use)
@@ -436,12 +434,11 @@ def _priced_plan(curves: list[ItemCurve], weight: np.ndarray, room: float
         i, j = item_a[e], seg_a[e]
         x[i] = max(x[i], curves[i].x[j + 1])
     used = float(weight @ x)
-    tied = ties[ties >= 0]
-    tied_use = float(use[tied].sum())
+    tied_use = float(use[ties].sum())
     share = 0.0 if tied_use <= 0 else float(np.clip((room - used) / tied_use, 0.0, 1.0))
-    for e in tied:
+    for e in ties:
         i, j = item_a[e], seg_a[e]
         x[i] = max(x[i], curves[i].x[j] + share * (curves[i].x[j + 1] - curves[i].x[j]))
     log.debug("flow price decomposition: lambda* = %.6g, %d tied segment(s)", price,
-              tied.size)
+              ties.size)
     return x, price

@@ -392,14 +392,7 @@ def _item_args(data: ProgramData, i: int, emergency_cap: float | None = None) ->
     return (int(data.start[i]), int(data.warmup), np.ascontiguousarray(data.demand[i]),
             np.ascontiguousarray(data.arrival[i]), float(data.holding[i]),
             float(data.penalty[i]), float(data.premium[i]), cap_e,
-            _pipeline_row(data, i))
-
-
-def _pipeline_row(data: ProgramData, i: int) -> np.ndarray:
-    """Row ``i`` of :attr:`ProgramData.pipeline` (without building the whole array)."""
-    t = np.arange(data.horizon)
-    first = int(data.start[i])
-    return ((t >= first) & (t < first + int(data.lead[i]))) * float(data.mean[i])
+            np.ascontiguousarray(data.pipeline_of(i)))
 
 
 @dataclass

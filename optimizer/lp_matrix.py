@@ -190,7 +190,7 @@ def build_lp(
             A.add(rows, be + wt, 1.0)
 
         # stock balance: I_t - I_{t-1} + s_t + r_t - arrivals = pipe_t - [t=0] L mu
-        rhs = np.repeat(data.pipeline[i][None, :], N, axis=0)
+        rhs = np.repeat(data.pipeline_of(i)[None, :], N, axis=0)
         rhs[:, 0] -= L * mu
         arr = data.arrival[i]
         ws, taus = np.nonzero(arr < H)

@@ -236,7 +236,7 @@ def solve_priced_row(data: ProgramData, options: SolverOptions | None = None,
                 hi_obj, hi_use = at(hi)
             keep("hi")
             for _ in range(max_iter):
-                if hi - lo <= rel_tol * max(1.0, hi) or _certified(lo_obj, lo_use, hi_obj,
+                if hi - lo <= rel_tol * max(1.0, hi) or certified(lo_obj, lo_use, hi_obj,
                                                                    hi_use, hi, limit, rel_tol):
                     break
                 mid = 0.5 * (lo + hi)
@@ -247,7 +247,7 @@ def solve_priced_row(data: ProgramData, options: SolverOptions | None = None,
                     lo, lo_obj, lo_use = mid, obj, use
                 else:
                     hi, hi_obj, hi_use = mid, obj, use
-        theta = _combine(lo_use, hi_use, limit)
+        theta = combine_weight(lo_use, hi_use, limit)
         parts = _call_all(pools, "combine", [theta] * len(pools))
         stats = _call_all(pools, "stats")
     except _Stop as stop:
@@ -277,14 +277,14 @@ def solve_priced_row(data: ProgramData, options: SolverOptions | None = None,
             "rec": rec, "price": hi}
 
 
-def _combine(lo_use: float, hi_use: float, limit: float) -> float:
+def combine_weight(lo_use: float, hi_use: float, limit: float) -> float:
     """Weight on the low-price end so that the combined row use equals the limit."""
     if lo_use <= hi_use:
         return 0.0
     return float(np.clip((limit - hi_use) / (lo_use - hi_use), 0.0, 1.0))
 
 
-def _certified(lo_obj: np.ndarray, lo_use: float, hi_obj: np.ndarray, hi_use: float,
+def certified(lo_obj: np.ndarray, lo_use: float, hi_obj: np.ndarray, hi_use: float,
                price: float, limit: float, tol: float) -> bool:
     r"""Duality-gap test: the combined plan's cost against the Lagrangian bound at ``price``.
 
@@ -292,7 +292,7 @@ def _certified(lo_obj: np.ndarray, lo_use: float, hi_obj: np.ndarray, hi_use: fl
     optimum from below; the combination of both ends is feasible, so it bounds it from
     above. Equal to ``tol``: the combination is optimal.
     """
-    theta = _combine(lo_use, hi_use, limit)
+    theta = combine_weight(lo_use, hi_use, limit)
     upper = float(theta * lo_obj.sum() + (1 - theta) * hi_obj.sum())
     lower = float(hi_obj.sum()) + price * (hi_use - limit)
     return upper - lower <= tol * max(1.0, abs(upper)) * 1e3

@@ -93,9 +93,16 @@ class ProgramData:
         r"""Start-up pipeline arrivals, shape (n, H): :math:`\mu_i` in the :math:`L_i`
         periods from the item's first live period on (the shipments in transit when it
         starts at inventory position :math:`S_i`)."""
-        t = np.arange(self.horizon)[None, :]
-        first = self.start[:, None]
-        return ((t >= first) & (t < first + self.lead[:, None])) * self.mean[:, None]
+        return self.pipeline_of(slice(None))
+
+    def pipeline_of(self, i: int | slice) -> np.ndarray:
+        """:attr:`pipeline` of item ``i`` (shape (H,)) or of a slice of items, built
+        without the others."""
+        t = np.arange(self.horizon)
+        first = np.asarray(self.start[i])[..., None]
+        lead = np.asarray(self.lead[i])[..., None]
+        mean = np.asarray(self.mean[i], dtype=float)[..., None]
+        return ((t >= first) & (t < first + lead)) * mean
 
     @property
     def n_items(self) -> int:
