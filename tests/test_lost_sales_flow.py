@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optimizer.engine import solve_program
-from optimizer.flow_plan import _priced_plan, flow_eligible
+from optimizer.flow_plan import PriceSweep, _priced_plan, flow_eligible
 from optimizer.lost_sales_flow import ItemCurve, expected_curve, item_recourse, scenario_curves
 from optimizer.program_data import ProgramData, program_data
 from optimizer.scenarios import arrival_periods, generate_scenarios
@@ -59,6 +59,25 @@ def test_flow_engine_equals_the_pyomo_extensive_form(kind):
         assert data.unit_cost @ flow.base_stock <= data.budget * (1 + 1e-9)
     if data.storage is not None:
         assert data.volume @ flow.base_stock <= data.storage * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed,share,row", [(1, 0.05, "budget"), (2, 0.2, "budget"),
+                                            (3, 0.45, "budget"), (4, 0.8, "budget"),
+                                            (6, 0.1, "storage"), (7, 0.35, "storage")])
+def test_priced_plan_with_reserved_capacity_equals_the_lp(seed, share, row):
+    """The model-guided price search with reserving items, on rows from nearly all
+    pipeline to barely binding, against the whole extensive form as one LP."""
+    kw = dict(n_items=8, scenarios=20, emergency=True, reserve=True, disruption=0.35,
+              seed=seed, **{f"{row}_share": share})
+    data = _data(kw)
+    assert data.reserves.any() and flow_eligible(data)
+    ref = solve_program(data, engine="matrix")
+    flow = solve_program(data, engine="flow")
+    assert ref.status.value == flow.status.value == "optimal"
+    assert flow.objective == pytest.approx(ref.objective, rel=1e-6)
+    weight, limit = ((data.unit_cost, data.budget) if row == "budget"
+                     else (data.volume, data.storage))
+    assert weight @ flow.base_stock <= limit * (1 + 1e-9)
 
 
 @pytest.mark.parametrize("kind", ["lost_sales", "emergency", "black_swan"])
@@ -209,6 +228,37 @@ def test_price_sweep_splits_a_tied_segment_to_fill_the_row_exactly():
     assert price == 0.0 and list(x) == [5.0, 5.0]
     x, _ = _priced_plan([c, c], np.array([1.0, 1.0]), room=-1.0)
     assert x is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), fill=st.floats(0.0, 1.2))
+def test_price_sweep_price_and_row_use_agree_with_item_argmins(seed, fill):
+    """The sweep's price for a room and its row use at any price match each curve's own
+    smallest minimiser under that price (the model the reserving-item search relies on)."""
+    rng = np.random.default_rng(seed)
+    curves = []
+    for _ in range(rng.integers(1, 6)):
+        m = int(rng.integers(1, 6))
+        x = np.concatenate([[0.0], np.cumsum(rng.uniform(0.1, 3.0, m - 1))])
+        slope = np.sort(rng.choice([-4.0, -2.5, -1.0, -0.5, 0.25, 1.0], m))
+        slope[-1] = max(slope[-1], 0.1)
+        curves.append(ItemCurve(x=x, slope=slope, value0=0.0))
+    weight = rng.choice([0.5, 1.0, 2.0], len(curves))
+    sweep = PriceSweep(curves, weight)
+
+    def use(price):
+        return float(sum(w * c.argmin(price * w) for c, w in zip(curves, weight, strict=True)))
+
+    for price in (0.0, 0.1, 0.5, 1.0, 2.0, 4.0, 9.0):
+        assert sweep.use_at(price) == pytest.approx(use(price), abs=1e-9)
+    room = fill * sweep.free_use
+    price = sweep.price(room)
+    assert price == _priced_plan(curves, weight, room)[1]
+    if price > 0:  # just below the price the row overflows, at it the smallest plan fits
+        assert use(price * (1 - 1e-9)) > room - 1e-9
+        assert use(price) <= room + 1e-9
+    else:
+        assert use(0.0) <= room + 1e-9
 
 
 @pytest.mark.parametrize("kink", [0.0, 0.37, 1.6363636, 2.9, 3.0])
