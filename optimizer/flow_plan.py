@@ -28,6 +28,7 @@ import numpy as np
 
 from optimizer.highs_backend import LPResult, SolveStatus
 from optimizer.lost_sales_flow import (
+    FlowFailure,
     ItemCurve,
     ScenarioCurves,
     expected_curve,
@@ -84,7 +85,8 @@ def solve_flow(data: ProgramData, *, anticipative: bool = False,
     if not flow_eligible(data, anticipative=anticipative, base_stock=base_stock,
                          keep_fill_rate=keep_fill_rate):
         raise ValueError("the flow engine needs lost sales without fill-rate targets or "
-                         "CVaR (and, for an optimised coupled plan, no reserved capacity)")
+                         "CVaR, at most one plan row (budget or storage), and for "
+                         "wait-and-see neither a plan row nor reserved capacity")
     start = time.perf_counter()
 
     def out_of_time() -> bool:
@@ -380,10 +382,10 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
             break
         offset = ans[3] - floor - model.use_at(trial)
         trial = model.price(room - offset)
-        if hi_ans is None:  # no price holds the row yet
+        if hi_ans is None:  # no price holds the row yet: climb at least geometrically
             if trial > 1e15:
                 return (None, None, 0.0)
-            if not trial > lo:
+            if not trial >= lo * (1.0 + climb) + climb:
                 trial = lo * (1.0 + climb) + climb
                 climb *= 4.0
             continue
@@ -394,6 +396,8 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
             nudge *= 4.0
         if not lo < trial < hi:
             trial = 0.5 * (lo + hi)
+    if hi_ans is None:
+        raise FlowFailure("the price search found no price at which the plan row holds")
     theta = combine_weight(lo_ans[3], hi_ans[3], limit)
     S = theta * lo_ans[0] + (1 - theta) * hi_ans[0]
     K = theta * lo_ans[1] + (1 - theta) * hi_ans[1]
