@@ -80,6 +80,20 @@ def test_priced_plan_with_reserved_capacity_equals_the_lp(seed, share, row):
     assert weight @ flow.base_stock <= limit * (1 + 1e-9)
 
 
+def test_price_search_safeguards_reach_the_optimum_with_a_useless_model(monkeypatch):
+    """With the price model always answering 0, the search must still bracket the price
+    (geometric climb) and close the bracket (steps off the ends, bisection)."""
+    kw = dict(n_items=8, scenarios=20, emergency=True, reserve=True, disruption=0.35,
+              seed=2, budget_share=0.2)
+    data = _data(kw)
+    ref = solve_program(data, engine="matrix")
+    monkeypatch.setattr(PriceSweep, "price", lambda self, room: 0.0)
+    flow = solve_program(data, engine="flow")
+    assert flow.engine == "flow"
+    assert flow.objective == pytest.approx(ref.objective, rel=1e-6)
+    assert data.unit_cost @ flow.base_stock <= data.budget * (1 + 1e-9)
+
+
 @pytest.mark.parametrize("kind", ["lost_sales", "emergency", "black_swan"])
 def test_flow_wait_and_see_equals_the_extensive_form(kind):
     data = _data(ELIGIBLE[kind])
