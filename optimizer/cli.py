@@ -97,7 +97,7 @@ def _print_summary(summary: dict) -> None:
               " / ".join(str(summary["postures"][k]) for k in ("JIT", "hybrid", "JIC")))
     t.add_row("fill rate", f"{summary['fill_rate']:.2%}")
     t.add_row("capital tied up (avg)", _fmt(summary["capital_tied_up"]))
-    t.add_row("build / HiGHS seconds",
+    t.add_row("model build / solve seconds",
               f"{summary['build_seconds']:.2f} / {summary['solve_seconds']:.2f}")
     d = summary.get("diagnostics")
     if d:
