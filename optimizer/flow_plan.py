@@ -3,8 +3,9 @@
 Puts item curves together into a solution of the whole program:
 
 * separable programs: each item at the minimiser of its expected-cost curve; an item that
-  reserves emergency capacity gets :math:`K` by a safeguarded secant search on the convex
-  function :math:`F(K) = T f K + \\min_S Q(S; K)`, each evaluation an exact inner solve;
+  reserves emergency capacity gets :math:`K` by Kelley's cutting planes on the convex
+  function :math:`F(K) = T f K + \\min_S Q(S; K)`, each evaluation an exact inner solve
+  that also yields a subgradient (from the optimal flows' node potentials);
 * one budget or storage row :math:`\\sum_i a_i S_i \\le R` (no reserving item): the exact
   Lagrangian price :math:`\\lambda^*` from a sweep over every item's curve breakpoints
   (at :math:`\\lambda` item :math:`i` sits where its slope plus :math:`\\lambda a_i` turns
@@ -205,89 +206,79 @@ def _best_item_plan(data: ProgramData, i: int) -> tuple[float, float, ScenarioCu
         curve = expected_curve(data, i, curves=curves)
         return data.min_base_stock[i] + curve.argmin(), 0.0, curves
     fee = data.periods * float(data.fee[i])
-    cap = float(data.capacity[i])
-    if not np.isfinite(cap):
-        cap = float(data.demand[i].max(initial=0.0))
+    cap = _reserve_range(data, i)
     memo: dict[float, tuple[float, float]] = {}
 
-    def total(k: float) -> float:
-        r""":math:`F(K) = T f K + \min_S Q(S; K)` (exact inner solve)."""
-        if k not in memo:
-            curve = expected_curve(data, i, emergency_cap=k)
-            x = curve.argmin()
-            memo[k] = (fee * k + curve.value(x), x)
-        return memo[k][0]
+    def total(k: float) -> tuple[float, float]:
+        r""":math:`F(K) = T f K + \min_S Q(S; K)` (exact inner solve) and a subgradient."""
+        curve = expected_curve(data, i, emergency_cap=k, with_cap_gradient=True)
+        x = curve.argmin()
+        memo[k] = (fee * k + curve.value(x), x)
+        return memo[k][0], fee + curve.cap_subgradient()
 
-    best_k = minimise_convex(total, 0.0, cap)
+    best_k = minimise_with_subgradients(total, 0.0, cap)
     curves = scenario_curves(data, i, _emergency_cap(data, i, best_k), with_stock=True)
     return data.min_base_stock[i] + memo[best_k][1], best_k, curves
 
 
-def minimise_convex(f, lo: float, hi: float, *, rel_tol: float = 1e-9, x_tol: float = 1e-7,
-                    max_iter: int = 200) -> float:
-    """Minimiser of a convex function of one variable on ``[lo, hi]``.
+def _reserve_range(data: ProgramData, i: int) -> float:
+    """Largest useful reservation :math:`K`: the emergency capacity, else the largest
+    demand."""
+    cap = float(data.capacity[i])
+    return cap if np.isfinite(cap) else float(data.demand[i].max(initial=0.0))
 
-    A cutting-plane search on secant lines, one evaluation per step. For convex
-    :math:`F` the line through two evaluated points bounds :math:`F` from below outside
-    them; around the best point :math:`x_b` the minimiser lies in
-    :math:`[x_{b-1}, x_b]` or :math:`[x_b, x_{b+1}]`, and on each the two nearest outer
-    secants give a lower bound whose minimum is where they cross. The next trial is that
-    crossing on the side with the lower bound (the midpoint where a side has no secant
-    yet). On a piecewise-linear :math:`F` (the expected cost in :math:`K`) the trial is
-    the kink itself once two points lie on each of its pieces. It stops when the best
-    value is within ``rel_tol`` of the lower bound or the bracket is ``x_tol`` of the
-    range wide, and returns the best point evaluated. Ends are checked first with
-    one-sided slopes ``delta`` apart: a minimiser at ``lo`` or ``hi`` costs two
-    evaluations.
+
+def minimise_with_subgradients(f, lo: float, hi: float, *, rel_tol: float = 1e-9,
+                                x_tol: float = 1e-9, max_iter: int = 100,
+                                hint: float | None = None) -> float:
+    r"""Minimiser of a convex function of one variable on ``[lo, hi]`` given
+    ``f(x) = (F(x), g)`` with :math:`g \in \partial F(x)` (Kelley's cutting planes).
+
+    An end is the answer when its subgradient points outwards (one evaluation each).
+    Otherwise a bracket :math:`[a, b]` with :math:`g_a < 0 < g_b` shrinks: the tangents
+    at :math:`a` and :math:`b` bound :math:`F` from below, lowest where they cross; that
+    crossing is the next trial and replaces the end on its side of the minimiser. On a
+    piecewise-linear :math:`F` (the expected cost in :math:`K`) the crossing of the
+    tangents on the two pieces next to the minimising kink is that kink. It stops when
+    the best value is within ``rel_tol`` of the bound or the bracket is ``x_tol`` of the
+    range wide, and returns the best point evaluated. A ``hint`` inside the range (say
+    the minimiser of a nearby function) is evaluated first and replaces the end on its
+    side.
     """
-    span = abs(hi - lo)
-    delta = 1e-8 * max(1.0, span)
-    pts: dict[float, float] = {lo: f(lo), lo + delta: f(lo + delta)}
-    if pts[lo + delta] >= pts[lo]:
+    span = max(abs(hi - lo), 1e-300)
+    f_a, g_a = f(lo)
+    if g_a >= 0.0:
         return lo
-    pts[hi] = f(hi)
-    pts[hi - delta] = f(hi - delta)
-    if pts[hi - delta] >= pts[hi]:
+    f_b, g_b = f(hi)
+    if g_b <= 0.0:
         return hi
-
-    def line_at(a: float, b: float, x: float) -> float:
-        return pts[a] + (pts[b] - pts[a]) / (b - a) * (x - a)
-
-    def cross(a1: float, a2: float, b1: float, b2: float) -> float:
-        """Where the secant through (a1, a2) meets the one through (b1, b2)."""
-        s1 = (pts[a2] - pts[a1]) / (a2 - a1)
-        s2 = (pts[b2] - pts[b1]) / (b2 - b1)
-        if s1 >= s2:
-            return math.nan
-        return (pts[b1] - pts[a1] + s1 * a1 - s2 * b1) / (s1 - s2)
-
+    a, b = lo, hi
+    best_x, best = (lo, f_a) if f_a <= f_b else (hi, f_b)
+    if hint is not None and lo < hint < hi:
+        f_h, g_h = f(hint)
+        if f_h < best:
+            best_x, best = hint, f_h
+        if g_h == 0.0:
+            return hint
+        if g_h < 0.0:
+            a, f_a, g_a = hint, f_h, g_h
+        else:
+            b, f_b, g_b = hint, f_h, g_h
     for _ in range(max_iter):
-        xs = sorted(pts)
-        b = min(range(len(xs)), key=lambda j: pts[xs[j]])
-        best = pts[xs[b]]
-        if b == 0 or b == len(xs) - 1:  # cannot happen after the end checks
+        c = min(max((f_b - f_a + g_a * a - g_b * b) / (g_a - g_b), a), b)
+        lower = f_a + g_a * (c - a)
+        if best - lower <= rel_tol * max(1.0, abs(best)) or b - a <= x_tol * span:
             break
-        if xs[b + 1] - xs[b - 1] <= x_tol * max(span, 1e-300):
-            break
-        candidates = []
-        for left, right, la, lb, ra, rb in (
-                (xs[b - 1], xs[b], b - 2, b - 1, b, b + 1),  # minimiser left of x_b
-                (xs[b], xs[b + 1], b - 1, b, b + 1, b + 2)):  # minimiser right of x_b
-            if la < 0 or rb >= len(xs):
-                candidates.append((-math.inf, 0.5 * (left + right)))
-                continue
-            c = cross(xs[la], xs[lb], xs[ra], xs[rb])
-            if not left <= c <= right:  # numerically flat: take the middle
-                c = 0.5 * (left + right)
-            bound = max(line_at(xs[la], xs[lb], c), line_at(xs[ra], xs[rb], c))
-            candidates.append((bound, c))
-        lower, c = min(candidates)
-        if best - lower <= rel_tol * max(1.0, abs(best)):
-            break
-        if min(abs(c - x) for x in xs) <= 0.25 * delta:
-            break  # the crossing is an evaluated point: it is the minimiser
-        pts[c] = f(c)
-    return min(pts, key=pts.__getitem__)
+        f_c, g_c = f(c)
+        if f_c < best:
+            best_x, best = c, f_c
+        if g_c == 0.0:
+            return c
+        if g_c < 0.0:
+            a, f_a, g_a = c, f_c, g_c
+        else:
+            b, f_b, g_b = c, f_c, g_c
+    return best_x
 
 
 def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: float,
@@ -324,7 +315,8 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
 
     def curve_at(i: int, k: float) -> ItemCurve:
         if (i, k) not in memo:
-            memo[(i, k)] = expected_curve(data, i, emergency_cap=_emergency_cap(data, i, k))
+            memo[(i, k)] = expected_curve(data, i, emergency_cap=_emergency_cap(data, i, k),
+                                          with_cap_gradient=True)
         return memo[(i, k)]
 
     previous: dict[int, float] = {}  # last K of each reserving item
@@ -339,15 +331,16 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
                 cost[i] = plain[i].value(x)
             else:
                 fee = T * float(data.fee[i])
+                hi = _reserve_range(data, i)
 
-                def total(k: float, i=i, a=a, fee=fee) -> float:
+                def total(k: float, i=i, a=a, fee=fee) -> tuple[float, float]:
                     c = curve_at(i, k)
                     x = c.argmin(a)
-                    return fee * k + c.value(x) + a * x
+                    return fee * k + c.value(x) + a * x, fee + c.cap_subgradient(a)
 
-                k = _still_optimal(total, previous.get(i), float(data.capacity[i]))
+                k = _still_optimal(total, previous.get(i), hi)
                 if k is None:
-                    k = minimise_convex(total, 0.0, float(data.capacity[i]))
+                    k = minimise_with_subgradients(total, 0.0, hi, hint=previous.get(i))
                 previous[i] = k
                 c = curve_at(i, k)
                 x = c.argmin(a)
@@ -415,9 +408,9 @@ def _still_optimal(f, k: float | None, hi: float) -> float | None:
     if k is None:
         return None
     delta = 1e-8 * max(1.0, hi)
-    here = f(k)
+    here = f(k)[0]
     for side in (k - delta, k + delta):
-        if 0.0 <= side <= hi and f(side) < here - 1e-12 * max(1.0, abs(here)):
+        if 0.0 <= side <= hi and f(side)[0] < here - 1e-12 * max(1.0, abs(here)):
             return None
     return k
 

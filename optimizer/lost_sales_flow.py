@@ -26,7 +26,11 @@ first breakpoint where its right slope (plus a price :math:`\\lambda a_i` for a 
 budget or storage row) turns non-negative. A reserved capacity :math:`K` (fee
 :math:`f` per costed period) caps the emergency arcs at :math:`\\min(\\bar e, K)`; the
 expected cost is jointly convex in :math:`(S, K)` and :math:`K` is found by a convex
-line search around the exact inner solve in :math:`S`.
+line search around the exact inner solve in :math:`S`. The shortest-path distances of
+each augmentation are an optimal dual of the flow; from them follow the duals of the caps
+:math:`e_t \\le K` (:func:`_cap_gradient`) and so an exact subgradient of the
+expected cost in :math:`K` (:meth:`ItemCurve.cap_subgradient`), which lets the line
+search use tangents instead of secants.
 
 The Pyomo model stays the reference: ``tests/test_lost_sales_flow.py`` proves this path
 reaches its optimum on every eligible instance kind.
@@ -166,7 +170,7 @@ def _augment(sink, m, cap, flow, tail, head, pred, limit):
 
 @njit(cache=True)
 def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, I_out, s_out,
-              seg_I, seg_s, store):
+              seg_I, seg_s, store, seg_k, k_grad):
     """One scenario's recourse.
 
     ``target < 0``: trace the curve :math:`Q_w(L\\mu + x)` into ``seg_x`` (segment starts)
@@ -175,6 +179,9 @@ def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, 
     ``n_segments = -1`` on overflow or a failed shortest-path search. ``target >= 0``:
     solve at :math:`x = S - L\\mu` = ``target``, write :math:`I_t, s_t` and return
     ``(Q_w(S), 0)``.
+
+    With ``k_grad`` (tracing) ``seg_k[k]`` gets :func:`_cap_gradient` for the node
+    potentials of segment ``k``.
     """
     n_nodes = H - first + 1
     sink = n_nodes - 1
@@ -241,6 +248,8 @@ def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, 
             if store:
                 _write_stock(first, H, m, tail, head, cap, flow, x, seg_I[n_seg],
                              seg_s[n_seg])
+            if k_grad:
+                seg_k[n_seg] = _cap_gradient(first, W, H, d, a, p, prem, cap_e, dist)
             n_seg += 1
             amount, _ = _augment(sink, m, cap, flow, tail, head, pred, INF)
             if amount == INF:
@@ -255,6 +264,35 @@ def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, 
             x += amount
     _write_stock(first, H, m, tail, head, cap, flow, target, I_out, s_out)
     return q, 0
+
+
+@njit(cache=True)
+def _cap_gradient(first, W, H, d, a, p, prem, cap_e, dist):
+    """:math:`\\sum_t \\mu_t`: the duals of the emergency caps :math:`e_t \\le \\bar e`
+    that go with node potentials ``dist`` (shortest-path distances of the current
+    residual graph, an optimal dual of the current flow).
+
+    A period whose demand reaches the cap has
+    :math:`\\mu_t = -(p - \\pi)\\,\\mathrm{clip}((r_t - \\pi)/(p - \\pi), 0, 1)` with
+    :math:`r_t = \\phi(t) - \\phi(a_t)` the value of a unit of stock sold in period
+    :math:`t` against its return: one more unit of cap saves :math:`p - \\pi` where
+    demand goes unmet even at that value (:math:`r_t \\ge p`), nothing where stock is
+    cheaper than the premium (:math:`r_t \\le \\pi`), and :math:`r_t - \\pi` between.
+    Demand below the cap leaves it slack (:math:`\\mu_t = 0`).
+    """
+    total = 0.0
+    if prem >= p:
+        return total
+    sink = H - first
+    for t in range(max(first, W), H):
+        dt = d[t]
+        if dt <= 0.0 or dt < cap_e:
+            continue
+        u = t - first
+        v = min(min(a[t], H) - first, sink)
+        r = dist[u] - dist[v]
+        total -= min(max(r - prem, 0.0), p - prem)
+    return total
 
 
 @njit(cache=True)
@@ -301,13 +339,14 @@ def _push(sink, m, flow, tail, head, pred, amount):
 
 @njit(cache=True, parallel=True)
 def _item_curves(first, W, d, a, h, p, prem, cap_e, pipe, seg_x, seg_g, n_seg, q0,
-                 seg_I, seg_s, store):
+                 seg_I, seg_s, store, seg_k, k_grad):
     N, H = d.shape
     for w in prange(N):
         I_tmp = np.empty(H)
         s_tmp = np.empty(H)
         q, k = _scenario(first, W, H, d[w], a[w], h, p, prem, cap_e, pipe, -1.0,
-                         seg_x[w], seg_g[w], I_tmp, s_tmp, seg_I[w], seg_s[w], store)
+                         seg_x[w], seg_g[w], I_tmp, s_tmp, seg_I[w], seg_s[w], store,
+                         seg_k[w], k_grad)
         q0[w] = q
         n_seg[w] = k
 
@@ -319,7 +358,8 @@ def _item_flows(first, W, d, a, h, p, prem, cap_e, pipe, target, I_out, s_out, q
         dummy = np.empty(1)
         dummy2 = np.empty((1, 1))
         q, k = _scenario(first, W, H, d[w], a[w], h, p, prem, cap_e, pipe, target[w],
-                         dummy, dummy, I_out[w], s_out[w], dummy2, dummy2, False)
+                         dummy, dummy, I_out[w], s_out[w], dummy2, dummy2, False, dummy,
+                         False)
         q_out[w] = q if k == 0 else np.nan
 
 
@@ -362,11 +402,17 @@ class ItemCurve:
         Right slope :math:`Q'(S)` on ``[x[j], x[j+1])`` (the last one continues forever).
     value0 : float
         :math:`Q(L\\mu)`.
+    cap_left, cap_right : ndarray (m,) or None
+        At each breakpoint, :math:`E\\sum_t \\mu_t` (:func:`_cap_gradient`) for the
+        scenario potentials of the segments left and right of it (from curves traced
+        ``with_cap_gradient``); :meth:`cap_subgradient` mixes them.
     """
 
     x: np.ndarray
     slope: np.ndarray
     value0: float
+    cap_left: np.ndarray | None = None
+    cap_right: np.ndarray | None = None
 
     def value(self, x: float) -> float:
         """:math:`Q(L\\mu + x)`."""
@@ -376,11 +422,33 @@ class ItemCurve:
 
     def argmin(self, price: float = 0.0) -> float:
         """Smallest minimiser of :math:`Q(L\\mu + x) + \\text{price}\\cdot x`."""
+        return float(self.x[self.argmin_index(price)])
+
+    def argmin_index(self, price: float = 0.0) -> int:
+        """Index of the breakpoint :meth:`argmin` returns."""
         scale = max(1.0, float(np.abs(self.slope).max(initial=0.0)))
         j = int(np.argmax(self.slope + price >= -1e-12 * scale))
         if self.slope[j] + price < -1e-12 * scale:  # never turns (no holding cost)
             raise ValueError("expected cost decreases without bound in S")
-        return float(self.x[j])
+        return j
+
+    def cap_subgradient(self, price: float = 0.0) -> float:
+        r""":math:`E\sum_t \mu_t` at the minimiser for ``price``, from one optimal dual of
+        the whole item problem: a subgradient of
+        :math:`\min_x [Q(x; \bar e) + \text{price}\cdot x]` in the cap :math:`\bar e`.
+
+        At a breakpoint :math:`x_j` the scenarios with a breakpoint there may take the
+        potentials of either segment; the mix :math:`\theta` of left ones is the one
+        whose expected slope is :math:`-\text{price}`, which makes :math:`x_j`
+        stationary (the dual of :math:`x`), so the dual is optimal for :math:`(x, \bar e)`
+        jointly. (:math:`\theta = 0` at :math:`x_0`, where :math:`x \ge 0` binds.)
+        """
+        j = self.argmin_index(price)
+        if j == 0:
+            return float(self.cap_right[0])
+        left, right = float(self.slope[j - 1]), float(self.slope[j])
+        theta = float(np.clip((right + price) / (right - left), 0.0, 1.0))
+        return theta * float(self.cap_left[j]) + (1 - theta) * float(self.cap_right[j])
 
 
 class FlowFailure(RuntimeError):
@@ -408,6 +476,8 @@ class ScenarioCurves:
         :math:`Q_w(L\\mu)`.
     I, s : ndarray (N, M, H) or None
         Stock and sales at each segment start (when traced with ``with_stock``).
+    cap_grad : ndarray (N, M) or None
+        :func:`_cap_gradient` of each segment's potentials (``with_cap_gradient``).
     """
 
     x: np.ndarray
@@ -416,6 +486,7 @@ class ScenarioCurves:
     value0: np.ndarray
     I: np.ndarray | None = None  # noqa: E741 - the textbook symbol
     s: np.ndarray | None = None
+    cap_grad: np.ndarray | None = None
 
     def values(self, x: np.ndarray) -> np.ndarray:
         """:math:`Q_w(L\\mu + x_w)` for every scenario."""
@@ -427,7 +498,8 @@ class ScenarioCurves:
 
 
 def scenario_curves(data: ProgramData, i: int, emergency_cap: float | None = None,
-                    *, with_stock: bool = False) -> ScenarioCurves:
+                    *, with_stock: bool = False, with_cap_gradient: bool = False
+                    ) -> ScenarioCurves:
     """Per-scenario cost curves of item ``i``.
 
     Raises
@@ -444,20 +516,23 @@ def scenario_curves(data: ProgramData, i: int, emergency_cap: float | None = Non
         q0 = np.zeros(N)
         shape = (N, width, H) if with_stock else (N, 1, 1)
         seg_I, seg_s = np.empty(shape), np.empty(shape)
+        seg_k = np.zeros((N, width) if with_cap_gradient else (N, 1))
         _item_curves(*_item_args(data, i, emergency_cap), seg_x, seg_g, n_seg, q0,
-                     seg_I, seg_s, with_stock)
+                     seg_I, seg_s, with_stock, seg_k, with_cap_gradient)
         if (n_seg > 0).all():
             return ScenarioCurves(seg_x, seg_g, n_seg, q0, seg_I if with_stock else None,
-                                  seg_s if with_stock else None)
+                                  seg_s if with_stock else None,
+                                  seg_k if with_cap_gradient else None)
     raise FlowFailure(f"item {i}: a scenario curve could not be traced")
 
 
 def expected_curve(data: ProgramData, i: int, emergency_cap: float | None = None,
-                   curves: ScenarioCurves | None = None) -> ItemCurve:
+                   curves: ScenarioCurves | None = None, *,
+                   with_cap_gradient: bool = False) -> ItemCurve:
     """:math:`Q_i(S) = \\sum_w p_w Q_{i,w}(S)` as an :class:`ItemCurve` (from ``curves``
-    when given)."""
+    when given), with the cap duals at its breakpoints when traced with them."""
     if curves is None:
-        curves = scenario_curves(data, i, emergency_cap)
+        curves = scenario_curves(data, i, emergency_cap, with_cap_gradient=with_cap_gradient)
     seg_x, seg_g, n_seg, q0 = curves.x, curves.slope, curves.n_seg, curves.value0
     prob = data.probability
     first_slope = float(np.dot(prob, seg_g[:, 0]))
@@ -477,7 +552,24 @@ def expected_curve(data: ProgramData, i: int, emergency_cap: float | None = None
     if xs.size and xs[0] == 0.0:  # a jump at 0 belongs to the first segment
         slope = np.concatenate([[first_slope + sums[0]], slope[2:]])
     keep = np.concatenate([[True], np.diff(slope) != 0.0])  # merge equal-slope segments
-    return ItemCurve(x=x[keep], slope=slope[keep], value0=float(np.dot(prob, q0)))
+    curve = ItemCurve(x=x[keep], slope=slope[keep], value0=float(np.dot(prob, q0)))
+    if curves.cap_grad is not None:
+        # each scenario's share at a point: its segment containing the point (right), or
+        # for one with a breakpoint there the segment before it (left)
+        g = curves.cap_grad
+        change = (prob[w_idx] * (g[w_idx, k_idx] - g[w_idx, k_idx - 1]))[order]
+        first = float(prob @ g[:, 0])
+        if at.size:
+            grouped = np.add.reduceat(change, start_idx)
+            right = first + np.cumsum(grouped)
+            left = right - grouped
+            at_x = xs > 0
+            cap_right = np.concatenate([[right[0] if xs[0] == 0 else first], right[at_x]])
+            cap_left = np.concatenate([[first], left[at_x]])
+        else:
+            cap_right = cap_left = np.array([first])
+        curve.cap_left, curve.cap_right = cap_left[keep], cap_right[keep]
+    return curve
 
 
 def item_recourse(data: ProgramData, i: int, base_stock: np.ndarray | float,

@@ -276,19 +276,47 @@ def test_price_sweep_price_and_row_use_agree_with_item_argmins(seed, fill):
 
 
 @pytest.mark.parametrize("kink", [0.0, 0.37, 1.6363636, 2.9, 3.0])
-def test_convex_line_search_finds_kinks_and_ends(kink):
-    from optimizer.flow_plan import minimise_convex
+def test_subgradient_line_search_finds_kinks_and_ends(kink):
+    from optimizer.flow_plan import minimise_with_subgradients
 
     centres = np.linspace(0.0, 3.0, 41)
 
     def f(k):  # a dominant kink plus many short pieces (like F(K) over many scenarios)
-        return (3.2 * max(kink - k, 0) + 1.1 * max(k - kink, 0)
-                + 0.001 * float(np.abs(k - centres).sum()))
+        value = (3.2 * max(kink - k, 0) + 1.1 * max(k - kink, 0)
+                 + 0.001 * float(np.abs(k - centres).sum()))
+        slope = (-3.2 if k < kink else 1.1) + 0.001 * float(np.sign(k - centres).sum())
+        return value, slope
 
-    k = minimise_convex(f, 0.0, 3.0)
+    k = minimise_with_subgradients(f, 0.0, 3.0)
     grid = np.linspace(0.0, 3.0, 30001)
-    assert f(k) <= min(f(g) for g in grid) + 1e-7
+    assert f(k)[0] <= min(f(g)[0] for g in grid) + 1e-7
     assert k == pytest.approx(kink, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 3, 7])
+@pytest.mark.parametrize("price", [0.0, 0.7, 3.0])
+def test_cap_subgradient_from_the_flow_duals_is_a_subgradient(seed, price):
+    """The subgradient of :math:`F(K) = TfK + \\min_x [Q(x; K) + \\text{price}\\,x]` read
+    off the optimal flows' potentials supports :math:`F` everywhere on a grid (and the
+    reserved capacity found with it is optimal: it is in the engine tests)."""
+    data = _data(dict(n_items=5, scenarios=30, emergency=True, reserve=True,
+                      disruption=0.35, seed=seed))
+    for i in np.nonzero(data.reserves)[0]:
+        fee = data.periods * float(data.fee[i])
+        cap = float(data.capacity[i]) if np.isfinite(data.capacity[i]) \
+            else float(data.demand[i].max())
+        grid = np.linspace(0.0, cap, 25)
+        values, slopes = [], []
+        for k in grid:
+            c = expected_curve(data, int(i), float(k), with_cap_gradient=True)
+            x = c.argmin(price)
+            values.append(fee * k + c.value(x) + price * x)
+            slopes.append(fee + c.cap_subgradient(price))
+        values, slopes = np.array(values), np.array(slopes)
+        support = values[:, None] + slopes[:, None] * (grid[None, :] - grid[:, None])
+        assert (values[None, :] >= support - 1e-8 * max(1.0, values.max())).all()
+        # and it is not vacuous: the slopes grow from negative to positive or pin an end
+        assert np.all(np.diff(slopes) >= -1e-9 * max(1.0, np.abs(slopes).max()))
 
 
 def test_a_flow_failure_falls_back_to_the_lp(monkeypatch):
