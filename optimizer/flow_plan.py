@@ -207,18 +207,18 @@ def _best_item_plan(data: ProgramData, i: int) -> tuple[float, float, ScenarioCu
         return data.min_base_stock[i] + curve.argmin(), 0.0, curves
     fee = data.periods * float(data.fee[i])
     cap = _reserve_range(data, i)
-    memo: dict[float, tuple[float, float]] = {}
+    argmin_at: dict[float, float] = {}
 
     def total(k: float) -> tuple[float, float]:
         r""":math:`F(K) = T f K + \min_S Q(S; K)` (exact inner solve) and a subgradient."""
         curve = expected_curve(data, i, emergency_cap=k, with_cap_gradient=True)
-        x = curve.argmin()
-        memo[k] = (fee * k + curve.value(x), x)
-        return memo[k][0], fee + curve.cap_subgradient()
+        j = curve.argmin_index()
+        argmin_at[k] = float(curve.x[j])
+        return fee * k + curve.value(argmin_at[k]), fee + curve.cap_subgradient(j=j)
 
     best_k = minimise_with_subgradients(total, 0.0, cap)
     curves = scenario_curves(data, i, _emergency_cap(data, i, best_k), with_stock=True)
-    return data.min_base_stock[i] + memo[best_k][1], best_k, curves
+    return data.min_base_stock[i] + argmin_at[best_k], best_k, curves
 
 
 def _reserve_range(data: ProgramData, i: int) -> float:
@@ -254,21 +254,14 @@ def minimise_with_subgradients(f, lo: float, hi: float, *, rel_tol: float = 1e-9
         return hi
     a, b = lo, hi
     best_x, best = (lo, f_a) if f_a <= f_b else (hi, f_b)
-    if hint is not None and lo < hint < hi:
-        f_h, g_h = f(hint)
-        if f_h < best:
-            best_x, best = hint, f_h
-        if g_h == 0.0:
-            return hint
-        if g_h < 0.0:
-            a, f_a, g_a = hint, f_h, g_h
-        else:
-            b, f_b, g_b = hint, f_h, g_h
     for _ in range(max_iter):
-        c = min(max((f_b - f_a + g_a * a - g_b * b) / (g_a - g_b), a), b)
-        lower = f_a + g_a * (c - a)
-        if best - lower <= rel_tol * max(1.0, abs(best)) or b - a <= x_tol * span:
-            break
+        if hint is not None and a < hint < b:  # the first trial
+            c, hint = hint, None
+        else:
+            c = min(max((f_b - f_a + g_a * a - g_b * b) / (g_a - g_b), a), b)
+            lower = f_a + g_a * (c - a)
+            if best - lower <= rel_tol * max(1.0, abs(best)) or b - a <= x_tol * span:
+                break
         f_c, g_c = f(c)
         if f_c < best:
             best_x, best = c, f_c
@@ -335,8 +328,9 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
 
                 def total(k: float, i=i, a=a, fee=fee) -> tuple[float, float]:
                     c = curve_at(i, k)
-                    x = c.argmin(a)
-                    return fee * k + c.value(x) + a * x, fee + c.cap_subgradient(a)
+                    j = c.argmin_index(a)
+                    x = float(c.x[j])
+                    return fee * k + c.value(x) + a * x, fee + c.cap_subgradient(a, j)
 
                 k = _still_optimal(total, previous.get(i), hi)
                 if k is None:
@@ -440,8 +434,8 @@ class PriceSweep:
         self.weight = weight
         self.free = np.array([c.argmin() for c in curves])
         self.free_use = float(weight @ self.free)
-        theta, item, seg, width = [np.empty(0)], [np.empty(0, int)], [np.empty(0, int)], \
-            [np.empty(0)]
+        theta, width = [np.empty(0)], [np.empty(0)]
+        item, seg = [np.empty(0, int)], [np.empty(0, int)]
         for i, c in enumerate(curves):
             if weight[i] <= 0:
                 continue
@@ -456,11 +450,15 @@ class PriceSweep:
         self.use = weight[self.item] * length[order]
         self.cum = np.cumsum(self.use)
 
+    def _overshoot(self, room: float) -> int:
+        """The first event whose row use overshoots ``room``."""
+        return int(np.searchsorted(self.cum, room, side="right"))
+
     def price(self, room: float) -> float:
         """:math:`\\lambda^*` for ``room`` (0 when the unpriced plan fits)."""
         if self.free_use <= room:
             return 0.0
-        k = int(np.searchsorted(self.cum, room, side="right"))  # first event that overshoots
+        k = self._overshoot(room)
         return float(self.theta[k]) if k < self.use.size else 0.0
 
     def use_at(self, price: float) -> float:
@@ -477,7 +475,7 @@ class PriceSweep:
         if self.free_use <= room:
             return self.free, 0.0
         weight, curves = self.weight, self.curves
-        k = int(np.searchsorted(self.cum, room, side="right"))
+        k = self._overshoot(room)
         if k >= self.use.size:  # cannot happen: the free plan overshoots
             return self.free, 0.0
         price = float(self.theta[k])

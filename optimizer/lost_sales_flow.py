@@ -432,7 +432,7 @@ class ItemCurve:
             raise ValueError("expected cost decreases without bound in S")
         return j
 
-    def cap_subgradient(self, price: float = 0.0) -> float:
+    def cap_subgradient(self, price: float = 0.0, j: int | None = None) -> float:
         r""":math:`E\sum_t \mu_t` at the minimiser for ``price``, from one optimal dual of
         the whole item problem: a subgradient of
         :math:`\min_x [Q(x; \bar e) + \text{price}\cdot x]` in the cap :math:`\bar e`.
@@ -442,8 +442,10 @@ class ItemCurve:
         whose expected slope is :math:`-\text{price}`, which makes :math:`x_j`
         stationary (the dual of :math:`x`), so the dual is optimal for :math:`(x, \bar e)`
         jointly. (:math:`\theta = 0` at :math:`x_0`, where :math:`x \ge 0` binds.)
+        ``j``: :meth:`argmin_index` for ``price`` when the caller has it.
         """
-        j = self.argmin_index(price)
+        if j is None:
+            j = self.argmin_index(price)
         if j == 0:
             return float(self.cap_right[0])
         left, right = float(self.slope[j - 1]), float(self.slope[j])
@@ -535,18 +537,26 @@ def expected_curve(data: ProgramData, i: int, emergency_cap: float | None = None
         curves = scenario_curves(data, i, emergency_cap, with_cap_gradient=with_cap_gradient)
     seg_x, seg_g, n_seg, q0 = curves.x, curves.slope, curves.n_seg, curves.value0
     prob = data.probability
-    first_slope = float(np.dot(prob, seg_g[:, 0]))
     w_idx, k_idx = np.nonzero(np.arange(seg_x.shape[1])[None, :] < n_seg[:, None])
     later = k_idx > 0
     w_idx, k_idx = w_idx[later], k_idx[later]
     at = seg_x[w_idx, k_idx]
-    jump = prob[w_idx] * (seg_g[w_idx, k_idx] - seg_g[w_idx, k_idx - 1])
     order = np.argsort(at)
-    at, jump = at[order], jump[order]
+    at = at[order]
     first_of_run = np.concatenate([[True], at[1:] != at[:-1]]) if at.size else np.empty(0, bool)
     start_idx = np.nonzero(first_of_run)[0]
     xs = at[start_idx]
-    sums = np.add.reduceat(jump, start_idx) if at.size else np.empty(0)
+
+    def on_breakpoints(per_segment: np.ndarray) -> tuple[float, np.ndarray]:
+        """Expected value on the first segments, and its change at each distinct
+        breakpoint ``xs`` (of a quantity constant on every scenario's segments)."""
+        first = float(np.dot(prob, per_segment[:, 0]))
+        if not at.size:
+            return first, np.empty(0)
+        change = prob[w_idx] * (per_segment[w_idx, k_idx] - per_segment[w_idx, k_idx - 1])
+        return first, np.add.reduceat(change[order], start_idx)
+
+    first_slope, sums = on_breakpoints(seg_g)
     x = np.concatenate([[0.0], xs[xs > 0]])
     slope = first_slope + np.concatenate([[0.0], np.cumsum(sums)])
     if xs.size and xs[0] == 0.0:  # a jump at 0 belongs to the first segment
@@ -556,11 +566,8 @@ def expected_curve(data: ProgramData, i: int, emergency_cap: float | None = None
     if curves.cap_grad is not None:
         # each scenario's share at a point: its segment containing the point (right), or
         # for one with a breakpoint there the segment before it (left)
-        g = curves.cap_grad
-        change = (prob[w_idx] * (g[w_idx, k_idx] - g[w_idx, k_idx - 1]))[order]
-        first = float(prob @ g[:, 0])
+        first, grouped = on_breakpoints(curves.cap_grad)
         if at.size:
-            grouped = np.add.reduceat(change, start_idx)
             right = first + np.cumsum(grouped)
             left = right - grouped
             at_x = xs > 0
