@@ -3,12 +3,12 @@
 For each regime in ``instances/regimes/`` this script
 
 1. fits the policies (jit, jic_<k>, classic_<pct>, newsvendor, ev, stochastic) with
-   :func:`optimizer.comparison.run_comparison` (stochastic plan on ``--scenarios``
+   :func:`optimizer.analysis.comparison.run_comparison` (stochastic plan on ``--scenarios``
    optimisation scenarios);
 2. prices every plan on the same ``--eval-scenarios`` fresh scenarios (hindsight recourse
    LP and causal simulation, common random numbers);
 3. computes the stochastic-programming diagnostics (EV, EEV, VSS, WS, EVPI) with
-   :func:`optimizer.diagnostics.compute_diagnostics`;
+   :func:`optimizer.analysis.diagnostics.compute_diagnostics`;
 4. sweeps a uniform cover k = 0, 0.5, ..., 6 periods on every item (JIT -> JIC);
 
 and writes ``<out>/<regime>.md`` (tables), ``<out>/<regime>_comparison.csv``,
@@ -40,16 +40,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from optimizer.comparison import Comparison, cover_sweep, run_comparison  # noqa: E402
-from optimizer.diagnostics import Diagnostics, compute_diagnostics  # noqa: E402
-from optimizer.instance_io import load_instance  # noqa: E402
+from optimizer.analysis.comparison import Comparison, cover_sweep, run_comparison  # noqa: E402
+from optimizer.analysis.diagnostics import Diagnostics, compute_diagnostics  # noqa: E402
+from optimizer.instance.io import load_instance  # noqa: E402
 from optimizer.report import posture, versions  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 REGIMES = ("stable", "volatile", "snowstorm", "rare_long", "black_swan", "mixed")
 COVERS = tuple(np.round(np.arange(0.0, 6.01, 0.5), 2))
-FAMILY_COLOURS = {"jit": "tab:red", "jic": "tab:orange", "classic": "tab:blue",
-                  "newsvendor": "tab:purple", "ev": "tab:pink", "stochastic": "tab:green"}
+FAMILY_COLOURS = {
+    "jit": "tab:red",
+    "jic": "tab:orange",
+    "classic": "tab:blue",
+    "newsvendor": "tab:purple",
+    "ev": "tab:pink",
+    "stochastic": "tab:green",
+}
 
 
 # ------------------------------------------------------------------------ formatting ---
@@ -94,31 +100,47 @@ def policy_rows(table: pd.DataFrame) -> pd.DataFrame:
     for _, r in table.iterrows():
         vs = "—" if r["policy"] == "stochastic" else paired(r)
         cvs = "—" if r["policy"] == "stochastic" else paired(r, "causal_")
-        out.append({
-            "rank": int(r["rank"]), "policy": r["policy"],
-            "E[cost] (hindsight LP)": money(r["expected_cost"]),
-            "95% CI": ci(r["ci_low"], r["ci_high"]),
-            "vs stochastic (paired 95% CI)": vs,
-            "fill rate": f"{r['fill_rate']:.2%}",
-            "capital tied up": money(r["capital_tied_up"]),
-            "CVaR95": money(r["cvar95"]),
-            "E[cost] causal": money(r["causal_expected_cost"]),
-            "causal 95% CI": ci(r["causal_ci_low"], r["causal_ci_high"]),
-            "causal vs stochastic": cvs,
-            "causal fill": f"{r['causal_fill_rate']:.2%}",
-            "causal rank": int(r["causal_rank"]),
-        })
+        out.append(
+            {
+                "rank": int(r["rank"]),
+                "policy": r["policy"],
+                "E[cost] (hindsight LP)": money(r["expected_cost"]),
+                "95% CI": ci(r["ci_low"], r["ci_high"]),
+                "vs stochastic (paired 95% CI)": vs,
+                "fill rate": f"{r['fill_rate']:.2%}",
+                "capital tied up": money(r["capital_tied_up"]),
+                "CVaR95": money(r["cvar95"]),
+                "E[cost] causal": money(r["causal_expected_cost"]),
+                "causal 95% CI": ci(r["causal_ci_low"], r["causal_ci_high"]),
+                "causal vs stochastic": cvs,
+                "causal fill": f"{r['causal_fill_rate']:.2%}",
+                "causal rank": int(r["causal_rank"]),
+            }
+        )
     return pd.DataFrame(out)
 
 
 def line_rows(table: pd.DataFrame) -> pd.DataFrame:
-    cols = ["storage_cost", "capital_cost", "obsolescence_cost", "stockout_cost",
-            "emergency_cost", "reservation_cost"]
+    cols = [
+        "storage_cost",
+        "capital_cost",
+        "obsolescence_cost",
+        "stockout_cost",
+        "emergency_cost",
+        "reservation_cost",
+    ]
     df = table[["policy", *cols]].copy()
     for c in cols:
         df[c] = df[c].map(money)
-    df.columns = ["policy", "storage", "capital", "obsolescence", "stockout", "emergency",
-                  "reservation"]
+    df.columns = [
+        "policy",
+        "storage",
+        "capital",
+        "obsolescence",
+        "stockout",
+        "emergency",
+        "reservation",
+    ]
     return df
 
 
@@ -127,28 +149,55 @@ def plot_frontier(regime: str, comp: Comparison, sweep: pd.DataFrame, path: Path
     """Expected cost vs capital tied up: every policy, the uniform-cover sweep, RP starred."""
     t = comp.table
     fig, ax = plt.subplots(figsize=(7.5, 5.0))
-    ax.plot(sweep["capital_tied_up"], sweep["expected_cost"], "-", color="0.6", lw=1.2,
-            zorder=1, label="uniform cover k = 0..6 (sweep)")
-    for k, x, y in zip(sweep["cover"], sweep["capital_tied_up"], sweep["expected_cost"],
-                       strict=True):
+    ax.plot(
+        sweep["capital_tied_up"],
+        sweep["expected_cost"],
+        "-",
+        color="0.6",
+        lw=1.2,
+        zorder=1,
+        label="uniform cover k = 0..6 (sweep)",
+    )
+    for k, x, y in zip(
+        sweep["cover"], sweep["capital_tied_up"], sweep["expected_cost"], strict=True
+    ):
         if float(k).is_integer():
-            ax.annotate(f"k={k:g}", (x, y), textcoords="offset points", xytext=(3, -10),
-                        fontsize=7, color="0.45")
+            ax.annotate(
+                f"k={k:g}",
+                (x, y),
+                textcoords="offset points",
+                xytext=(3, -10),
+                fontsize=7,
+                color="0.45",
+            )
     same = t.groupby(["capital_tied_up", "expected_cost"])["policy"].transform(" = ".join)
     for (_, r), label in zip(t.iterrows(), same, strict=True):
         fam = r["family"]
         is_rp = r["policy"] == "stochastic"
         yerr = [[r["expected_cost"] - r["ci_low"]], [r["ci_high"] - r["expected_cost"]]]
-        ax.errorbar(r["capital_tied_up"], r["expected_cost"], yerr=yerr,
-                    fmt="*" if is_rp else "o", ms=16 if is_rp else 6,
-                    color=FAMILY_COLOURS.get(fam, "k"), mec="k" if is_rp else None,
-                    capsize=2, zorder=3 if is_rp else 2)
-        ax.annotate(label, (r["capital_tied_up"], r["expected_cost"]),
-                    textcoords="offset points", xytext=(6, 4), fontsize=8,
-                    fontweight="bold" if is_rp else "normal")
+        ax.errorbar(
+            r["capital_tied_up"],
+            r["expected_cost"],
+            yerr=yerr,
+            fmt="*" if is_rp else "o",
+            ms=16 if is_rp else 6,
+            color=FAMILY_COLOURS.get(fam, "k"),
+            mec="k" if is_rp else None,
+            capsize=2,
+            zorder=3 if is_rp else 2,
+        )
+        ax.annotate(
+            label,
+            (r["capital_tied_up"], r["expected_cost"]),
+            textcoords="offset points",
+            xytext=(6, 4),
+            fontsize=8,
+            fontweight="bold" if is_rp else "normal",
+        )
     ax.set_xlabel("average capital tied up in stock  Σ c·Ī")
-    ax.set_ylabel(f"expected cost per quarter (hindsight LP, {comp.eval_scenarios} "
-                  "fresh scenarios)")
+    ax.set_ylabel(
+        f"expected cost per quarter (hindsight LP, {comp.eval_scenarios} fresh scenarios)"
+    )
     ax.set_title(f"{regime}: cost vs capital (★ = stochastic plan)")
     ax.set_yscale("log")
     ax.grid(alpha=0.3, which="both")
@@ -162,19 +211,46 @@ def plot_sweep(regime: str, comp: Comparison, sweep: pd.DataFrame, path: Path) -
     """JIT -> JIC: expected cost vs periods of cover, with the stochastic plan's level."""
     rp = comp.table.set_index("policy").loc["stochastic"]
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    ax.fill_between(sweep["cover"], sweep["ci_low"], sweep["ci_high"], color="tab:orange",
-                    alpha=0.2, lw=0)
-    ax.plot(sweep["cover"], sweep["expected_cost"], "o-", color="tab:orange",
-            label="uniform cover k (hindsight LP, 95% CI)")
-    ax.plot(sweep["cover"], sweep["causal_expected_cost"], "s--", color="tab:brown", ms=4,
-            label="uniform cover k (causal run)")
-    ax.axhline(rp["expected_cost"], color="tab:green", lw=2,
-               label=f"stochastic plan (hindsight) {money(rp['expected_cost'])}")
-    ax.axhline(rp["causal_expected_cost"], color="tab:green", lw=1.5, ls=":",
-               label=f"stochastic plan (causal) {money(rp['causal_expected_cost'])}")
+    ax.fill_between(
+        sweep["cover"], sweep["ci_low"], sweep["ci_high"], color="tab:orange", alpha=0.2, lw=0
+    )
+    ax.plot(
+        sweep["cover"],
+        sweep["expected_cost"],
+        "o-",
+        color="tab:orange",
+        label="uniform cover k (hindsight LP, 95% CI)",
+    )
+    ax.plot(
+        sweep["cover"],
+        sweep["causal_expected_cost"],
+        "s--",
+        color="tab:brown",
+        ms=4,
+        label="uniform cover k (causal run)",
+    )
+    ax.axhline(
+        rp["expected_cost"],
+        color="tab:green",
+        lw=2,
+        label=f"stochastic plan (hindsight) {money(rp['expected_cost'])}",
+    )
+    ax.axhline(
+        rp["causal_expected_cost"],
+        color="tab:green",
+        lw=1.5,
+        ls=":",
+        label=f"stochastic plan (causal) {money(rp['causal_expected_cost'])}",
+    )
     best = sweep.loc[sweep["expected_cost"].idxmin()]
-    ax.annotate(f"best uniform k = {best['cover']:g}", (best["cover"], best["expected_cost"]),
-                textcoords="offset points", xytext=(0, 12), ha="center", fontsize=8)
+    ax.annotate(
+        f"best uniform k = {best['cover']:g}",
+        (best["cover"], best["expected_cost"]),
+        textcoords="offset points",
+        xytext=(0, 12),
+        ha="center",
+        fontsize=8,
+    )
     ax.set_xlabel("safety stock in periods of mean demand, k  (0 = JIT)")
     ax.set_ylabel("expected cost per quarter")
     ax.set_yscale("log")
@@ -196,15 +272,27 @@ def plot_relative(overall: pd.DataFrame, path: Path) -> None:
     palette = [c for k, c in enumerate(plt.get_cmap("tab20").colors) if k not in (4, 5)]
     for j, p in enumerate(policies):
         colour = "k" if p == "stochastic" else palette[j % len(palette)]
-        ax.bar(x + (j - len(policies) / 2 + 0.5) * width, rel[p], width, label=p,
-               color=colour, edgecolor="k", lw=0.3)
+        ax.bar(
+            x + (j - len(policies) / 2 + 0.5) * width,
+            rel[p],
+            width,
+            label=p,
+            color=colour,
+            edgecolor="k",
+            lw=0.3,
+        )
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_xticks(x, rel.index)
     ax.set_yscale("log")
     ax.set_ylabel("E[cost] / E[cost of stochastic plan]")
     ax.set_title("Out-of-sample expected cost (hindsight LP) relative to the stochastic plan")
-    ax.legend(ncol=len(policies), fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08),
-              frameon=False)
+    ax.legend(
+        ncol=len(policies),
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.08),
+        frameon=False,
+    )
     ax.grid(alpha=0.3, axis="y", which="both")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -212,32 +300,46 @@ def plot_relative(overall: pd.DataFrame, path: Path) -> None:
 
 
 # ------------------------------------------------------------------------- regimes ----
-def regime_markdown(regime: str, comp: Comparison, diag: Diagnostics, sweep: pd.DataFrame,
-                    seconds: dict[str, float], args: argparse.Namespace) -> str:
+def regime_markdown(
+    regime: str,
+    comp: Comparison,
+    diag: Diagnostics,
+    sweep: pd.DataFrame,
+    seconds: dict[str, float],
+    args: argparse.Namespace,
+) -> str:
     inst = comp.instance
     rp = comp.policy("stochastic")
     t = comp.table
     it = inst.items
     mean = it.demand_mean.astype(float)
     cover = (rp.base_stock - (it.lead_time + 1) * mean) / np.where(mean > 0, mean, 1.0)
-    plan = pd.DataFrame({
-        "item": it.name, "supplier": inst.suppliers.name[it.supplier],
-        "L": it.lead_time, "mu": mean, "CV": np.round(it.demand_std / np.maximum(mean, 1e-9),
-                                                        2),
-        "S stochastic": np.round(rp.base_stock, 1),
-        "cover (periods)": np.round(cover, 2), "posture": posture(cover),
-        "K": np.round(rp.reserved, 1),
-        "S newsvendor": np.round(comp.policy("newsvendor").base_stock, 1),
-    })
+    plan = pd.DataFrame(
+        {
+            "item": it.name,
+            "supplier": inst.suppliers.name[it.supplier],
+            "L": it.lead_time,
+            "mu": mean,
+            "CV": np.round(it.demand_std / np.maximum(mean, 1e-9), 2),
+            "S stochastic": np.round(rp.base_stock, 1),
+            "cover (periods)": np.round(cover, 2),
+            "posture": posture(cover),
+            "K": np.round(rp.reserved, 1),
+            "S newsvendor": np.round(comp.policy("newsvendor").base_stock, 1),
+        }
+    )
     oos = comp.table.set_index("policy").loc["stochastic"]
     sw = sweep.copy()
-    sw_disp = pd.DataFrame({
-        "k": sw["cover"], "E[cost]": sw["expected_cost"].map(money),
-        "95% CI": [ci(a, b) for a, b in zip(sw["ci_low"], sw["ci_high"], strict=True)],
-        "fill": sw["fill_rate"].map(lambda v: f"{v:.2%}"),
-        "capital tied up": sw["capital_tied_up"].map(money),
-        "E[cost] causal": sw["causal_expected_cost"].map(money),
-    })
+    sw_disp = pd.DataFrame(
+        {
+            "k": sw["cover"],
+            "E[cost]": sw["expected_cost"].map(money),
+            "95% CI": [ci(a, b) for a, b in zip(sw["ci_low"], sw["ci_high"], strict=True)],
+            "fill": sw["fill_rate"].map(lambda v: f"{v:.2%}"),
+            "capital tied up": sw["capital_tied_up"].map(money),
+            "E[cost] causal": sw["causal_expected_cost"].map(money),
+        }
+    )
     best_k = sweep.loc[sweep["expected_cost"].idxmin()]
     best_h = t[t["family"].isin(["jit", "jic", "classic", "newsvendor"])].iloc[0]
     parts = [
@@ -270,17 +372,31 @@ def regime_markdown(regime: str, comp: Comparison, diag: Diagnostics, sweep: pd.
         "",
         "## Stochastic-programming diagnostics",
         "",
-        md_table(pd.DataFrame([{
-            "RP": money(diag.rp), "EV": money(diag.ev), "EEV": money(diag.eev),
-            "VSS = EEV − RP": money(diag.vss),
-            "VSS / EEV": (f"{diag.vss / diag.eev:.1%}" if diag.vss is not None
-                          and diag.eev else "–"),
-            "WS": money(diag.ws), "EVPI": money(diag.evpi),
-            "out-of-sample (diagnostics)": (
-                money(diag.out_of_sample.mean) + " "
-                + ci(diag.out_of_sample.low, diag.out_of_sample.high)),
-            "out-of-sample (this comparison)": money(oos["expected_cost"]),
-        }])),
+        md_table(
+            pd.DataFrame(
+                [
+                    {
+                        "RP": money(diag.rp),
+                        "EV": money(diag.ev),
+                        "EEV": money(diag.eev),
+                        "VSS = EEV − RP": money(diag.vss),
+                        "VSS / EEV": (
+                            f"{diag.vss / diag.eev:.1%}"
+                            if diag.vss is not None and diag.eev
+                            else "–"
+                        ),
+                        "WS": money(diag.ws),
+                        "EVPI": money(diag.evpi),
+                        "out-of-sample (diagnostics)": (
+                            money(diag.out_of_sample.mean)
+                            + " "
+                            + ci(diag.out_of_sample.low, diag.out_of_sample.high)
+                        ),
+                        "out-of-sample (this comparison)": money(oos["expected_cost"]),
+                    }
+                ]
+            )
+        ),
         "",
         "RP, EEV, WS are in-sample (optimisation scenarios); VSS is what hedging is worth "
         "over the mean-value (JIT) plan. The two out-of-sample figures use the same seed and "
@@ -319,46 +435,76 @@ def regime_markdown(regime: str, comp: Comparison, diag: Diagnostics, sweep: pd.
 def run_regime(regime: str, args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     inst = load_instance(ROOT / "instances" / "regimes" / regime)
-    comp = run_comparison(inst, scenarios=args.scenarios, eval_scenarios=args.eval_scenarios,
-                          seed=args.seed, workers=args.workers)
+    comp = run_comparison(
+        inst,
+        scenarios=args.scenarios,
+        eval_scenarios=args.eval_scenarios,
+        seed=args.seed,
+        workers=args.workers,
+    )
     t1 = time.perf_counter()
     rp = comp.policy("stochastic")
-    diag = compute_diagnostics(comp.instance, rp.data, rp.solution,
-                               eval_scenarios=args.eval_scenarios, seed=comp.seed)
+    diag = compute_diagnostics(
+        comp.instance, rp.data, rp.solution, eval_scenarios=args.eval_scenarios, seed=comp.seed
+    )
     t2 = time.perf_counter()
     sweep = cover_sweep(comp, COVERS)
     t3 = time.perf_counter()
     out: Path = args.out
     plot_frontier(regime, comp, sweep, out / f"{regime}_frontier.png")
     plot_sweep(regime, comp, sweep, out / f"{regime}_sweep.png")
-    seconds = {"fit policies": comp.seconds["policies"],
-               "evaluate policies": comp.seconds["evaluation"],
-               "diagnostics": t2 - t1, "sweep": t3 - t2, "total": time.perf_counter() - t0}
-    (out / f"{regime}.md").write_text(regime_markdown(regime, comp, diag, sweep, seconds,
-                                                      args), encoding="utf-8")
+    seconds = {
+        "fit policies": comp.seconds["policies"],
+        "evaluate policies": comp.seconds["evaluation"],
+        "diagnostics": t2 - t1,
+        "sweep": t3 - t2,
+        "total": time.perf_counter() - t0,
+    }
+    (out / f"{regime}.md").write_text(
+        regime_markdown(regime, comp, diag, sweep, seconds, args), encoding="utf-8"
+    )
     comp.table.to_csv(out / f"{regime}_comparison.csv", index=False, float_format="%.6g")
     sweep.to_csv(out / f"{regime}_sweep.csv", index=False, float_format="%.6g")
     oos = comp.table.set_index("policy").loc["stochastic", "expected_cost"]
     if abs(diag.out_of_sample.mean - oos) > 1e-6 * max(1.0, abs(oos)):
-        print(f"WARNING {regime}: diagnostics out-of-sample {diag.out_of_sample.mean:.6f} != "
-              f"comparison {oos:.6f}")
-    return {"regime": regime, "comparison": comp, "diagnostics": diag, "sweep": sweep,
-            "seconds": seconds}
+        print(
+            f"WARNING {regime}: diagnostics out-of-sample {diag.out_of_sample.mean:.6f} != "
+            f"comparison {oos:.6f}"
+        )
+    return {
+        "regime": regime,
+        "comparison": comp,
+        "diagnostics": diag,
+        "sweep": sweep,
+        "seconds": seconds,
+    }
 
 
 # --------------------------------------------------------------------------- study ----
-def study_markdown(results: list[dict], args: argparse.Namespace, wall: float) -> tuple[
-        str, pd.DataFrame]:
-    overall = pd.DataFrame({r["regime"]: r["comparison"].table.set_index("policy")[
-        "expected_cost"] for r in results}).T
-    causal = pd.DataFrame({r["regime"]: r["comparison"].table.set_index("policy")[
-        "causal_expected_cost"] for r in results}).T
+def study_markdown(
+    results: list[dict], args: argparse.Namespace, wall: float
+) -> tuple[str, pd.DataFrame]:
+    overall = pd.DataFrame(
+        {r["regime"]: r["comparison"].table.set_index("policy")["expected_cost"] for r in results}
+    ).T
+    causal = pd.DataFrame(
+        {
+            r["regime"]: r["comparison"].table.set_index("policy")["causal_expected_cost"]
+            for r in results
+        }
+    ).T
+
     def param(name: str) -> float:
         return float(name.split("_")[1])
 
-    order = ["jit", *sorted((c for c in overall.columns if c.startswith("jic_")), key=param),
-             *sorted((c for c in overall.columns if c.startswith("classic_")), key=param),
-             "newsvendor", "ev", "stochastic"]
+    order = [
+        "jit",
+        *sorted((c for c in overall.columns if c.startswith("jic_")), key=param),
+        *sorted((c for c in overall.columns if c.startswith("classic_")), key=param),
+        "newsvendor",
+        "ev",
+        "stochastic",
+    ]
     order = [p for p in order if p in overall.columns]
     overall, causal = overall[order], causal[order]
 
@@ -381,38 +527,53 @@ def study_markdown(results: list[dict], args: argparse.Namespace, wall: float) -
         bhc = heur.sort_values("causal_expected_cost").iloc[0]
         jit = t.set_index("policy").loc["jit"]
         rp = t.set_index("policy").loc["stochastic"]
-        plan_cover = posture((comp.policy("stochastic").base_stock
-                              - (comp.instance.items.lead_time + 1)
-                              * comp.instance.items.demand_mean)
-                             / comp.instance.items.demand_mean)
+        plan_cover = posture(
+            (
+                comp.policy("stochastic").base_stock
+                - (comp.instance.items.lead_time + 1) * comp.instance.items.demand_mean
+            )
+            / comp.instance.items.demand_mean
+        )
         counts = pd.Series(plan_cover).value_counts()
         best_k = r["sweep"].loc[r["sweep"]["expected_cost"].idxmin(), "cover"]
-        summary.append({
-            "regime": r["regime"],
-            "winner (hindsight)": comp.winner(),
-            "winner (causal)": comp.winner(causal=True),
-            "best heuristic": bh["policy"],
-            "its excess over stochastic (paired 95% CI)": paired(bh),
-            "best heuristic (causal)": bhc["policy"],
-            "its causal excess": paired(bhc, "causal_"),
-            "JIT / stochastic": f"{jit['expected_cost'] / rp['expected_cost']:.2f}×",
-            "VSS (in-sample)": money(diag.vss),
-            "VSS / EEV": f"{diag.vss / diag.eev:.0%}" if diag.vss is not None else "–",
-            "EVPI": money(diag.evpi),
-            "best uniform k": f"{best_k:g}",
-            "RP postures JIT/hybrid/JIC": "/".join(str(int(counts.get(k, 0)))
-                                                   for k in ("JIT", "hybrid", "JIC")),
-            "time": f"{r['seconds']['total']:.0f} s",
-        })
+        summary.append(
+            {
+                "regime": r["regime"],
+                "winner (hindsight)": comp.winner(),
+                "winner (causal)": comp.winner(causal=True),
+                "best heuristic": bh["policy"],
+                "its excess over stochastic (paired 95% CI)": paired(bh),
+                "best heuristic (causal)": bhc["policy"],
+                "its causal excess": paired(bhc, "causal_"),
+                "JIT / stochastic": f"{jit['expected_cost'] / rp['expected_cost']:.2f}×",
+                "VSS (in-sample)": money(diag.vss),
+                "VSS / EEV": f"{diag.vss / diag.eev:.0%}" if diag.vss is not None else "–",
+                "EVPI": money(diag.evpi),
+                "best uniform k": f"{best_k:g}",
+                "RP postures JIT/hybrid/JIC": "/".join(
+                    str(int(counts.get(k, 0))) for k in ("JIT", "hybrid", "JIC")
+                ),
+                "time": f"{r['seconds']['total']:.0f} s",
+            }
+        )
     summary_df = pd.DataFrame(summary)
-    one_eval = np.median(np.concatenate([
-        (r["comparison"].table["lp_seconds"] + r["comparison"].table["sim_seconds"]).to_numpy()
-        for r in results]))
+    one_eval = np.median(
+        np.concatenate(
+            [
+                (
+                    r["comparison"].table["lp_seconds"] + r["comparison"].table["sim_seconds"]
+                ).to_numpy()
+                for r in results
+            ]
+        )
+    )
     v = versions()
     seed = "" if args.seed is None else f" --seed {args.seed}"
-    cmd = (f"python benchmarks/policy_study.py --regimes {','.join(args.regimes)} "
-           f"--scenarios {args.scenarios} --eval-scenarios {args.eval_scenarios}{seed} "
-           f"--out {shown(args.out)}")
+    cmd = (
+        f"python benchmarks/policy_study.py --regimes {','.join(args.regimes)} "
+        f"--scenarios {args.scenarios} --eval-scenarios {args.eval_scenarios}{seed} "
+        f"--out {shown(args.out)}"
+    )
     parts = [
         "# JIT vs JIC in numbers — policy study",
         "",
@@ -456,8 +617,11 @@ def study_markdown(results: list[dict], args: argparse.Namespace, wall: float) -
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--regimes", default=",".join(REGIMES),
-                    help="comma-separated regime folders under instances/regimes")
+    ap.add_argument(
+        "--regimes",
+        default=",".join(REGIMES),
+        help="comma-separated regime folders under instances/regimes",
+    )
     ap.add_argument("--scenarios", type=int, default=200, help="optimisation scenarios N")
     ap.add_argument("--eval-scenarios", type=int, default=500, help="fresh scenarios M")
     ap.add_argument("--seed", type=int, default=None, help="seed (default: per instance)")
@@ -466,8 +630,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     args.regimes = [r.strip() for r in args.regimes.split(",") if r.strip()]
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(message)s",
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 30)
@@ -478,13 +644,32 @@ def main(argv: list[str] | None = None) -> int:
         r = run_regime(regime, args)
         results.append(r)
         t = r["comparison"].table
-        print(t[["rank", "policy", "expected_cost", "ci_low", "ci_high", "vs_stochastic",
-                 "fill_rate", "capital_tied_up", "cvar95", "causal_expected_cost",
-                 "causal_rank"]].round(2).to_string(index=False))
+        print(
+            t[
+                [
+                    "rank",
+                    "policy",
+                    "expected_cost",
+                    "ci_low",
+                    "ci_high",
+                    "vs_stochastic",
+                    "fill_rate",
+                    "capital_tied_up",
+                    "cvar95",
+                    "causal_expected_cost",
+                    "causal_rank",
+                ]
+            ]
+            .round(2)
+            .to_string(index=False)
+        )
         d = r["diagnostics"]
-        print(f"   VSS {money(d.vss)}  EVPI {money(d.evpi)}  winner {r['comparison'].winner()}"
-              f" / causal {r['comparison'].winner(causal=True)}  "
-              + "  ".join(f"{k} {v:.1f}s" for k, v in r["seconds"].items()), flush=True)
+        print(
+            f"   VSS {money(d.vss)}  EVPI {money(d.evpi)}  winner {r['comparison'].winner()}"
+            f" / causal {r['comparison'].winner(causal=True)}  "
+            + "  ".join(f"{k} {v:.1f}s" for k, v in r["seconds"].items()),
+            flush=True,
+        )
     wall = time.perf_counter() - start
     text, overall = study_markdown(results, args, wall)
     (args.out / "study.md").write_text(text, encoding="utf-8")

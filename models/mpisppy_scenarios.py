@@ -41,7 +41,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from models.two_stage import build_scenario_model
-from optimizer.program_data import ProgramData
+from optimizer.program.data import ProgramData
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def scenario_index(scenario_name: str) -> int:
     """Index :math:`w` of a scenario name made by :func:`scenario_names_creator`."""
     if not scenario_name.startswith(SCENARIO_PREFIX):
         raise ValueError(f"not a stockplan scenario name: {scenario_name!r}")
-    return int(scenario_name[len(SCENARIO_PREFIX):])
+    return int(scenario_name[len(SCENARIO_PREFIX) :])
 
 
 def scenario_names_creator(num_scens: int, start: int | None = None) -> list[str]:
@@ -118,7 +118,7 @@ def optimality_bounds(data: ProgramData) -> tuple[np.ndarray, np.ndarray, float]
     k_hi = data.demand.max(axis=(1, 2))
     H = data.horizon
     s0 = data.min_base_stock[:, None]
-    loose = (data.holding[:, None] * H * (s0 + total) + data.penalty[:, None] * H * total)
+    loose = data.holding[:, None] * H * (s0 + total) + data.penalty[:, None] * H * total
     lam = float(data.cvar_weight)
     eta_hi = float(loose.sum(axis=0).max()) / lam if lam > 0 else float("inf")
     return s_hi, k_hi, eta_hi
@@ -127,8 +127,9 @@ def optimality_bounds(data: ProgramData) -> tuple[np.ndarray, np.ndarray, float]
 Bounds = tuple[np.ndarray, np.ndarray, float]
 
 
-def build_decomposed_scenario(data: ProgramData, w: int,
-                              bounds: Bounds | None = None) -> pyo.ConcreteModel:
+def build_decomposed_scenario(
+    data: ProgramData, w: int, bounds: Bounds | None = None
+) -> pyo.ConcreteModel:
     """Scenario model of scenario ``w`` with its own first stage and objective :math:`f_w`.
 
     Parameters
@@ -187,8 +188,9 @@ def nonant_components(model: pyo.ConcreteModel) -> list[pyo.Var]:
     return out
 
 
-def scenario_creator(scenario_name: str, data: ProgramData | None = None,
-                     bounds: Bounds | None = None, **_: Any) -> pyo.ConcreteModel:
+def scenario_creator(
+    scenario_name: str, data: ProgramData | None = None, bounds: Bounds | None = None, **_: Any
+) -> pyo.ConcreteModel:
     """mpi-sppy scenario creator: the model of ``scenario_name`` with its root node.
 
     Parameters

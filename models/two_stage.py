@@ -28,7 +28,7 @@ Scenario cost :math:`C_w = \\sum_i [T f_i K_i + \\sum_{t \\ge W} (h_i I_t + p_i 
 :math:`\\sum_w p_w \\sum_{t\\ge W} n_{i,w,t} \\le (1-\\beta_i) \\sum_w p_w \\sum_{t \\ge W}
 d_{i,w,t}`.
 
-The builders are pure: :class:`~optimizer.program_data.ProgramData` in, model out.
+The builders are pure: :class:`~optimizer.program.data.ProgramData` in, model out.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
-from optimizer.program_data import ProgramData
+from optimizer.program.data import ProgramData
 
 
 def _incoming(arrival: np.ndarray) -> list[list[list[int]]]:
@@ -118,15 +118,18 @@ def _scenario_block(b: pyo.Block, w: int, data: ProgramData, first: pyo.Block) -
 
     if data.backorder:
         b.backlog_balance = pyo.Constraint(
-            items, periods,
-            rule=lambda b, i, t: b.B[i, t] == (b.B[i, t - 1] if t > 0 else 0.0) + b.n[i, t]
-            - b.r[i, t],
+            items,
+            periods,
+            rule=lambda b, i, t: (
+                b.B[i, t] == (b.B[i, t - 1] if t > 0 else 0.0) + b.n[i, t] - b.r[i, t]
+            ),
         )
     if data.backorder:
         # only backlog carried in can be served: no backordering and serving the same unit
         # in one period (which would make unmet demand, and fill rates, arbitrary)
         b.backlog_served = pyo.Constraint(
-            items, periods,
+            items,
+            periods,
             rule=lambda b, i, t: b.r[i, t] <= (b.B[i, t - 1] if t > 0 else 0.0),
         )
     b.reservation = pyo.Constraint(
@@ -223,7 +226,10 @@ def build_extensive_form(data: ProgramData, *, nonanticipative: bool = True) -> 
 
 
 def fix_plan(
-    model: pyo.ConcreteModel, base_stock: np.ndarray, reserved: np.ndarray, *,
+    model: pyo.ConcreteModel,
+    base_stock: np.ndarray,
+    reserved: np.ndarray,
+    *,
     keep_fill_rate: bool = True,
 ) -> None:
     """Fix the first stage of a nonanticipative model to a given plan.

@@ -48,8 +48,11 @@ class InputProblem:
         if self.kind:
             return self.kind
         name = self.file.replace("\\", "/").rsplit("/", 1)[-1]
-        return {"suppliers.csv": "supplier", "supply.csv": "supplier",
-                "probability.csv": "scenario"}.get(name, "item")
+        return {
+            "suppliers.csv": "supplier",
+            "supply.csv": "supplier",
+            "probability.csv": "scenario",
+        }.get(name, "item")
 
     def __str__(self) -> str:
         where = [self.file]

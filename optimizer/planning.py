@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from optimizer.diagnostics import Diagnostics, compute_diagnostics
-from optimizer.engine import Solution, require_plan, solve_program
-from optimizer.highs_backend import SolverOptions, SolveStatus
+from optimizer.analysis.diagnostics import Diagnostics, compute_diagnostics
+from optimizer.engines.dispatch import Solution, require_plan, solve_program
+from optimizer.engines.highs import SolverOptions, SolveStatus
 from optimizer.instance import Instance
-from optimizer.program_data import ProgramData, program_data
+from optimizer.program.data import ProgramData, program_data
 from optimizer.report import plan_table, posture, versions
 from optimizer.scenarios import generate_scenarios
 
@@ -53,13 +53,15 @@ def make_plan(
     Raises
     ------
     InfeasiblePlanError, NoPlanError
-        When HiGHS does not return a usable plan (see :func:`optimizer.engine.require_plan`).
+        When HiGHS does not return a usable plan
+        (see :func:`optimizer.engines.dispatch.require_plan`).
     """
     options = options or SolverOptions()
     say = progress or (lambda _msg: None)
     if scenarios is not None or seed is not None:
         instance = instance.with_plan(
-            **{k: v for k, v in (("scenarios", scenarios), ("seed", seed)) if v is not None})
+            **{k: v for k, v in (("scenarios", scenarios), ("seed", seed)) if v is not None}
+        )
     t0 = time.perf_counter()
     say("sampling scenarios")
     scen = generate_scenarios(instance)
@@ -71,23 +73,44 @@ def make_plan(
     t1 = time.perf_counter()
     if with_diagnostics:
         say("diagnostics: EV, EEV, WS, out-of-sample, causal simulation")
-        diag = compute_diagnostics(instance, data, sol, eval_scenarios=eval_scenarios,
-                                   seed=instance.plan.seed, options=options)
+        diag = compute_diagnostics(
+            instance,
+            data,
+            sol,
+            eval_scenarios=eval_scenarios,
+            seed=instance.plan.seed,
+            options=options,
+        )
     t_diag = time.perf_counter() - t1
     table = plan_table(instance, sol.base_stock, sol.reserved, sol.evaluation)
-    summary = build_summary(instance, data, sol, diag, table,
-                            {"scenarios_seconds": t_scen, "diagnostics_seconds": t_diag,
-                             "total_seconds": time.perf_counter() - t0})
+    summary = build_summary(
+        instance,
+        data,
+        sol,
+        diag,
+        table,
+        {
+            "scenarios_seconds": t_scen,
+            "diagnostics_seconds": t_diag,
+            "total_seconds": time.perf_counter() - t0,
+        },
+    )
     return PlanResult(table, summary, sol, data, diag)
 
 
-def build_summary(instance: Instance, data: ProgramData, sol: Solution,
-                  diag: Diagnostics | None, table: pd.DataFrame, timings: dict) -> dict:
+def build_summary(
+    instance: Instance,
+    data: ProgramData,
+    sol: Solution,
+    diag: Diagnostics | None,
+    table: pd.DataFrame,
+    timings: dict,
+) -> dict:
     """The ``summary.json`` document."""
     ev = sol.evaluation
     optimal = sol.status is SolveStatus.OPTIMAL
     counts = pd.Series(posture(table["cover_periods"].to_numpy())).value_counts()
-    demand = (data.probability[None, :] * data.demand[:, :, data.warmup:].sum(axis=2)).sum()
+    demand = (data.probability[None, :] * data.demand[:, :, data.warmup :].sum(axis=2)).sum()
     summary = {
         "instance": instance.name,
         "status": sol.status.value,
@@ -106,12 +129,19 @@ def build_summary(instance: Instance, data: ProgramData, sol: Solution,
         "solve_seconds": sol.solve_seconds,
         "wall_solve_seconds": sol.wall_seconds,
         **timings,
-        "lp_size": {"rows": sol.size[0], "columns": sol.size[1], "nonzeros": sol.size[2],
-                    "subproblems": sol.subproblems},
+        "lp_size": {
+            "rows": sol.size[0],
+            "columns": sol.size[1],
+            "nonzeros": sol.size[2],
+            "subproblems": sol.subproblems,
+        },
         "expected_cost": ev.expected_cost,
         "cvar": {"alpha": data.cvar_alpha, "weight": data.cvar_weight, "value": ev.cvar},
-        "cost_lines": {c.removesuffix("_cost"): float(table[c].sum())
-                       for c in table.columns if c.endswith("_cost") and c != "expected_cost"},
+        "cost_lines": {
+            c.removesuffix("_cost"): float(table[c].sum())
+            for c in table.columns
+            if c.endswith("_cost") and c != "expected_cost"
+        },
         "fill_rate": float(1.0 - ev.stockout_units.sum() / demand) if demand > 0 else 1.0,
         "capital_tied_up": float(table["capital_tied_up"].sum()),
         "base_stock_value": float(np.dot(instance.items.unit_cost, sol.base_stock)),
@@ -120,22 +150,33 @@ def build_summary(instance: Instance, data: ProgramData, sol: Solution,
         "versions": versions(),
     }
     if not optimal:
-        summary["warning"] = (f"plan returned at a limit ({sol.termination}); not proven "
-                              f"optimal, relative gap {sol.gap:.3g}")
+        summary["warning"] = (
+            f"plan returned at a limit ({sol.termination}); not proven "
+            f"optimal, relative gap {sol.gap:.3g}"
+        )
     if diag is not None:
         d = diag.as_dict()
         summary["diagnostics"] = {
-            "RP": d["rp"], "EV": d["ev"], "EEV": d["eev"], "VSS": d["vss"], "WS": d["ws"],
+            "RP": d["rp"],
+            "EV": d["ev"],
+            "EEV": d["eev"],
+            "VSS": d["vss"],
+            "WS": d["ws"],
             "EVPI": d["evpi"],
-            "out_of_sample": {"expected_cost": d["out_of_sample"]["mean"],
-                              "ci95_low": d["out_of_sample"]["low"],
-                              "ci95_high": d["out_of_sample"]["high"],
-                              "scenarios": d["out_of_sample"]["scenarios"],
-                              "causal_expected_cost": d["out_of_sample_causal"]["mean"],
-                              "causal_ci95_low": d["out_of_sample_causal"]["low"],
-                              "causal_ci95_high": d["out_of_sample_causal"]["high"]},
-            "causal_simulation": {"cost": d["causal_cost"], "hindsight_cost": d["hindsight_cost"],
-                                  "gap": d["causal_gap"]},
+            "out_of_sample": {
+                "expected_cost": d["out_of_sample"]["mean"],
+                "ci95_low": d["out_of_sample"]["low"],
+                "ci95_high": d["out_of_sample"]["high"],
+                "scenarios": d["out_of_sample"]["scenarios"],
+                "causal_expected_cost": d["out_of_sample_causal"]["mean"],
+                "causal_ci95_low": d["out_of_sample_causal"]["low"],
+                "causal_ci95_high": d["out_of_sample_causal"]["high"],
+            },
+            "causal_simulation": {
+                "cost": d["causal_cost"],
+                "hindsight_cost": d["hindsight_cost"],
+                "gap": d["causal_gap"],
+            },
             "note": d["note"],
         }
     return summary

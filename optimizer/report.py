@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.costing import COST_LINES, Evaluation
 from optimizer.instance import Instance
+from optimizer.program.verifier import COST_LINES, Evaluation
 
 #: Posture rule on periods of cover :math:`ss_i/\mu_i`: below ``JIT_MAX_COVER`` is lean
 #: (JIT), at or above ``JIC_MIN_COVER`` is a buffer (JIC), in between a hybrid.
@@ -27,12 +27,12 @@ JIC_MIN_COVER = 2.0
 
 def posture(cover: np.ndarray) -> np.ndarray:
     """Label each item JIT / hybrid / JIC from its periods of safety cover."""
-    return np.where(cover < JIT_MAX_COVER, "JIT", np.where(cover >= JIC_MIN_COVER, "JIC",
-                                                           "hybrid"))
+    return np.where(cover < JIT_MAX_COVER, "JIT", np.where(cover >= JIC_MIN_COVER, "JIC", "hybrid"))
 
 
-def plan_table(instance: Instance, base_stock: np.ndarray, reserved: np.ndarray,
-               evaluation: Evaluation) -> pd.DataFrame:
+def plan_table(
+    instance: Instance, base_stock: np.ndarray, reserved: np.ndarray, evaluation: Evaluation
+) -> pd.DataFrame:
     """One row per item: the plan, its service and its expected cost lines.
 
     Parameters
@@ -47,21 +47,23 @@ def plan_table(instance: Instance, base_stock: np.ndarray, reserved: np.ndarray,
     ss = base_stock - (it.lead_time + 1) * mean
     with np.errstate(divide="ignore", invalid="ignore"):
         cover = np.where(mean > 0, ss / mean, 0.0)
-    table = pd.DataFrame({
-        "item": it.name,
-        "supplier": instance.suppliers.name[it.supplier],
-        "posture": posture(cover),
-        "base_stock": base_stock,
-        "safety_stock": ss,
-        "cover_periods": cover,
-        "reserved_capacity": np.where(it.reserves_capacity, reserved, 0.0),
-        "expected_fill_rate": evaluation.fill_rate,
-        "avg_on_hand": evaluation.avg_on_hand,
-        "capital_tied_up": evaluation.avg_on_hand * it.unit_cost,
-        "expected_stockout_units": evaluation.stockout_units,
-        "expected_emergency_units": evaluation.emergency_units,
-        "expected_cost": evaluation.lines.sum(axis=1),
-    })
+    table = pd.DataFrame(
+        {
+            "item": it.name,
+            "supplier": instance.suppliers.name[it.supplier],
+            "posture": posture(cover),
+            "base_stock": base_stock,
+            "safety_stock": ss,
+            "cover_periods": cover,
+            "reserved_capacity": np.where(it.reserves_capacity, reserved, 0.0),
+            "expected_fill_rate": evaluation.fill_rate,
+            "avg_on_hand": evaluation.avg_on_hand,
+            "capital_tied_up": evaluation.avg_on_hand * it.unit_cost,
+            "expected_stockout_units": evaluation.stockout_units,
+            "expected_emergency_units": evaluation.emergency_units,
+            "expected_cost": evaluation.lines.sum(axis=1),
+        }
+    )
     for k, name in enumerate(COST_LINES):
         table[f"{name}_cost"] = evaluation.lines[:, k]
     return table
@@ -96,9 +98,15 @@ def versions() -> dict[str, str]:
         own = version("stockplan")
     except PackageNotFoundError:  # pragma: no cover
         own = "unknown"
-    return {"stockplan": own, "python": platform.python_version(), "pyomo": pyomo.__version__,
-            "highspy": highs, "numpy": np.__version__, "scipy": scipy.__version__,
-            "pandas": pd.__version__}
+    return {
+        "stockplan": own,
+        "python": platform.python_version(),
+        "pyomo": pyomo.__version__,
+        "highspy": highs,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "pandas": pd.__version__,
+    }
 
 
 def write_outputs(out_dir: Path, files: dict[str, pd.DataFrame | dict]) -> list[Path]:

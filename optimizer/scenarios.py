@@ -74,7 +74,10 @@ class ScenarioSet:
         idx = np.asarray(index, dtype=int)
         p = self.probability[idx]
         return ScenarioSet(
-            self.demand[:, idx], self.supplier_up[:, idx], p / p.sum(), self.warmup,
+            self.demand[:, idx],
+            self.supplier_up[:, idx],
+            p / p.sum(),
+            self.warmup,
             self.black_swan[idx],
         )
 
@@ -86,8 +89,12 @@ def _stable_key(text: str) -> int:
 
 def stream_rng(seed: int, stream: str, kind: str, name: str = "") -> np.random.Generator:
     """Independent generator for one (stream, kind, name) triple."""
-    entropy = [int(seed), STREAMS.get(stream, _stable_key(stream)), _stable_key(kind),
-               _stable_key(name)]
+    entropy = [
+        int(seed),
+        STREAMS.get(stream, _stable_key(stream)),
+        _stable_key(kind),
+        _stable_key(name),
+    ]
     return np.random.default_rng(np.random.SeedSequence(entropy))
 
 
@@ -175,9 +182,13 @@ def generate_scenarios(
     horizon, warmup = instance.horizon, instance.warmup
     if instance.explicit is not None and stream == "optimise":
         ex = instance.explicit
-        return ScenarioSet(ex.demand.astype(float), ex.supplier_up.astype(bool),
-                           ex.probability.astype(float), warmup,
-                           np.zeros(ex.probability.shape[0], dtype=bool))
+        return ScenarioSet(
+            ex.demand.astype(float),
+            ex.supplier_up.astype(bool),
+            ex.probability.astype(float),
+            warmup,
+            np.zeros(ex.probability.shape[0], dtype=bool),
+        )
     n = int(n_scenarios or plan.scenarios)
     seed = plan.seed if seed is None else int(seed)
     items, sup = instance.items, instance.suppliers
@@ -185,13 +196,19 @@ def generate_scenarios(
     demand = np.empty((len(items), n, horizon))
     for i in range(len(items)):
         rng = stream_rng(seed, stream, "demand", str(items.name[i]))
-        demand[i] = sample_demand(rng, str(items.demand_dist[i]), float(items.demand_mean[i]),
-                                  float(items.demand_std[i]), (n, horizon))
+        demand[i] = sample_demand(
+            rng,
+            str(items.demand_dist[i]),
+            float(items.demand_mean[i]),
+            float(items.demand_std[i]),
+            (n, horizon),
+        )
     up = np.empty((len(sup), n, horizon), dtype=bool)
     for s in range(len(sup)):
         rng = stream_rng(seed, stream, "supply", str(sup.name[s]))
-        up[s] = sample_supplier_path(rng, float(sup.disruption_prob[s]),
-                                     float(sup.recovery_prob[s]), n, horizon)
+        up[s] = sample_supplier_path(
+            rng, float(sup.disruption_prob[s]), float(sup.recovery_prob[s]), n, horizon
+        )
 
     swan = np.zeros(n, dtype=bool)
     bs = instance.black_swan

@@ -7,15 +7,25 @@ import numpy as np
 from optimizer.instance import BlackSwan, Instance, Items, PlanSettings, RiskSettings, Suppliers
 
 
-def make_items(n: int, rng: np.random.Generator, *, n_suppliers: int = 2, emergency: bool = False,
-               reserve: bool = False, fill_rate: float | None = None) -> Items:
+def make_items(
+    n: int,
+    rng: np.random.Generator,
+    *,
+    n_suppliers: int = 2,
+    emergency: bool = False,
+    reserve: bool = False,
+    fill_rate: float | None = None,
+) -> Items:
     """``n`` random items; optional emergency sources, reservation fees and fill-rate targets."""
     mean = rng.uniform(5, 60, n).round(1)
     cost = rng.uniform(2, 100, n).round(2)
     prem = np.where(np.arange(n) % 2 == 0, 0.3 * cost, np.nan) if emergency else np.full(n, np.nan)
     cap = np.where(np.isnan(prem), np.inf, np.ceil(0.5 * mean))
-    fee = np.where(~np.isnan(prem) & (np.arange(n) % 4 == 0), 0.02 * cost, np.nan) if reserve \
+    fee = (
+        np.where(~np.isnan(prem) & (np.arange(n) % 4 == 0), 0.02 * cost, np.nan)
+        if reserve
         else np.full(n, np.nan)
+    )
     return Items(
         name=np.array([f"item{i:03d}" for i in range(n)]),
         supplier=np.arange(n) % n_suppliers,
@@ -36,12 +46,24 @@ def make_items(n: int, rng: np.random.Generator, *, n_suppliers: int = 2, emerge
     )
 
 
-def make_instance(n_items: int = 3, *, scenarios: int = 12, periods: int = 4, seed: int = 3,
-                  shortage: str = "lost_sales", emergency: bool = False, reserve: bool = False,
-                  fill_rate: float | None = None, budget_share: float | None = None,
-                  storage_share: float | None = None, cvar_weight: float = 0.0,
-                  disruption: float = 0.1, black_swan: bool = False,
-                  periods_per_year: float = 52.0, warmup: int | None = None) -> Instance:
+def make_instance(
+    n_items: int = 3,
+    *,
+    scenarios: int = 12,
+    periods: int = 4,
+    seed: int = 3,
+    shortage: str = "lost_sales",
+    emergency: bool = False,
+    reserve: bool = False,
+    fill_rate: float | None = None,
+    budget_share: float | None = None,
+    storage_share: float | None = None,
+    cvar_weight: float = 0.0,
+    disruption: float = 0.1,
+    black_swan: bool = False,
+    periods_per_year: float = 52.0,
+    warmup: int | None = None,
+) -> Instance:
     """A small random instance.
 
     ``budget_share`` / ``storage_share`` put the budget / storage limit at that share of
@@ -58,12 +80,22 @@ def make_instance(n_items: int = 3, *, scenarios: int = 12, periods: int = 4, se
             return None
         return float(weight @ pipe + share * (weight @ full - weight @ pipe))
 
-    plan = PlanSettings(periods=periods, periods_per_year=periods_per_year, scenarios=scenarios,
-                        seed=seed, shortage=shortage, warmup=warmup,
-                        inventory_budget=limit(budget_share, items.unit_cost),
-                        storage_capacity=limit(storage_share, items.volume))
+    plan = PlanSettings(
+        periods=periods,
+        periods_per_year=periods_per_year,
+        scenarios=scenarios,
+        seed=seed,
+        shortage=shortage,
+        warmup=warmup,
+        inventory_budget=limit(budget_share, items.unit_cost),
+        storage_capacity=limit(storage_share, items.volume),
+    )
     return Instance(
-        name="test", description="generated for tests", plan=plan, items=items, suppliers=sup,
+        name="test",
+        description="generated for tests",
+        plan=plan,
+        items=items,
+        suppliers=sup,
         black_swan=BlackSwan(0.2, 2, 1.5) if black_swan else None,
         risk=RiskSettings(0.9, cvar_weight),
     )

@@ -11,23 +11,38 @@ import pytest
 from typer.testing import CliRunner
 
 from optimizer.cli import app
-from optimizer.instance_io import write_instance
+from optimizer.instance.io import write_instance
 from tests.factories import make_instance
 from tests.hand_cases import hand_instance
 
 runner = CliRunner()
-PLAN_COLUMNS = {"item", "base_stock", "safety_stock", "cover_periods", "expected_fill_rate",
-                "expected_cost", "reserved_capacity", "posture", "avg_on_hand",
-                "expected_stockout_units", "expected_emergency_units", "storage_cost",
-                "capital_cost", "obsolescence_cost", "stockout_cost", "emergency_cost",
-                "reservation_cost"}
+PLAN_COLUMNS = {
+    "item",
+    "base_stock",
+    "safety_stock",
+    "cover_periods",
+    "expected_fill_rate",
+    "expected_cost",
+    "reserved_capacity",
+    "posture",
+    "avg_on_hand",
+    "expected_stockout_units",
+    "expected_emergency_units",
+    "storage_cost",
+    "capital_cost",
+    "obsolescence_cost",
+    "stockout_cost",
+    "emergency_cost",
+    "reservation_cost",
+}
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("inst") / "small"
-    write_instance(make_instance(n_items=3, scenarios=15, periods=6, emergency=True,
-                                 reserve=True), folder)
+    write_instance(
+        make_instance(n_items=3, scenarios=15, periods=6, emergency=True, reserve=True), folder
+    )
     return folder
 
 
@@ -43,8 +58,16 @@ def test_solve_writes_plan_and_summary(small, tmp_path):
     assert PLAN_COLUMNS <= set(plan.columns)
     assert len(plan) == 3
     summary = json.loads((out / "summary.json").read_text())
-    for key in ("status", "objective", "scenarios", "seed", "solve_seconds", "build_seconds",
-                "gap", "versions"):
+    for key in (
+        "status",
+        "objective",
+        "scenarios",
+        "seed",
+        "solve_seconds",
+        "build_seconds",
+        "gap",
+        "versions",
+    ):
         assert key in summary
     assert summary["status"] == "optimal" and summary["scenarios"] == 15
     d = summary["diagnostics"]
@@ -65,8 +88,18 @@ def test_solve_default_is_the_bundled_demo(tmp_path):
 
 
 def test_scenarios_and_seed_options_change_the_sample(small, tmp_path):
-    res = run("solve", small, "--out", tmp_path, "--scenarios", "7", "--seed", "5",
-              "--eval-scenarios", "10")
+    res = run(
+        "solve",
+        small,
+        "--out",
+        tmp_path,
+        "--scenarios",
+        "7",
+        "--seed",
+        "5",
+        "--eval-scenarios",
+        "10",
+    )
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["scenarios"] == 7 and summary["seed"] == 5
@@ -87,8 +120,9 @@ def test_validate(small, tmp_path):
 def test_invalid_instance_exits_3_and_writes_nothing(tmp_path):
     bad = tmp_path / "bad"
     write_instance(make_instance(n_items=2), bad)
-    (bad / "suppliers.csv").write_text("supplier,disruption_prob,recovery_prob\nnear,0,1\n"
-                                       "far,0.5,0\n")
+    (bad / "suppliers.csv").write_text(
+        "supplier,disruption_prob,recovery_prob\nnear,0,1\nfar,0.5,0\n"
+    )
     out = tmp_path / "out"
     res = run("solve", bad, "--out", out)
     assert res.exit_code == 3
@@ -108,8 +142,9 @@ def test_infeasible_exits_4_naming_the_group(tmp_path):
 
 def test_time_limit_without_plan_exits_5(small, tmp_path):
     folder = tmp_path / "big"
-    write_instance(replace(make_instance(n_items=2, scenarios=80, periods=13, emergency=True)),
-                   folder)
+    write_instance(
+        replace(make_instance(n_items=2, scenarios=80, periods=13, emergency=True)), folder
+    )
     out = tmp_path / "out"
     res = run("solve", folder, "--out", out, "--time-limit", "0")
     assert res.exit_code == 5
@@ -125,8 +160,16 @@ def test_usage_errors_exit_2(small):
 
 def test_evaluate_prices_a_plan(small, tmp_path):
     assert run("solve", small, "--out", tmp_path / "s", "--eval-scenarios", "10").exit_code == 0
-    res = run("evaluate", small, "--plan", tmp_path / "s" / "plan.csv", "--scenarios", "25",
-              "--out", tmp_path / "e")
+    res = run(
+        "evaluate",
+        small,
+        "--plan",
+        tmp_path / "s" / "plan.csv",
+        "--scenarios",
+        "25",
+        "--out",
+        tmp_path / "e",
+    )
     assert res.exit_code == 0, res.output
     table = pd.read_csv(tmp_path / "e" / "evaluation.csv")
     assert {"expected_cost", "causal_expected_cost"} <= set(table.columns)

@@ -7,9 +7,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from optimizer.cli import app
-from optimizer.cli_compare import register
-from optimizer.comparison import (
+from optimizer.analysis.comparison import (
     TABLE_COLUMNS,
     PlanEvaluator,
     compare_policies,
@@ -18,16 +16,19 @@ from optimizer.comparison import (
     evaluation_scenarios,
     run_comparison,
 )
-from optimizer.costing import COST_LINES
-from optimizer.diagnostics import price_plan
-from optimizer.instance_io import write_instance
-from optimizer.policies import heuristic_policy, make_policies, stochastic_policy
-from optimizer.program_data import program_data
+from optimizer.analysis.diagnostics import price_plan
+from optimizer.analysis.policies import heuristic_policy, make_policies, stochastic_policy
+from optimizer.cli import app
+from optimizer.cli.compare import register
+from optimizer.instance.io import write_instance
+from optimizer.program.data import program_data
+from optimizer.program.verifier import COST_LINES
 from optimizer.scenarios import generate_scenarios
 from tests.factories import make_instance
 
-if "compare" not in [c.name or getattr(c.callback, "__name__", "") for c in
-                     app.registered_commands]:
+if "compare" not in [
+    c.name or getattr(c.callback, "__name__", "") for c in app.registered_commands
+]:
     register(app)
 
 KINDS = {
@@ -67,8 +68,9 @@ def test_chunked_pricing_equals_one_lp_per_item(case):
     whole = price_plan(data, plan.base_stock, plan.reserved)
     ev = evaluate_plan(inst, opt, plan.base_stock, plan.reserved, chunk=4)
     assert rel(ev.hindsight.expected_cost, whole.objective) < 1e-7
-    np.testing.assert_allclose(ev.hindsight.scenario_cost, whole.evaluation.scenario_cost,
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        ev.hindsight.scenario_cost, whole.evaluation.scenario_cost, rtol=1e-6, atol=1e-6
+    )
 
 
 def test_stochastic_plan_is_never_beaten_in_sample(case):
@@ -97,9 +99,11 @@ def test_common_random_numbers():
     plan = heuristic_policy(inst, "classic_95")
     # two independent evaluators built from the same seed: identical plans, identical costs
     a = PlanEvaluator(inst, evaluation_scenarios(inst, 15, seed=5)).evaluate(
-        plan.base_stock, plan.reserved, use_cache=False)
+        plan.base_stock, plan.reserved, use_cache=False
+    )
     b = PlanEvaluator(inst, evaluation_scenarios(inst, 15, seed=5)).evaluate(
-        plan.base_stock.copy(), plan.reserved.copy(), use_cache=False)
+        plan.base_stock.copy(), plan.reserved.copy(), use_cache=False
+    )
     np.testing.assert_array_equal(a.hindsight.scenario_cost, b.hindsight.scenario_cost)
     np.testing.assert_array_equal(a.causal.scenario_cost, b.causal.scenario_cost)
     assert a.digest == b.digest
@@ -114,10 +118,10 @@ def test_common_random_numbers():
     policies = make_policies(inst, jic_cover=[1], service_levels=[95], include_ev=False)
     comp = compare_policies(inst, policies, eval_scenarios=15, seed=5)
     assert {e.digest for e in comp.evaluations.values()} == {a.digest}
-    assert all(e.probability is comp.evaluator.data.probability
-               for e in comp.evaluations.values())
-    np.testing.assert_array_equal(comp.evaluations["classic_95"].hindsight.scenario_cost,
-                                  a.hindsight.scenario_cost)
+    assert all(e.probability is comp.evaluator.data.probability for e in comp.evaluations.values())
+    np.testing.assert_array_equal(
+        comp.evaluations["classic_95"].hindsight.scenario_cost, a.hindsight.scenario_cost
+    )
     # paired difference = difference of the means
     jit, rp = comp.evaluations["jit"], comp.evaluations["stochastic"]
     d = jit.difference(rp)
@@ -133,8 +137,15 @@ def test_comparison_table_figures():
     comp = run_comparison(inst, eval_scenarios=12, jic_cover=[1, 2], service_levels=[95])
     t = comp.table
     assert list(t.columns) == list(TABLE_COLUMNS)
-    assert set(t["policy"]) == {"jit", "jic_1", "jic_2", "classic_95", "newsvendor", "ev",
-                                "stochastic"}
+    assert set(t["policy"]) == {
+        "jit",
+        "jic_1",
+        "jic_2",
+        "classic_95",
+        "newsvendor",
+        "ev",
+        "stochastic",
+    }
     assert t["expected_cost"].is_monotonic_increasing
     assert t["rank"].iloc[0] == 1 and t["rank"].is_monotonic_increasing
     assert t["causal_rank"].min() == 1
@@ -145,8 +156,9 @@ def test_comparison_table_figures():
     assert t["fill_rate"].between(0, 1).all() and t["causal_fill_rate"].between(0, 1).all()
     stoch = t.set_index("policy").loc["stochastic"]
     assert stoch["vs_stochastic"] == 0.0
-    assert (t.loc[t["family"].isin(["jit", "jic", "classic", "newsvendor"]),
-                  "reserved_capacity"] == 0).all()
+    assert (
+        t.loc[t["family"].isin(["jit", "jic", "classic", "newsvendor"]), "reserved_capacity"] == 0
+    ).all()
     for name, plan in comp.plans.items():
         row = t.set_index("policy").loc[name]
         assert len(plan) == 3 and (plan["policy"] == name).all()
@@ -155,14 +167,14 @@ def test_comparison_table_figures():
         assert plan["causal_expected_cost"].sum() == pytest.approx(row["causal_expected_cost"])
     ev = comp.evaluations["jic_2"]
     assert ev.capital_tied_up() == pytest.approx(
-        float(inst.items.unit_cost @ ev.hindsight.avg_on_hand))
+        float(inst.items.unit_cost @ ev.hindsight.avg_on_hand)
+    )
 
     sweep = cover_sweep(comp, [0, 1, 1.5])
     assert list(sweep["cover"]) == [0, 1, 1.5]
     by_name = t.set_index("policy")
     assert sweep["expected_cost"].iloc[0] == pytest.approx(by_name.loc["jit", "expected_cost"])
-    assert sweep["expected_cost"].iloc[1] == pytest.approx(by_name.loc["jic_1",
-                                                                       "expected_cost"])
+    assert sweep["expected_cost"].iloc[1] == pytest.approx(by_name.loc["jic_1", "expected_cost"])
     assert sweep["capital_tied_up"].is_monotonic_increasing
 
 
@@ -180,17 +192,51 @@ def test_compare_cli_end_to_end(tmp_path):
     write_instance(inst, folder)
     out = tmp_path / "out"
     runner = CliRunner()
-    res = runner.invoke(app, ["compare", str(folder), "--out", str(out), "--eval-scenarios",
-                              "10", "--jic-k", "1,3", "--service", "90,97.5", "--seed", "4"])
+    res = runner.invoke(
+        app,
+        [
+            "compare",
+            str(folder),
+            "--out",
+            str(out),
+            "--eval-scenarios",
+            "10",
+            "--jic-k",
+            "1,3",
+            "--service",
+            "90,97.5",
+            "--seed",
+            "4",
+        ],
+    )
     assert res.exit_code == 0, res.output
     table = pd.read_csv(out / "comparison.csv")
-    for col in ("policy", "expected_cost", "ci_low", "ci_high", "fill_rate",
-                "capital_tied_up", "cvar95", "causal_expected_cost", "causal_ci_low",
-                "causal_ci_high", "causal_fill_rate", "rank",
-                *(f"{c}_cost" for c in COST_LINES)):
+    for col in (
+        "policy",
+        "expected_cost",
+        "ci_low",
+        "ci_high",
+        "fill_rate",
+        "capital_tied_up",
+        "cvar95",
+        "causal_expected_cost",
+        "causal_ci_low",
+        "causal_ci_high",
+        "causal_fill_rate",
+        "rank",
+        *(f"{c}_cost" for c in COST_LINES),
+    ):
         assert col in table.columns, col
-    names = ["jit", "jic_1", "jic_3", "classic_90", "classic_97.5", "newsvendor", "ev",
-             "stochastic"]
+    names = [
+        "jit",
+        "jic_1",
+        "jic_3",
+        "classic_90",
+        "classic_97.5",
+        "newsvendor",
+        "ev",
+        "stochastic",
+    ]
     assert sorted(table["policy"]) == sorted(names)
     assert list(table["rank"]) == sorted(table["rank"]) and table["rank"].iloc[0] == 1
     assert table["expected_cost"].is_monotonic_increasing
@@ -198,16 +244,19 @@ def test_compare_cli_end_to_end(tmp_path):
     assert sorted(p.stem for p in (out / "plans").glob("*.csv")) == sorted(names)
     plan = pd.read_csv(out / "plans" / "stochastic.csv")
     assert {"item", "base_stock", "safety_stock", "cover_periods", "expected_cost"} <= set(
-        plan.columns)
+        plan.columns
+    )
     assert not list(out.glob(".*")) and not list((out / "plans").glob(".*"))  # no temp files
     assert table.iloc[0]["policy"] in res.output
 
     # usage errors: exit 2, nothing written
-    bad_k = runner.invoke(app, ["compare", str(folder), "--out", str(tmp_path / "o2"),
-                                "--jic-k", "0,1"])
+    bad_k = runner.invoke(
+        app, ["compare", str(folder), "--out", str(tmp_path / "o2"), "--jic-k", "0,1"]
+    )
     assert bad_k.exit_code == 2
-    bad_s = runner.invoke(app, ["compare", str(folder), "--out", str(tmp_path / "o2"),
-                                "--service", "120"])
+    bad_s = runner.invoke(
+        app, ["compare", str(folder), "--out", str(tmp_path / "o2"), "--service", "120"]
+    )
     assert bad_s.exit_code == 2
     assert not (tmp_path / "o2").exists()
 
@@ -242,8 +291,9 @@ def test_backorders_without_emergency_hindsight_equals_causal():
     plan = heuristic_policy(inst, "jic_1")
     ev = evaluate_plan(inst, evaluation_scenarios(inst, 12), plan.base_stock, plan.reserved)
     assert ev.hindsight.expected_cost == pytest.approx(ev.causal.expected_cost, rel=1e-7)
-    np.testing.assert_allclose(ev.stockout_units(), ev.stockout_units(causal=True),
-                               rtol=1e-7, atol=1e-7)
+    np.testing.assert_allclose(
+        ev.stockout_units(), ev.stockout_units(causal=True), rtol=1e-7, atol=1e-7
+    )
     assert 0.5 < ev.fill_rate() < 1.0
     assert ev.fill_rate() == pytest.approx(ev.fill_rate(causal=True), abs=1e-9)
 
@@ -252,8 +302,12 @@ def test_backorders_without_emergency_hindsight_equals_causal():
 def test_mrp_gap_is_zero_for_a_replication_optimum_and_bound_formula():
     from scipy import stats
 
-    from optimizer.engine import solve_program
-    from optimizer.sampling_quality import mrp_gap, replication_scenarios, sample_size_study
+    from optimizer.analysis.sampling_quality import (
+        mrp_gap,
+        replication_scenarios,
+        sample_size_study,
+    )
+    from optimizer.engines.dispatch import solve_program
 
     inst = make_instance(2, scenarios=6, periods=3, seed=28, emergency=True)
     own = program_data(inst, replication_scenarios(inst, 1, 8))
@@ -275,15 +329,17 @@ def test_mrp_gap_is_zero_for_a_replication_optimum_and_bound_formula():
 
 def test_coupled_instance_budget_use_and_cvar_pricing():
     """Budget and CVaR couple the stochastic program; pricing a fixed plan stays separable."""
-    inst = make_instance(3, scenarios=8, periods=4, seed=29, budget_share=0.7,
-                         cvar_weight=0.5, fill_rate=0.5)
+    inst = make_instance(
+        3, scenarios=8, periods=4, seed=29, budget_share=0.7, cvar_weight=0.5, fill_rate=0.5
+    )
     policies = make_policies(inst, jic_cover=[4], service_levels=[95], include_ev=False)
     comp = compare_policies(inst, policies, eval_scenarios=10)
     t = comp.table.set_index("policy")
     B = inst.plan.inventory_budget
     for p in policies:
         assert t.loc[p.name, "budget_use"] == pytest.approx(
-            float(inst.items.unit_cost @ p.base_stock) / B)
+            float(inst.items.unit_cost @ p.base_stock) / B
+        )
         assert np.isnan(t.loc[p.name, "storage_use"])
         assert 0 <= t.loc[p.name, "fill_targets_missed"] <= 3
     assert t.loc["stochastic", "budget_use"] <= 1 + 1e-9

@@ -26,10 +26,10 @@ from models.mpisppy_scenarios import (
     scenario_names_creator,
 )
 from models.two_stage import fix_plan
-from optimizer.engine import solve_program
-from optimizer.highs_backend import solve_pyomo
-from optimizer.instance_io import load_instance, write_instance
-from optimizer.program_data import program_data
+from optimizer.engines.dispatch import solve_program
+from optimizer.engines.highs import solve_pyomo
+from optimizer.instance.io import load_instance, write_instance
+from optimizer.program.data import program_data
 from optimizer.scenarios import generate_scenarios
 from tests.factories import make_instance
 
@@ -40,8 +40,9 @@ PH_REL_GAP = 1e-3  # the run stops at this gap; 1e-4 takes ~300 PH iterations he
 def _mpiexec() -> str:
     beside = Path(sys.executable).parent / "mpiexec"
     found = str(beside) if beside.exists() else shutil.which("mpiexec")
-    assert found, ("mpiexec not found: install the distributed extra "
-                   "(pip install mpi-sppy mpi4py mpich)")
+    assert found, (
+        "mpiexec not found: install the distributed extra (pip install mpi-sppy mpi4py mpich)"
+    )
     return found
 
 
@@ -60,11 +61,14 @@ def _var_quantile(costs: np.ndarray, prob: np.ndarray, alpha: float) -> float:
     return float(costs[order][np.searchsorted(cum, alpha - 1e-12)])
 
 
-@pytest.mark.parametrize("kind", [
-    {"budget_share": 0.3},
-    {"budget_share": 0.5, "emergency": True, "reserve": True, "shortage": "backorder"},
-    {"budget_share": 0.6, "emergency": True, "reserve": True, "cvar_weight": 0.4},
-])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        {"budget_share": 0.3},
+        {"budget_share": 0.5, "emergency": True, "reserve": True, "shortage": "backorder"},
+        {"budget_share": 0.6, "emergency": True, "reserve": True, "cvar_weight": 0.4},
+    ],
+)
 def test_scenario_creator_matches_extensive_form(kind):
     inst = make_instance(4, scenarios=6, periods=4, seed=7, **kind)
     data = program_data(inst, generate_scenarios(inst))
@@ -105,8 +109,10 @@ def test_scenario_creator_rejects_what_it_cannot_express():
         check_decomposable(data)
     with pytest.raises(ValueError, match="fill rate"):
         scenario_creator("scen0", data=data)
-    ok = program_data(make_instance(2, scenarios=3, periods=3),
-                      generate_scenarios(make_instance(2, scenarios=3, periods=3)))
+    ok = program_data(
+        make_instance(2, scenarios=3, periods=3),
+        generate_scenarios(make_instance(2, scenarios=3, periods=3)),
+    )
     with pytest.raises(ValueError):
         scenario_creator("scen7", data=ok)
     with pytest.raises(ValueError):
@@ -121,8 +127,20 @@ def test_mpiexec_two_ranks_matches_extensive_form(tmp_path):
     # launched the way the README says: every rank runs ``stockplan solve``
     stockplan = Path(sys.executable).parent / "stockplan"
     assert stockplan.exists(), "install the package (pip install -e .) to get the script"
-    cmd = [_mpiexec(), "-n", "2", str(stockplan), "solve", str(folder), "--engine", "mpi-sppy",
-           "--out", str(out), "--rel-gap", str(PH_REL_GAP)]
+    cmd = [
+        _mpiexec(),
+        "-n",
+        "2",
+        str(stockplan),
+        "solve",
+        str(folder),
+        "--engine",
+        "mpi-sppy",
+        "--out",
+        str(out),
+        "--rel-gap",
+        str(PH_REL_GAP),
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer.engine import solve_program
-from optimizer.instance_io import load_instance, write_instance
-from optimizer.program_data import program_data
+from optimizer.engines.dispatch import solve_program
+from optimizer.instance.io import load_instance, write_instance
+from optimizer.program.data import program_data
 from optimizer.scenarios import generate_scenarios
 from tests.factories import make_instance
 
@@ -48,8 +48,7 @@ def test_engines_agree_on_the_recourse_problem(kind):
         sol = solve_program(data, engine=engine)
         assert sol.objective == pytest.approx(ref.objective, rel=1e-6), engine
         # the plan of each engine is optimal for the reference model too
-        priced = solve_program(data, engine="ef", base_stock=sol.base_stock,
-                               reserved=sol.reserved)
+        priced = solve_program(data, engine="ef", base_stock=sol.base_stock, reserved=sol.reserved)
         assert priced.objective == pytest.approx(ref.objective, rel=1e-6), engine
 
 
@@ -82,8 +81,12 @@ def test_explicit_scenarios_path_equals_the_plain_extensive_form(tmp_path):
 
     inst = make_instance(emergency=True, n_items=3, scenarios=8)
     scen = generate_scenarios(inst)
-    explicit = ExplicitScenarios(scen.demand, scen.supplier_up, scen.probability,
-                                 np.array([f"w{k}" for k in range(scen.n_scenarios)]))
+    explicit = ExplicitScenarios(
+        scen.demand,
+        scen.supplier_up,
+        scen.probability,
+        np.array([f"w{k}" for k in range(scen.n_scenarios)]),
+    )
     inst_x = replace(inst, explicit=explicit, plan=replace(inst.plan, warmup=inst.warmup))
     write_instance(inst_x, tmp_path / "x")
     loaded = load_instance(tmp_path / "x")
@@ -92,12 +95,19 @@ def test_explicit_scenarios_path_equals_the_plain_extensive_form(tmp_path):
     plain = solve_program(program_data(inst, scen), engine="ef")
     assert via_files.objective == pytest.approx(plain.objective, rel=1e-9)
     np.testing.assert_allclose(
-        solve_program(program_data(inst, scen), engine="ef", base_stock=via_files.base_stock,
-                      reserved=via_files.reserved).objective, plain.objective, rtol=1e-9)
+        solve_program(
+            program_data(inst, scen),
+            engine="ef",
+            base_stock=via_files.base_stock,
+            reserved=via_files.reserved,
+        ).objective,
+        plain.objective,
+        rtol=1e-9,
+    )
 
 
 def test_decomposed_uses_worker_processes_and_matches_serial(monkeypatch):
-    import optimizer.engine as engine_module
+    import optimizer.engines.dispatch as engine_module
 
     monkeypatch.setattr(engine_module, "POOL_MIN_CELLS", 0)
     inst = make_instance(n_items=6, scenarios=60, periods=13, emergency=True)
@@ -109,18 +119,24 @@ def test_decomposed_uses_worker_processes_and_matches_serial(monkeypatch):
     assert parallel.objective == pytest.approx(serial.objective, rel=1e-12)
 
 
-@pytest.mark.parametrize("kw", [dict(budget_share=0.05, emergency=True, reserve=True, n_items=6),
-                                dict(budget_share=0.3, fill_rate=0.95, emergency=True),
-                                dict(storage_share=0.2, shortage="backorder", n_items=5),
-                                dict(budget_share=3.0)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(budget_share=0.05, emergency=True, reserve=True, n_items=6),
+        dict(budget_share=0.3, fill_rate=0.95, emergency=True),
+        dict(storage_share=0.2, shortage="backorder", n_items=5),
+        dict(budget_share=3.0),
+    ],
+)
 @pytest.mark.parametrize("workers", [1, 2])
 def test_price_decomposition_is_exact_and_feasible(kw, workers):
     _, data = _data(kw)
     ref = solve_program(data, engine="ef")
     price = solve_program(data, engine="price", workers=workers)
     assert price.objective == pytest.approx(ref.objective, rel=1e-6)
-    weight, limit = ((data.unit_cost, data.budget) if data.budget is not None
-                     else (data.volume, data.storage))
+    weight, limit = (
+        (data.unit_cost, data.budget) if data.budget is not None else (data.volume, data.storage)
+    )
     assert weight @ price.base_stock <= limit * (1 + 1e-9)
     assert price.evaluation.residual.get("inventory_budget", 0.0) <= 1e-9
 

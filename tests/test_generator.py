@@ -10,12 +10,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from optimizer.cli_generate import register
-from optimizer.engine import solve_program
-from optimizer.generator import budget_for_share, generate_instance
+from optimizer.cli.generate import register
+from optimizer.engines.dispatch import solve_program
 from optimizer.instance import Items, Suppliers
-from optimizer.instance_io import load_instance, write_instance
-from optimizer.program_data import program_data
+from optimizer.instance.generator import budget_for_share, generate_instance
+from optimizer.instance.io import load_instance, write_instance
+from optimizer.program.data import program_data
 from optimizer.scenarios import generate_scenarios
 
 
@@ -29,8 +29,9 @@ def _same_table(a: Items | Suppliers, b: Items | Suppliers) -> None:
 
 
 def test_round_trip_through_files(tmp_path):
-    inst = generate_instance(300, 12, seed=5, budget_share=0.4, shortage="backorder",
-                             scenarios=50, periods=8)
+    inst = generate_instance(
+        300, 12, seed=5, budget_share=0.4, shortage="backorder", scenarios=50, periods=8
+    )
     write_instance(inst, tmp_path / "inst")
     back = load_instance(tmp_path / "inst")
     _same_table(inst.items, back.items)
@@ -101,8 +102,9 @@ def test_rejects_bad_arguments():
 
 @pytest.mark.parametrize("shortage", ["lost_sales", "backorder"])
 def test_budget_binds(shortage):
-    inst = generate_instance(6, 3, seed=4, shortage=shortage, scenarios=20, periods=4,
-                             budget_share=0.3)
+    inst = generate_instance(
+        6, 3, seed=4, shortage=shortage, scenarios=20, periods=4, budget_share=0.3
+    )
     budget = inst.plan.inventory_budget
     assert budget == pytest.approx(budget_for_share(inst.items, 0.3))
     data = program_data(inst, generate_scenarios(inst))
@@ -123,15 +125,42 @@ def test_cli_generate_writes_a_valid_instance(tmp_path):
 
     register(app)
     out = tmp_path / "gen"
-    result = CliRunner().invoke(app, ["generate", "--items", "25", "--suppliers", "4",
-                                      "--out", str(out), "--seed", "9", "--shortage",
-                                      "backorder", "--budget-share", "0.35"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "generate",
+            "--items",
+            "25",
+            "--suppliers",
+            "4",
+            "--out",
+            str(out),
+            "--seed",
+            "9",
+            "--shortage",
+            "backorder",
+            "--budget-share",
+            "0.35",
+        ],
+    )
     assert result.exit_code == 0, result.output
     back = load_instance(out)
     assert len(back.items) == 25 and len(back.suppliers) == 4
     assert back.plan.shortage == "backorder"
     assert back.plan.inventory_budget == pytest.approx(budget_for_share(back.items, 0.35))
     _same_table(back.items, generate_instance(25, 4, seed=9).items)
-    bad = CliRunner().invoke(app, ["generate", "--items", "3", "--suppliers", "1", "--out",
-                                   str(tmp_path / "x"), "--shortage", "sometimes"])
+    bad = CliRunner().invoke(
+        app,
+        [
+            "generate",
+            "--items",
+            "3",
+            "--suppliers",
+            "1",
+            "--out",
+            str(tmp_path / "x"),
+            "--shortage",
+            "sometimes",
+        ],
+    )
     assert bad.exit_code == 2

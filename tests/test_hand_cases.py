@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimizer.engine import require_plan, solve_program
+from optimizer.engines.dispatch import require_plan, solve_program
+from optimizer.engines.highs import SolverOptions, SolveStatus
 from optimizer.errors import InfeasiblePlanError
-from optimizer.highs_backend import SolverOptions, SolveStatus
-from optimizer.program_data import program_data
+from optimizer.program.data import program_data
 from optimizer.scenarios import generate_scenarios
 from tests.hand_cases import hand_instance
 
@@ -100,7 +100,7 @@ def test_infeasible_budget_is_named_as_the_conflict():
 
 
 def test_causal_simulator_follows_the_hand_path():
-    from optimizer.simulate import simulate_plan
+    from optimizer.program.simulate import simulate_plan
 
     inst = hand_instance()
     data = program_data(inst, generate_scenarios(inst))

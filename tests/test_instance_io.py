@@ -1,4 +1,4 @@
-"""Tests of :mod:`optimizer.instance_io`: every input rule, explicit scenarios, round trips.
+"""Tests of :mod:`optimizer.instance.io`: every input rule, explicit scenarios, round trips.
 
 Instances are written to ``tmp_path`` by :class:`Case`, a small valid instance (three
 items, two suppliers) that a test mutates one cell or key at a time before writing.
@@ -20,7 +20,7 @@ import pytest
 
 from optimizer.errors import EXIT_INVALID_INPUT, InputProblem, InvalidInstanceError
 from optimizer.instance import Instance, Items, Suppliers
-from optimizer.instance_io import MAX_REPORTED, load_instance, write_instance
+from optimizer.instance.io import MAX_REPORTED, load_instance, write_instance
 
 INSTANCES = Path(__file__).resolve().parents[1] / "instances"
 
@@ -291,7 +291,7 @@ def test_blanks_bom_and_blank_lines_are_tolerated(case: Case) -> None:
 
 def test_poisson_std_mismatch_only_warns(case: Case, caplog: pytest.LogCaptureFixture) -> None:
     case.cell(1, "demand_dist", "poisson")  # mean 20, std 5 != sqrt(20)
-    with caplog.at_level(logging.WARNING, logger="optimizer.instance_io"):
+    with caplog.at_level(logging.WARNING, logger="optimizer.instance.io"):
         inst = load_instance(case.write())
     assert inst.items.demand_std[0] == pytest.approx(math.sqrt(20))
     assert any("poisson" in r.message and "'A'" in r.message for r in caplog.records)
@@ -301,7 +301,7 @@ def test_poisson_std_within_one_percent_is_silent(
     case: Case, caplog: pytest.LogCaptureFixture
 ) -> None:
     case.cell(1, "demand_dist", "poisson").cell(1, "demand_std", "4.47")
-    with caplog.at_level(logging.WARNING, logger="optimizer.instance_io"):
+    with caplog.at_level(logging.WARNING, logger="optimizer.instance.io"):
         load_instance(case.write())
     assert not caplog.records
 

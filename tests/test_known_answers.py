@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from optimizer.engine import solve_program
-from optimizer.instance_io import load_instance
-from optimizer.program_data import program_data
+from optimizer.engines.dispatch import solve_program
+from optimizer.instance.io import load_instance
+from optimizer.program.data import program_data
 from optimizer.scenarios import generate_scenarios
 
 INSTANCES = Path(__file__).resolve().parent.parent / "instances"
@@ -28,12 +28,16 @@ def normal_base_stock_cost(S: float, mu: float, sigma: float, h: float, p: float
     return h * (S - mu + shortfall) + p * shortfall
 
 
-def disruption_cost(S: float, d: float, h: float, p: float, alpha: float, beta: float,
-                    terms: int = 4000) -> float:
+def disruption_cost(
+    S: float, d: float, h: float, p: float, alpha: float, beta: float, terms: int = 4000
+) -> float:
     """Sum_n pi_n [h (S-(n+1)d)+ + p ((n+1)d-S)+] with the stationary disruption ages pi_n."""
     n = np.arange(terms)
-    pi = np.where(n == 0, beta / (alpha + beta),
-                  alpha * beta / (alpha + beta) * (1 - beta) ** np.maximum(n - 1, 0))
+    pi = np.where(
+        n == 0,
+        beta / (alpha + beta),
+        alpha * beta / (alpha + beta) * (1 - beta) ** np.maximum(n - 1, 0),
+    )
     need = (n + 1) * d
     return float(np.sum(pi * (h * np.maximum(S - need, 0) + p * np.maximum(need - S, 0))))
 

@@ -13,9 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from optimizer.instance import Instance, Items, PlanSettings, Suppliers
-from optimizer.instance_io import load_instance
-from optimizer.policies import (
+from optimizer.analysis.policies import (
     classic_policy,
     cover_policy,
     ev_policy,
@@ -27,6 +25,8 @@ from optimizer.policies import (
     newsvendor_policy,
     policy_names,
 )
+from optimizer.instance import Instance, Items, PlanSettings, Suppliers
+from optimizer.instance.io import load_instance
 from tests.factories import make_instance
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,19 +36,29 @@ def single_family(family: str, *, shortage: str = "lost_sales", n: int = 4) -> I
     """``n`` items of one demand family, lead times 0..n-1, known costs."""
     mean = np.array([50.0, 20.0, 8.0, 120.0])[:n]
     std = {"poisson": np.sqrt(mean), "negbin": np.array([12.0, 9.0, 5.0, 30.0])[:n]}.get(
-        family, np.array([8.0, 6.0, 3.0, 30.0])[:n])
+        family, np.array([8.0, 6.0, 3.0, 30.0])[:n]
+    )
     cost = np.array([10.0, 40.0, 150.0, 4.0])[:n]
     items = Items(
-        name=np.array([f"{family}{i}" for i in range(n)]), supplier=np.zeros(n, dtype=int),
-        unit_cost=cost, demand_mean=mean, demand_std=std, demand_dist=np.array([family] * n),
-        lead_time=np.arange(n), stockout_penalty=cost * np.array([0.3, 0.7, 1.2, 1.5])[:n],
-        emergency_premium=np.full(n, np.nan), emergency_capacity=np.full(n, np.inf),
-        reservation_fee=np.full(n, np.nan), min_fill_rate=np.full(n, np.nan),
-        volume=np.ones(n), capital_rate=np.full(n, 0.10), storage_rate=np.full(n, 0.12),
-        obsolescence_rate=np.full(n, 0.05))
+        name=np.array([f"{family}{i}" for i in range(n)]),
+        supplier=np.zeros(n, dtype=int),
+        unit_cost=cost,
+        demand_mean=mean,
+        demand_std=std,
+        demand_dist=np.array([family] * n),
+        lead_time=np.arange(n),
+        stockout_penalty=cost * np.array([0.3, 0.7, 1.2, 1.5])[:n],
+        emergency_premium=np.full(n, np.nan),
+        emergency_capacity=np.full(n, np.inf),
+        reservation_fee=np.full(n, np.nan),
+        min_fill_rate=np.full(n, np.nan),
+        volume=np.ones(n),
+        capital_rate=np.full(n, 0.10),
+        storage_rate=np.full(n, 0.12),
+        obsolescence_rate=np.full(n, 0.05),
+    )
     sup = Suppliers(np.array(["s"]), np.array([0.0]), np.array([1.0]))
-    plan = PlanSettings(periods=4, periods_per_year=52.0, scenarios=10, seed=1,
-                        shortage=shortage)
+    plan = PlanSettings(periods=4, periods_per_year=52.0, scenarios=10, seed=1, shortage=shortage)
     return Instance(name=family, description="", plan=plan, items=items, suppliers=sup)
 
 
@@ -72,8 +82,9 @@ def test_jic_adds_k_periods_of_cover(k):
     inst = make_instance(5, seed=12)
     p = cover_policy(inst, k)
     it = inst.items
-    np.testing.assert_allclose(p.base_stock, (it.lead_time + 1) * it.demand_mean
-                               + k * it.demand_mean, rtol=1e-12)
+    np.testing.assert_allclose(
+        p.base_stock, (it.lead_time + 1) * it.demand_mean + k * it.demand_mean, rtol=1e-12
+    )
     assert p.name == f"jic_{k:g}" and p.parameter == k
     assert np.all(p.reserved == 0)
 
@@ -95,7 +106,8 @@ def test_low_service_level_is_clipped_to_the_pipeline_and_nothing_else():
     p = classic_policy(inst, 1.0)  # z = -2.33: below L*mu where sigma*sqrt(L+1) > mu/2.33
     it = inst.items
     raw = (it.lead_time + 1) * it.demand_mean + stats.norm.ppf(0.01) * it.demand_std * np.sqrt(
-        it.lead_time + 1)
+        it.lead_time + 1
+    )
     floor = it.lead_time * it.demand_mean
     assert p.clipped.any() and not p.clipped.all()
     np.testing.assert_allclose(p.base_stock, np.maximum(raw, floor), rtol=1e-12)
@@ -111,10 +123,8 @@ def test_newsvendor_normal_fractile(shortage):
     it = inst.items
     pi = it.stockout_penalty
     z = stats.norm.ppf(pi / (pi + holding(inst)))
-    expected = (it.lead_time + 1) * it.demand_mean + z * it.demand_std * np.sqrt(
-        it.lead_time + 1)
-    np.testing.assert_allclose(newsvendor_fractile(inst), pi / (pi + holding(inst)),
-                               rtol=1e-12)
+    expected = (it.lead_time + 1) * it.demand_mean + z * it.demand_std * np.sqrt(it.lead_time + 1)
+    np.testing.assert_allclose(newsvendor_fractile(inst), pi / (pi + holding(inst)), rtol=1e-12)
     np.testing.assert_allclose(newsvendor_policy(inst).base_stock, expected, rtol=1e-10)
 
 
@@ -167,8 +177,7 @@ def test_lead_time_demand_deterministic_and_monte_carlo_negbin():
 def test_ev_plan_is_jit():
     inst = make_instance(4, seed=14, emergency=True, reserve=True)
     ev = ev_policy(inst)
-    np.testing.assert_allclose(ev.base_stock, jit_policy(inst).base_stock, rtol=1e-7,
-                               atol=1e-7)
+    np.testing.assert_allclose(ev.base_stock, jit_policy(inst).base_stock, rtol=1e-7, atol=1e-7)
     np.testing.assert_allclose(ev.reserved, 0.0, atol=1e-9)
     assert ev.solution is not None and ev.data is not None and ev.data.n_scenarios == 1
 
@@ -178,10 +187,21 @@ def test_make_policies_default_set_and_validation():
     pols = make_policies(inst)
     names = [p.name for p in pols]
     assert names == policy_names()
-    assert names == ["jit", "jic_1", "jic_2", "jic_4", "classic_90", "classic_95",
-                     "classic_99", "newsvendor", "ev", "stochastic"]
-    custom = make_policies(inst, jic_cover=[0.5, 3], service_levels=[80], include_ev=False,
-                           include_stochastic=False)
+    assert names == [
+        "jit",
+        "jic_1",
+        "jic_2",
+        "jic_4",
+        "classic_90",
+        "classic_95",
+        "classic_99",
+        "newsvendor",
+        "ev",
+        "stochastic",
+    ]
+    custom = make_policies(
+        inst, jic_cover=[0.5, 3], service_levels=[80], include_ev=False, include_stochastic=False
+    )
     assert [p.name for p in custom] == ["jit", "jic_0.5", "jic_3", "classic_80", "newsvendor"]
     assert all(p.is_heuristic for p in custom)
     with pytest.raises(ValueError, match="cover"):
@@ -202,5 +222,6 @@ def test_heuristics_ignore_reservation():
 def test_poisson_std_is_sqrt_mean_even_if_the_table_says_otherwise():
     inst = single_family("poisson")
     wrong = replace(inst, items=replace(inst.items, demand_std=inst.items.demand_std * 3))
-    np.testing.assert_allclose(classic_policy(wrong, 95).base_stock,
-                               classic_policy(inst, 95).base_stock)
+    np.testing.assert_allclose(
+        classic_policy(wrong, 95).base_stock, classic_policy(inst, 95).base_stock
+    )

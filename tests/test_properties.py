@@ -14,13 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optimizer.engine import solve_program
-from optimizer.program_data import program_data
+from optimizer.engines.dispatch import solve_program
+from optimizer.program.data import program_data
 from optimizer.scenarios import generate_scenarios, mean_value_scenario
 from tests.factories import make_instance
 
-SETTINGS = settings(max_examples=12, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 
 instances = st.builds(
     make_instance,
@@ -58,9 +59,13 @@ def test_evpi_and_vss_are_nonnegative(inst):
 
 def _scale_costs(inst, k):
     it = inst.items
-    items = replace(it, unit_cost=it.unit_cost * k, stockout_penalty=it.stockout_penalty * k,
-                    emergency_premium=it.emergency_premium * k,
-                    reservation_fee=it.reservation_fee * k)
+    items = replace(
+        it,
+        unit_cost=it.unit_cost * k,
+        stockout_penalty=it.stockout_penalty * k,
+        emergency_premium=it.emergency_premium * k,
+        reservation_fee=it.reservation_fee * k,
+    )
     plan = inst.plan
     if plan.inventory_budget is not None:  # the budget is in money too
         plan = replace(plan, inventory_budget=plan.inventory_budget * k)
@@ -74,8 +79,13 @@ def test_scaling_costs_scales_the_objective_and_keeps_the_plan(inst, k):
     scaled = _scale_costs(inst, k)
     sdata, ssol = _solve(scaled)
     assert ssol.objective == pytest.approx(k * sol.objective, rel=1e-6, abs=1e-9)
-    kept = solve_program(sdata, engine="matrix", base_stock=sol.base_stock,
-                         reserved=sol.reserved, keep_fill_rate=True)
+    kept = solve_program(
+        sdata,
+        engine="matrix",
+        base_stock=sol.base_stock,
+        reserved=sol.reserved,
+        keep_fill_rate=True,
+    )
     assert kept.objective == pytest.approx(ssol.objective, rel=1e-6, abs=1e-9)
 
 
@@ -98,8 +108,9 @@ def test_permuting_items_changes_nothing(inst, seed):
     # items keep their own random streams, so their scenarios follow them
     pdata, psol = _solve(pinst)
     assert psol.objective == pytest.approx(sol.objective, rel=1e-7, abs=1e-9)
-    priced = solve_program(pdata, engine="matrix", base_stock=sol.base_stock[perm],
-                           reserved=sol.reserved[perm])
+    priced = solve_program(
+        pdata, engine="matrix", base_stock=sol.base_stock[perm], reserved=sol.reserved[perm]
+    )
     assert priced.objective == pytest.approx(psol.objective, rel=1e-7, abs=1e-9)
 
 
@@ -108,8 +119,11 @@ def test_permuting_items_changes_nothing(inst, seed):
 def test_higher_stockout_penalty_never_lowers_the_level(inst, factor):
     """Largest optimal level is monotone: max(S_low, S_high) is optimal at the high penalty."""
     if inst.plan.inventory_budget is not None or inst.risk.cvar_weight > 0:
-        inst = replace(inst, plan=replace(inst.plan, inventory_budget=None),
-                       risk=replace(inst.risk, cvar_weight=0.0))
+        inst = replace(
+            inst,
+            plan=replace(inst.plan, inventory_budget=None),
+            risk=replace(inst.risk, cvar_weight=0.0),
+        )
     _, low = _solve(inst)
     it = inst.items
     high_inst = replace(inst, items=replace(it, stockout_penalty=it.stockout_penalty * factor))

@@ -17,10 +17,16 @@ from optimizer.scenarios import (
 from tests.factories import make_instance
 
 
-@pytest.mark.parametrize("family, mean, std", [
-    ("normal", 100.0, 15.0), ("gamma", 20.0, 12.0), ("lognormal", 50.0, 40.0),
-    ("negbin", 8.0, 5.0), ("poisson", 3.0, np.sqrt(3.0)),
-])
+@pytest.mark.parametrize(
+    "family, mean, std",
+    [
+        ("normal", 100.0, 15.0),
+        ("gamma", 20.0, 12.0),
+        ("lognormal", 50.0, 40.0),
+        ("negbin", 8.0, 5.0),
+        ("poisson", 3.0, np.sqrt(3.0)),
+    ],
+)
 def test_families_match_mean_and_std(family, mean, std):
     x = sample_demand(np.random.default_rng(1), family, mean, std, (200_000,))
     assert x.min() >= 0
@@ -62,8 +68,7 @@ def test_reproducible_and_independent_of_item_order():
 
 def test_black_swan_stops_every_supplier_and_lifts_demand():
     inst = make_instance(n_items=2, scenarios=4000, periods=10, disruption=0.0)
-    inst = replace(inst, black_swan=BlackSwan(probability=0.25, duration=3,
-                                              demand_multiplier=2.0))
+    inst = replace(inst, black_swan=BlackSwan(probability=0.25, duration=3, demand_multiplier=2.0))
     calm = generate_scenarios(replace(inst, black_swan=None))
     sc = generate_scenarios(inst)
     assert sc.black_swan.mean() == pytest.approx(0.25, abs=0.02)
@@ -91,7 +96,7 @@ def test_default_warmup_covers_lead_time_and_long_outages():
 
 
 def test_items_of_reliable_suppliers_start_later_and_keep_their_costed_law():
-    from optimizer.program_data import program_data
+    from optimizer.program.data import program_data
 
     inst = make_instance(n_items=4, disruption=0.2)  # near: never down; far: allowance 7
     scen = generate_scenarios(inst)
@@ -102,8 +107,9 @@ def test_items_of_reliable_suppliers_start_later_and_keep_their_costed_law():
         assert data.start[i] == expected
         assert np.all(data.demand[i, :, :expected] == 0)
         np.testing.assert_array_equal(data.demand[i, :, expected:], scen.demand[i, :, expected:])
-        assert data.pipeline[i].sum() == pytest.approx(inst.items.lead_time[i]
-                                                        * inst.items.demand_mean[i])
+        assert data.pipeline[i].sum() == pytest.approx(
+            inst.items.lead_time[i] * inst.items.demand_mean[i]
+        )
     assert data.start[inst.items.supplier == 0].min() > 0  # the reliable supplier's items
     # an explicit warm-up keeps every item live from period 1
     fixed = replace(inst, plan=replace(inst.plan, warmup=W))

@@ -7,19 +7,25 @@ import copy
 import numpy as np
 import pytest
 
-from optimizer.costing import check_solution, cvar, evaluate_solution
-from optimizer.engine import require_plan, solve_program
+from optimizer.engines.dispatch import require_plan, solve_program
+from optimizer.engines.highs import SolverOptions, SolveStatus
 from optimizer.errors import NoPlanError, VerificationError
-from optimizer.highs_backend import SolverOptions, SolveStatus
-from optimizer.program_data import program_data
+from optimizer.program.data import program_data
+from optimizer.program.verifier import check_solution, cvar, evaluate_solution
 from optimizer.scenarios import generate_scenarios
 from tests.factories import make_instance
 
 
 @pytest.fixture(scope="module")
 def solved():
-    inst = make_instance(n_items=3, emergency=True, reserve=True, shortage="backorder",
-                         disruption=0.3, cvar_weight=0.3)
+    inst = make_instance(
+        n_items=3,
+        emergency=True,
+        reserve=True,
+        shortage="backorder",
+        disruption=0.3,
+        cvar_weight=0.3,
+    )
     data = program_data(inst, generate_scenarios(inst))
     return data, solve_program(data, engine="matrix")
 
@@ -32,8 +38,9 @@ def test_solver_answer_passes(solved):
     check_solution(ev, sol.objective, what="test")
 
 
-@pytest.mark.parametrize("field, where", [("I", (0, 1, 3)), ("s", (1, 0, 2)), ("n", (2, 2, 2)),
-                                           ("B", (0, 0, 4))])
+@pytest.mark.parametrize(
+    "field, where", [("I", (0, 1, 3)), ("s", (1, 0, 2)), ("n", (2, 2, 2)), ("B", (0, 0, 4))]
+)
 def test_corrupted_recourse_is_caught(solved, field, where):
     data, sol = solved
     rec = copy.deepcopy(sol.recourse)
@@ -57,8 +64,10 @@ def test_plan_below_pipeline_and_over_capacity_are_caught(solved):
     ev = evaluate_solution(data, S, sol.reserved, sol.recourse)
     assert ev.residual["pipeline_start"] > 0 and ev.residual["stock_balance"] > 0
     K = np.full_like(sol.reserved, 1e9)
-    assert evaluate_solution(data, sol.base_stock, K, sol.recourse).residual[
-        "reservation_bounds"] > 0 or not data.reserves.any()
+    assert (
+        evaluate_solution(data, sol.base_stock, K, sol.recourse).residual["reservation_bounds"] > 0
+        or not data.reserves.any()
+    )
 
 
 def test_cvar_of_a_discrete_law_by_hand():
@@ -83,23 +92,26 @@ def test_time_limit_without_a_plan_is_no_plan():
     assert info.value.exit_code == 5
 
 
-@pytest.mark.parametrize("name, feasible, expected", [
-    ("kOptimal", False, SolveStatus.OPTIMAL),
-    ("kInfeasible", False, SolveStatus.INFEASIBLE),
-    ("kUnbounded", False, SolveStatus.UNBOUNDED),
-    ("kUnboundedOrInfeasible", False, SolveStatus.UNBOUNDED),
-    ("kTimeLimit", True, SolveStatus.LIMIT_FEASIBLE),
-    ("kTimeLimit", False, SolveStatus.LIMIT_NO_SOLUTION),
-    ("kIterationLimit", True, SolveStatus.LIMIT_FEASIBLE),
-    ("kMemoryLimit", False, SolveStatus.LIMIT_NO_SOLUTION),
-    ("kSolveError", True, SolveStatus.NUMERICAL),
-    ("kUnknown", True, SolveStatus.NUMERICAL),
-    ("kNotset", False, SolveStatus.NUMERICAL),
-])
+@pytest.mark.parametrize(
+    "name, feasible, expected",
+    [
+        ("kOptimal", False, SolveStatus.OPTIMAL),
+        ("kInfeasible", False, SolveStatus.INFEASIBLE),
+        ("kUnbounded", False, SolveStatus.UNBOUNDED),
+        ("kUnboundedOrInfeasible", False, SolveStatus.UNBOUNDED),
+        ("kTimeLimit", True, SolveStatus.LIMIT_FEASIBLE),
+        ("kTimeLimit", False, SolveStatus.LIMIT_NO_SOLUTION),
+        ("kIterationLimit", True, SolveStatus.LIMIT_FEASIBLE),
+        ("kMemoryLimit", False, SolveStatus.LIMIT_NO_SOLUTION),
+        ("kSolveError", True, SolveStatus.NUMERICAL),
+        ("kUnknown", True, SolveStatus.NUMERICAL),
+        ("kNotset", False, SolveStatus.NUMERICAL),
+    ],
+)
 def test_every_highs_status_is_mapped(name, feasible, expected):
     import highspy
 
-    from optimizer.highs_backend import _status_of
+    from optimizer.engines.highs import _status_of
 
     assert _status_of(getattr(highspy.HighsModelStatus, name), feasible) is expected
     assert expected.has_plan == (expected in (SolveStatus.OPTIMAL, SolveStatus.LIMIT_FEASIBLE))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from optimizer.highs_backend import (
+from optimizer.engines.highs import (
     LPResult,
     SolverOptions,
     SolveStatus,
@@ -31,8 +31,8 @@ from optimizer.highs_backend import (
     _highs_lp,
     _status_of,
 )
-from optimizer.lp_matrix import KINDS, Layout, build_lp
-from optimizer.program_data import ProgramData
+from optimizer.program.data import ProgramData
+from optimizer.program.matrices import KINDS, Layout, build_lp
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +96,18 @@ class _LocalPool:
         self.last: list[_ItemSolve] = []
         self.kept: dict[str, list[_ItemSolve]] = {}
 
-    def solve(self, price_per_unit: np.ndarray) -> tuple[str | None, str, np.ndarray,
-                                                         np.ndarray]:
+    def solve(self, price_per_unit: np.ndarray) -> tuple[str | None, str, np.ndarray, np.ndarray]:
         self.last = self.items.solve(price_per_unit)
         bad = next((x for x in self.last if x.status is not SolveStatus.OPTIMAL), None)
         if bad is not None:
             return bad.status.value, bad.termination, np.empty(0), np.empty(0)
         objs = np.array([x.objective for x in self.last])
-        S = np.array([x.x[int(lay.S_col[0, 0])] for x, lay in zip(self.last,
-                                                                   self.items.layouts,
-                                                                   strict=True)])
+        S = np.array(
+            [
+                x.x[int(lay.S_col[0, 0])]
+                for x, lay in zip(self.last, self.items.layouts, strict=True)
+            ]
+        )
         return None, "", objs, S
 
     def keep(self, end: str) -> None:
@@ -169,13 +171,20 @@ def _call_all(pools: list, name: str, *per_pool_args) -> list:
     results = []
     for k, pool in enumerate(pools):
         args = tuple(a[k] for a in per_pool_args)
-        results.append(pool.receive() if isinstance(pool, _ForkedPool)
-                       else getattr(pool, name)(*args))
+        results.append(
+            pool.receive() if isinstance(pool, _ForkedPool) else getattr(pool, name)(*args)
+        )
     return results
 
 
-def solve_priced_row(data: ProgramData, options: SolverOptions | None = None,
-                     *, workers: int = 2, rel_tol: float = 1e-12, max_iter: int = 200) -> dict:
+def solve_priced_row(
+    data: ProgramData,
+    options: SolverOptions | None = None,
+    *,
+    workers: int = 2,
+    rel_tol: float = 1e-12,
+    max_iter: int = 200,
+) -> dict:
     r"""Solve a program whose only coupling is one budget or storage row.
 
     Parameters
@@ -193,15 +202,24 @@ def solve_priced_row(data: ProgramData, options: SolverOptions | None = None,
     options = options or SolverOptions()
     if (data.budget is None) == (data.storage is None) or data.uses_cvar:
         raise ValueError("price decomposition handles exactly one budget or storage row")
-    weight, limit = ((data.unit_cost, data.budget) if data.budget is not None
-                     else (data.volume, data.storage))
-    free = ProgramData(**{**{k: getattr(data, k) for k in data.__dataclass_fields__},
-                          "budget": None, "storage": None})
+    weight, limit = (
+        (data.unit_cost, data.budget) if data.budget is not None else (data.volume, data.storage)
+    )
+    free = ProgramData(
+        **{
+            **{k: getattr(data, k) for k in data.__dataclass_fields__},
+            "budget": None,
+            "storage": None,
+        }
+    )
     n = data.n_items
     k = max(1, min(workers, n)) if "fork" in mp.get_all_start_methods() else 1
     groups = [np.arange(j, n, k) for j in range(k)]
-    pools = ([_ForkedPool(free, g, options) for g in groups] if k > 1
-             else [_LocalPool(free, groups[0], options)])
+    pools = (
+        [_ForkedPool(free, g, options) for g in groups]
+        if k > 1
+        else [_LocalPool(free, groups[0], options)]
+    )
     weights = [weight[g] for g in groups]
     start = time.perf_counter()
 
@@ -231,13 +249,20 @@ def solve_priced_row(data: ProgramData, options: SolverOptions | None = None,
                 lo, lo_obj, lo_use = hi, hi_obj, hi_use
                 hi *= 4.0
                 if hi > 1e15:
-                    raise _Stop(_ItemSolve(SolveStatus.INFEASIBLE, "Infeasible (row cannot "
-                                           "be met)", float("nan"), None))
+                    raise _Stop(
+                        _ItemSolve(
+                            SolveStatus.INFEASIBLE,
+                            "Infeasible (row cannot be met)",
+                            float("nan"),
+                            None,
+                        )
+                    )
                 hi_obj, hi_use = at(hi)
             keep("hi")
             for _ in range(max_iter):
-                if hi - lo <= rel_tol * max(1.0, hi) or certified(lo_obj, lo_use, hi_obj,
-                                                                   hi_use, hi, limit, rel_tol):
+                if hi - lo <= rel_tol * max(1.0, hi) or certified(
+                    lo_obj, lo_use, hi_obj, hi_use, hi, limit, rel_tol
+                ):
                     break
                 mid = 0.5 * (lo + hi)
                 obj, use = at(mid)
@@ -252,10 +277,12 @@ def solve_priced_row(data: ProgramData, options: SolverOptions | None = None,
         stats = _call_all(pools, "stats")
     except _Stop as stop:
         stats = _call_all(pools, "stats")
-        res = LPResult(stop.item.status, stop.item.termination,
-                       seconds=sum(s[1] for s in stats))
-        return {"result": res, "build": sum(s[0] for s in stats),
-                "size": max((s[2] for s in stats), key=lambda z: z[1])}
+        res = LPResult(stop.item.status, stop.item.termination, seconds=sum(s[1] for s in stats))
+        return {
+            "result": res,
+            "build": sum(s[0] for s in stats),
+            "size": max((s[2] for s in stats), key=lambda z: z[1]),
+        }
     finally:
         for pool in pools:
             if isinstance(pool, _ForkedPool):
@@ -268,13 +295,22 @@ def solve_priced_row(data: ProgramData, options: SolverOptions | None = None,
         S[g, 0], K[g, 0] = part["S"], part["K"]
         for kind in KINDS:
             rec[kind][g] = np.array(part["rec"][kind])
-    res = LPResult(SolveStatus.OPTIMAL, "Optimal (price decomposition)",
-                   objective=float(sum(p["objective"] for p in parts)),
-                   seconds=sum(s[1] for s in stats))
+    res = LPResult(
+        SolveStatus.OPTIMAL,
+        "Optimal (price decomposition)",
+        objective=float(sum(p["objective"] for p in parts)),
+        seconds=sum(s[1] for s in stats),
+    )
     log.debug("price decomposition: lambda* = %.6g in %.2fs", hi, time.perf_counter() - start)
-    return {"result": res, "build": sum(s[0] for s in stats),
-            "size": max((s[2] for s in stats), key=lambda z: z[1]), "S": S, "K": K,
-            "rec": rec, "price": hi}
+    return {
+        "result": res,
+        "build": sum(s[0] for s in stats),
+        "size": max((s[2] for s in stats), key=lambda z: z[1]),
+        "S": S,
+        "K": K,
+        "rec": rec,
+        "price": hi,
+    }
 
 
 def combine_weight(lo_use: float, hi_use: float, limit: float) -> float:
@@ -284,8 +320,15 @@ def combine_weight(lo_use: float, hi_use: float, limit: float) -> float:
     return float(np.clip((limit - hi_use) / (lo_use - hi_use), 0.0, 1.0))
 
 
-def certified(lo_obj: np.ndarray, lo_use: float, hi_obj: np.ndarray, hi_use: float,
-               price: float, limit: float, tol: float) -> bool:
+def certified(
+    lo_obj: np.ndarray,
+    lo_use: float,
+    hi_obj: np.ndarray,
+    hi_use: float,
+    price: float,
+    limit: float,
+    tol: float,
+) -> bool:
     r"""Duality-gap test: the combined plan's cost against the Lagrangian bound at ``price``.
 
     :math:`L(\lambda) = \sum_i \min (f_i + \lambda a_i S_i) - \lambda R` bounds the

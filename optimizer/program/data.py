@@ -2,7 +2,7 @@
 
 This is the single place where instance fields become model coefficients, so the Pyomo
 formulation (:mod:`models.two_stage`) and the sparse-matrix fast path
-(:mod:`optimizer.lp_matrix`) read identical data. Models take a
+(:mod:`optimizer.program.matrices`) read identical data. Models take a
 :class:`ProgramData`, never an instance or a file.
 """
 
@@ -142,8 +142,21 @@ class ProgramData:
         """Data of one item or an index array of items (plan-level limits kept as they are)."""
         idx = np.atleast_1d(np.asarray(i, dtype=int))
         fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        for k in ("demand", "arrival", "mean", "lead", "holding", "penalty", "premium",
-                  "capacity", "fee", "fill_rate", "unit_cost", "volume", "start"):
+        for k in (
+            "demand",
+            "arrival",
+            "mean",
+            "lead",
+            "holding",
+            "penalty",
+            "premium",
+            "capacity",
+            "fee",
+            "fill_rate",
+            "unit_cost",
+            "volume",
+            "start",
+        ):
             fields[k] = fields[k][idx]
         fields["carrying"] = self.carrying[:, idx]
         return ProgramData(**fields)

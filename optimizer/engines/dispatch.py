@@ -7,27 +7,27 @@ Engines
     handed to HiGHS: the reference.
 ``decomposed``
     Items are independent when no budget, storage row or CVaR ties them; each item's
-    program is assembled by :mod:`optimizer.lp_matrix` and solved on its own, spread over
+    program is assembled by :mod:`optimizer.program.matrices` and solved on its own, spread over
     worker processes (HiGHS's dual simplex is serial, so processes use the cores).
 ``matrix``
-    The whole extensive form from :mod:`optimizer.lp_matrix` (coupled instances).
+    The whole extensive form from :mod:`optimizer.program.matrices` (coupled instances).
 ``quantile``
     Backorders without emergency supply or fill-rate targets: the exact weighted
-    newsvendor quantile of :mod:`optimizer.fast_paths` (the recourse is then the causal
+    newsvendor quantile of :mod:`optimizer.engines.quantile` (the recourse is then the causal
     simulation, which is optimal there).
 ``price``
     One budget or storage row and nothing else coupling items: Lagrangian price
     decomposition with persistent per-item HiGHS instances
-    (:mod:`optimizer.price_decomposition`).
+    (:mod:`optimizer.engines.price`).
 ``flow``
     Lost sales without fill-rate targets or CVaR: the exact min-cost-flow curves of
-    :mod:`optimizer.lost_sales_flow`, assembled by :mod:`optimizer.flow_plan` (item by
+    :mod:`optimizer.engines.flow_curves`, assembled by :mod:`optimizer.engines.flow` (item by
     item, or with the exact price of one budget/storage row).
 ``auto``
     ``flow`` or ``quantile`` when eligible, else ``decomposed`` when separable, else
     ``price`` when one plan row is the only coupling, else ``matrix``.
 
-Every solution is re-evaluated in numpy (:func:`optimizer.costing.evaluate_solution`)
+Every solution is re-evaluated in numpy (:func:`optimizer.program.verifier.evaluate_solution`)
 and rejected when its objective or residuals disagree with the solver.
 """
 
@@ -43,16 +43,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.two_stage import build_extensive_form, fix_plan
-from optimizer.costing import Evaluation, RecourseArrays, check_solution, evaluate_solution
+from optimizer.engines.flow import flow_eligible, solve_flow
+from optimizer.engines.flow_curves import FlowFailure
+from optimizer.engines.highs import LPResult, SolverOptions, SolveStatus, solve_lp, solve_pyomo
+from optimizer.engines.price import solve_priced_row
+from optimizer.engines.quantile import backorder_quantile_plan, quantile_eligible
 from optimizer.errors import InfeasiblePlanError, NoPlanError
-from optimizer.fast_paths import backorder_quantile_plan, quantile_eligible
-from optimizer.flow_plan import flow_eligible, solve_flow
-from optimizer.highs_backend import LPResult, SolverOptions, SolveStatus, solve_lp, solve_pyomo
-from optimizer.lost_sales_flow import FlowFailure
-from optimizer.lp_matrix import KINDS, build_lp
-from optimizer.price_decomposition import solve_priced_row
-from optimizer.program_data import ProgramData
-from optimizer.simulate import simulate_plan
+from optimizer.program.data import ProgramData
+from optimizer.program.matrices import KINDS, build_lp
+from optimizer.program.simulate import simulate_plan
+from optimizer.program.verifier import Evaluation, RecourseArrays, check_solution, evaluate_solution
 
 log = logging.getLogger(__name__)
 #: Below this many item x scenario x period cells the decomposition runs in-process
@@ -64,8 +64,14 @@ POOL_MIN_CELLS = 20_000
 #: cells the extensive form no longer fits in memory.
 PRICE_MIN_CELLS = 5_000_000
 ENGINES = ("auto", "ef", "decomposed", "matrix", "quantile", "price", "flow")
-_SEVERITY = [SolveStatus.OPTIMAL, SolveStatus.LIMIT_FEASIBLE, SolveStatus.NUMERICAL,
-             SolveStatus.LIMIT_NO_SOLUTION, SolveStatus.UNBOUNDED, SolveStatus.INFEASIBLE]
+_SEVERITY = [
+    SolveStatus.OPTIMAL,
+    SolveStatus.LIMIT_FEASIBLE,
+    SolveStatus.NUMERICAL,
+    SolveStatus.LIMIT_NO_SOLUTION,
+    SolveStatus.UNBOUNDED,
+    SolveStatus.INFEASIBLE,
+]
 
 
 @dataclass
@@ -118,12 +124,22 @@ def _worst(statuses: list[SolveStatus]) -> SolveStatus:
 
 
 # ----------------------------------------------------------------- matrix engines ----
-def _solve_matrix(data: ProgramData, options: SolverOptions, anticipative: bool,
-                  base_stock: np.ndarray | None, reserved: np.ndarray | None,
-                  keep_fill_rate: bool) -> dict:
+def _solve_matrix(
+    data: ProgramData,
+    options: SolverOptions,
+    anticipative: bool,
+    base_stock: np.ndarray | None,
+    reserved: np.ndarray | None,
+    keep_fill_rate: bool,
+) -> dict:
     t0 = time.perf_counter()
-    lp, layout = build_lp(data, anticipative=anticipative, base_stock=base_stock,
-                          reserved=reserved, keep_fill_rate=keep_fill_rate)
+    lp, layout = build_lp(
+        data,
+        anticipative=anticipative,
+        base_stock=base_stock,
+        reserved=reserved,
+        keep_fill_rate=keep_fill_rate,
+    )
     built = time.perf_counter() - t0
     res = solve_lp(lp, options)
     out = {"result": res, "build": built, "size": (*lp.shape, lp.A.nnz)}
@@ -139,17 +155,37 @@ _POOL_JOB: dict = {}
 
 def _solve_items(indices: list[int]) -> list[dict]:
     job = _POOL_JOB
-    return [_solve_matrix(job["data"].item(i), job["options"], job["anticipative"],
-                          None if job["S"] is None else job["S"][[i]],
-                          None if job["K"] is None else job["K"][[i]], job["keep_fill_rate"])
-            for i in indices]
+    return [
+        _solve_matrix(
+            job["data"].item(i),
+            job["options"],
+            job["anticipative"],
+            None if job["S"] is None else job["S"][[i]],
+            None if job["K"] is None else job["K"][[i]],
+            job["keep_fill_rate"],
+        )
+        for i in indices
+    ]
 
 
-def _run_decomposed(data: ProgramData, options: SolverOptions, anticipative: bool,
-                    base_stock, reserved, keep_fill_rate: bool, workers: int) -> list[dict]:
+def _run_decomposed(
+    data: ProgramData,
+    options: SolverOptions,
+    anticipative: bool,
+    base_stock,
+    reserved,
+    keep_fill_rate: bool,
+    workers: int,
+) -> list[dict]:
     n = data.n_items
-    _POOL_JOB.update(data=data, options=options, anticipative=anticipative, S=base_stock,
-                     K=reserved, keep_fill_rate=keep_fill_rate)
+    _POOL_JOB.update(
+        data=data,
+        options=options,
+        anticipative=anticipative,
+        S=base_stock,
+        K=reserved,
+        keep_fill_rate=keep_fill_rate,
+    )
     try:
         cells = n * data.n_scenarios * data.horizon
         forkable = "fork" in mp.get_all_start_methods()
@@ -168,8 +204,12 @@ def _run_decomposed(data: ProgramData, options: SolverOptions, anticipative: boo
 
 
 def _one_priced_row(data: ProgramData, anticipative: bool, base_stock) -> bool:
-    return (not anticipative and base_stock is None and not data.uses_cvar
-            and (data.budget is None) != (data.storage is None))
+    return (
+        not anticipative
+        and base_stock is None
+        and not data.uses_cvar
+        and (data.budget is None) != (data.storage is None)
+    )
 
 
 def _solve_quantile(data: ProgramData, base_stock: np.ndarray | None) -> dict:
@@ -179,27 +219,50 @@ def _solve_quantile(data: ProgramData, base_stock: np.ndarray | None) -> dict:
     rec = simulate_plan(data, S, K)
     seconds = time.perf_counter() - t0
     ev = evaluate_solution(data, S, K, rec, check_plan_rows=False)
-    result = LPResult(SolveStatus.OPTIMAL, "Optimal (closed form: weighted quantile)",
-                      objective=ev.objective, seconds=seconds)
+    result = LPResult(
+        SolveStatus.OPTIMAL,
+        "Optimal (closed form: weighted quantile)",
+        objective=ev.objective,
+        seconds=seconds,
+    )
     n, N, H = data.demand.shape
-    return {"result": result, "build": 0.0, "size": (0, n, 0), "S": S[:, None], "K": K[:, None],
-            "rec": {k: getattr(rec, k) for k in KINDS}}
+    return {
+        "result": result,
+        "build": 0.0,
+        "size": (0, n, 0),
+        "S": S[:, None],
+        "K": K[:, None],
+        "rec": {k: getattr(rec, k) for k in KINDS},
+    }
 
 
 # --------------------------------------------------------------------- Pyomo EF ------
-def _solve_pyomo_ef(data: ProgramData, options: SolverOptions, anticipative: bool,
-                    base_stock, reserved, keep_fill_rate: bool) -> dict:
+def _solve_pyomo_ef(
+    data: ProgramData,
+    options: SolverOptions,
+    anticipative: bool,
+    base_stock,
+    reserved,
+    keep_fill_rate: bool,
+) -> dict:
     t0 = time.perf_counter()
     m = build_extensive_form(data, nonanticipative=not anticipative)
     if base_stock is not None:
-        fix_plan(m, base_stock, reserved if reserved is not None else np.zeros(data.n_items),
-                 keep_fill_rate=keep_fill_rate)
+        fix_plan(
+            m,
+            base_stock,
+            reserved if reserved is not None else np.zeros(data.n_items),
+            keep_fill_rate=keep_fill_rate,
+        )
     elif not keep_fill_rate and hasattr(m, "fill_rate"):
         m.fill_rate.deactivate()
     pyomo_build = time.perf_counter() - t0
     res, compiled = solve_pyomo(m, options)
-    out = {"result": res, "build": pyomo_build + compiled.compile_seconds,
-           "size": (*compiled.lp.shape, compiled.lp.A.nnz)}
+    out = {
+        "result": res,
+        "build": pyomo_build + compiled.compile_seconds,
+        "size": (*compiled.lp.shape, compiled.lp.A.nnz),
+    }
     if res.x is not None:
         n, N, H = data.demand.shape
         owners = [m] if not anticipative else [m.scenario[w] for w in range(N)]
@@ -255,70 +318,111 @@ def solve_program(
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if engine == "auto":
-        engine = ("quantile" if quantile_eligible(data, anticipative)
-                  else "flow" if flow_eligible(data, anticipative=anticipative,
-                                               base_stock=base_stock,
-                                               keep_fill_rate=keep_fill_rate)
-                  else "decomposed" if data.is_separable
-                  else "price" if (_one_priced_row(data, anticipative, base_stock)
-                                   and data.demand.size >= PRICE_MIN_CELLS)
-                  else "matrix")
+        engine = (
+            "quantile"
+            if quantile_eligible(data, anticipative)
+            else "flow"
+            if flow_eligible(
+                data,
+                anticipative=anticipative,
+                base_stock=base_stock,
+                keep_fill_rate=keep_fill_rate,
+            )
+            else "decomposed"
+            if data.is_separable
+            else "price"
+            if (
+                _one_priced_row(data, anticipative, base_stock)
+                and data.demand.size >= PRICE_MIN_CELLS
+            )
+            else "matrix"
+        )
     if engine == "quantile" and not quantile_eligible(data, anticipative):
-        raise ValueError("the quantile engine needs backorders without emergency supply, "
-                         "fill-rate targets or coupling")
-    if engine == "flow" and not flow_eligible(data, anticipative=anticipative,
-                                              base_stock=base_stock,
-                                              keep_fill_rate=keep_fill_rate):
-        raise ValueError("the flow engine needs lost sales without fill-rate targets or "
-                         "CVaR (and no reserved capacity in a coupled or wait-and-see solve)")
+        raise ValueError(
+            "the quantile engine needs backorders without emergency supply, "
+            "fill-rate targets or coupling"
+        )
+    if engine == "flow" and not flow_eligible(
+        data, anticipative=anticipative, base_stock=base_stock, keep_fill_rate=keep_fill_rate
+    ):
+        raise ValueError(
+            "the flow engine needs lost sales without fill-rate targets or "
+            "CVaR (and no reserved capacity in a coupled or wait-and-see solve)"
+        )
     if engine == "decomposed" and not data.is_separable:
-        raise ValueError("the decomposed engine needs an instance without budget, storage "
-                         "or CVaR coupling; use 'matrix' or 'ef'")
+        raise ValueError(
+            "the decomposed engine needs an instance without budget, storage "
+            "or CVaR coupling; use 'matrix' or 'ef'"
+        )
     start = time.perf_counter()
     if engine == "price" and not _one_priced_row(data, anticipative, base_stock):
-        raise ValueError("the price engine needs exactly one budget or storage row as the only "
-                         "coupling (no CVaR, no fixed plan, no wait-and-see)")
+        raise ValueError(
+            "the price engine needs exactly one budget or storage row as the only "
+            "coupling (no CVaR, no fixed plan, no wait-and-see)"
+        )
     if engine == "quantile":
         parts = [_solve_quantile(data, base_stock)]
     elif engine == "price":
         parts = [solve_priced_row(data, options, workers=workers)]
     elif engine == "flow":
         try:
-            parts = [solve_flow(data, anticipative=anticipative, base_stock=base_stock,
-                                reserved=reserved, keep_fill_rate=keep_fill_rate,
-                                workers=workers, time_limit=options.time_limit)]
+            parts = [
+                solve_flow(
+                    data,
+                    anticipative=anticipative,
+                    base_stock=base_stock,
+                    reserved=reserved,
+                    keep_fill_rate=keep_fill_rate,
+                    workers=workers,
+                    time_limit=options.time_limit,
+                )
+            ]
         except FlowFailure as err:  # never seen in tests; the LP is the safe answer
             log.warning("flow engine gave up (%s); solving the LP instead", err)
             fallback = "decomposed" if data.is_separable else "matrix"
-            return solve_program(data, engine=fallback, options=options, workers=workers,
-                                 anticipative=anticipative, base_stock=base_stock,
-                                 reserved=reserved, keep_fill_rate=keep_fill_rate,
-                                 verify=verify)
+            return solve_program(
+                data,
+                engine=fallback,
+                options=options,
+                workers=workers,
+                anticipative=anticipative,
+                base_stock=base_stock,
+                reserved=reserved,
+                keep_fill_rate=keep_fill_rate,
+                verify=verify,
+            )
     elif engine == "decomposed":
-        parts = _run_decomposed(data, options, anticipative, base_stock, reserved,
-                                keep_fill_rate, workers)
+        parts = _run_decomposed(
+            data, options, anticipative, base_stock, reserved, keep_fill_rate, workers
+        )
     elif engine == "matrix":
-        parts = [_solve_matrix(data, options, anticipative, base_stock, reserved,
-                               keep_fill_rate)]
+        parts = [_solve_matrix(data, options, anticipative, base_stock, reserved, keep_fill_rate)]
     else:
-        parts = [_solve_pyomo_ef(data, options, anticipative, base_stock, reserved,
-                                 keep_fill_rate)]
+        parts = [_solve_pyomo_ef(data, options, anticipative, base_stock, reserved, keep_fill_rate)]
     wall = time.perf_counter() - start
     results: list[LPResult] = [p["result"] for p in parts]
     status = _worst([r.status for r in results])
     worst = next(r for r in results if r.status is status)
     size = max((p["size"] for p in parts), key=lambda s: s[1])
     sol = Solution(
-        status=status, termination=worst.termination,
+        status=status,
+        termination=worst.termination,
         objective=float(sum(r.objective for r in results)),
-        base_stock=np.empty(0), reserved=np.empty(0), recourse=None, evaluation=None,
-        engine=engine, build_seconds=float(sum(p["build"] for p in parts)),
-        solve_seconds=float(sum(r.seconds for r in results)), wall_seconds=wall, size=size,
+        base_stock=np.empty(0),
+        reserved=np.empty(0),
+        recourse=None,
+        evaluation=None,
+        engine=engine,
+        build_seconds=float(sum(p["build"] for p in parts)),
+        solve_seconds=float(sum(r.seconds for r in results)),
+        wall_seconds=wall,
+        size=size,
         gap=float(max(r.gap for r in results)) if status.has_plan else float("nan"),
         subproblems=len(parts),
     )
     if not status.has_plan:
         return sol
+
     def joined(arrays: list[np.ndarray]) -> np.ndarray:  # no copy of a single part
         return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=0)
 
@@ -328,8 +432,13 @@ def solve_program(
     if not anticipative:
         sol.base_stock, sol.reserved = sol.base_stock[:, 0], sol.reserved[:, 0]
         sol.evaluation = evaluate_solution(
-            data, sol.base_stock, sol.reserved, sol.recourse,
-            check_fill_rate=keep_fill_rate, check_plan_rows=base_stock is None)
+            data,
+            sol.base_stock,
+            sol.reserved,
+            sol.recourse,
+            check_fill_rate=keep_fill_rate,
+            check_plan_rows=base_stock is None,
+        )
         if verify:
             check_solution(sol.evaluation, sol.objective, what=f"{engine} solve")
     return sol
@@ -351,21 +460,26 @@ def require_plan(sol: Solution, data: ProgramData, options: SolverOptions) -> So
         group = diagnose_infeasibility(data, options)
         raise InfeasiblePlanError(
             f"the stocking program is infeasible ({sol.termination}); conflicting "
-            f"constraint group: {group}", conflict=group)
+            f"constraint group: {group}",
+            conflict=group,
+        )
     raise NoPlanError(f"no plan within the limits: {sol.status.value} ({sol.termination})")
 
 
 def diagnose_infeasibility(data: ProgramData, options: SolverOptions) -> str:
     """Name the constraint group whose removal makes the program feasible."""
     groups = {
-        "inventory budget (sum of unit_cost x base stock <= inventory_budget)":
-            {"budget": None},
+        "inventory budget (sum of unit_cost x base stock <= inventory_budget)": {"budget": None},
         "storage capacity (sum of volume x base stock <= storage_capacity)": {"storage": None},
-        "minimum fill rate (min_fill_rate per item)":
-            {"fill_rate": np.full_like(data.fill_rate, np.nan)},
+        "minimum fill rate (min_fill_rate per item)": {
+            "fill_rate": np.full_like(data.fill_rate, np.nan)
+        },
     }
-    present = {"budget": data.budget is not None, "storage": data.storage is not None,
-               "fill_rate": bool((~np.isnan(data.fill_rate)).any())}
+    present = {
+        "budget": data.budget is not None,
+        "storage": data.storage is not None,
+        "fill_rate": bool((~np.isnan(data.fill_rate)).any()),
+    }
     for name, change in groups.items():
         if not present[next(iter(change))]:
             continue

@@ -6,7 +6,7 @@
 * WS  — the wait-and-see relaxation (one plan per scenario); EVPI = RP − WS >= 0.
 * Out-of-sample — the plan priced on fresh scenarios (stream ``"evaluate"``), with a 95%
   confidence interval from the per-scenario costs.
-* Causal — the plan run by :func:`optimizer.simulate.simulate_plan` on the optimisation
+* Causal — the plan run by :func:`optimizer.program.simulate.simulate_plan` on the optimisation
   scenarios; its gap to the hindsight recourse cost.
 """
 
@@ -18,13 +18,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from optimizer.costing import Evaluation, evaluate_solution
-from optimizer.engine import Solution, solve_program
-from optimizer.highs_backend import SolverOptions
+from optimizer.engines.dispatch import Solution, solve_program
+from optimizer.engines.highs import SolverOptions
 from optimizer.instance import Instance
-from optimizer.program_data import ProgramData, program_data
+from optimizer.program.data import ProgramData, program_data
+from optimizer.program.simulate import simulate_plan
+from optimizer.program.verifier import Evaluation, evaluate_solution
 from optimizer.scenarios import generate_scenarios, mean_value_scenario
-from optimizer.simulate import simulate_plan
 
 log = logging.getLogger(__name__)
 
@@ -72,25 +72,49 @@ class Diagnostics:
         return asdict(self)
 
 
-def price_plan(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray, *,
-               engine: str = "auto", options: SolverOptions | None = None,
-               keep_fill_rate: bool = False) -> Solution:
+def price_plan(
+    data: ProgramData,
+    base_stock: np.ndarray,
+    reserved: np.ndarray,
+    *,
+    engine: str = "auto",
+    options: SolverOptions | None = None,
+    keep_fill_rate: bool = False,
+) -> Solution:
     """Optimal hindsight recourse of a fixed plan (its cost on ``data``'s scenarios)."""
-    return solve_program(data, engine=engine, options=options, base_stock=base_stock,
-                         reserved=reserved, keep_fill_rate=keep_fill_rate)
+    return solve_program(
+        data,
+        engine=engine,
+        options=options,
+        base_stock=base_stock,
+        reserved=reserved,
+        keep_fill_rate=keep_fill_rate,
+    )
 
 
-def causal_evaluation(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray
-                      ) -> Evaluation:
-    """Costs of the plan run causally by :func:`optimizer.simulate.simulate_plan`."""
-    return evaluate_solution(data, base_stock, reserved, simulate_plan(data, base_stock,
-                                                                       reserved),
-                             check_fill_rate=False, check_plan_rows=False)
+def causal_evaluation(
+    data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray
+) -> Evaluation:
+    """Costs of the plan run causally by :func:`optimizer.program.simulate.simulate_plan`."""
+    return evaluate_solution(
+        data,
+        base_stock,
+        reserved,
+        simulate_plan(data, base_stock, reserved),
+        check_fill_rate=False,
+        check_plan_rows=False,
+    )
 
 
-def compute_diagnostics(instance: Instance, data: ProgramData, rp: Solution, *,
-                        eval_scenarios: int | None = None, seed: int | None = None,
-                        options: SolverOptions | None = None) -> Diagnostics:
+def compute_diagnostics(
+    instance: Instance,
+    data: ProgramData,
+    rp: Solution,
+    *,
+    eval_scenarios: int | None = None,
+    seed: int | None = None,
+    options: SolverOptions | None = None,
+) -> Diagnostics:
     """Compute every diagnostic of the RP plan ``rp`` (which must carry a plan)."""
     options = options or SolverOptions()
     S, K = rp.base_stock, rp.reserved
@@ -100,14 +124,15 @@ def compute_diagnostics(instance: Instance, data: ProgramData, rp: Solution, *,
     ev = solve_program(ev_data, options=options)
     eev = vss = None
     if ev.has_plan:
-        eev_sol = price_plan(data, ev.base_stock, ev.reserved, options=options,
-                             keep_fill_rate=True)
+        eev_sol = price_plan(data, ev.base_stock, ev.reserved, options=options, keep_fill_rate=True)
         if eev_sol.has_plan:
             eev = eev_sol.objective
             vss = eev - rp.objective
         else:
-            notes.append(f"EEV: the EV (JIT) plan is {eev_sol.status.value} in the stochastic "
-                         "program (it cannot meet the fill-rate targets)")
+            notes.append(
+                f"EEV: the EV (JIT) plan is {eev_sol.status.value} in the stochastic "
+                "program (it cannot meet the fill-rate targets)"
+            )
     ws = solve_program(data, options=options, anticipative=True)
     ws_value = ws.objective if ws.has_plan else float("nan")
 
@@ -118,16 +143,23 @@ def compute_diagnostics(instance: Instance, data: ProgramData, rp: Solution, *,
     fresh = generate_scenarios(instance, n_eval, seed=seed, stream="evaluate")
     fresh_data = program_data(instance, fresh)
     oos = price_plan(fresh_data, S, K, options=options)
-    oos_ci = (mean_ci(oos.evaluation.scenario_cost, fresh_data.probability) if oos.has_plan
-              else Interval(float("nan"), float("nan"), float("nan"), n_eval))
+    oos_ci = (
+        mean_ci(oos.evaluation.scenario_cost, fresh_data.probability)
+        if oos.has_plan
+        else Interval(float("nan"), float("nan"), float("nan"), n_eval)
+    )
     oos_causal = causal_evaluation(fresh_data, S, K)
     return Diagnostics(
         rp=rp.objective,
         ev=ev.objective if ev.has_plan else float("nan"),
-        eev=eev, vss=vss, ws=ws_value, evpi=rp.objective - ws_value,
+        eev=eev,
+        vss=vss,
+        ws=ws_value,
+        evpi=rp.objective - ws_value,
         out_of_sample=oos_ci,
         out_of_sample_causal=mean_ci(oos_causal.scenario_cost, fresh_data.probability),
-        causal_cost=causal.objective, hindsight_cost=hindsight,
+        causal_cost=causal.objective,
+        hindsight_cost=hindsight,
         causal_gap=causal.objective - hindsight,
         note="; ".join(notes),
     )

@@ -19,8 +19,25 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.highs_backend import StandardLP
-from optimizer.program_data import ProgramData
+from optimizer.program.data import ProgramData
+
+
+@dataclass
+class StandardLP:
+    """:math:`\\min c^T x + c_0` s.t. :math:`l_r \\le Ax \\le u_r`, :math:`l_c \\le x \\le u_c`."""
+
+    c: np.ndarray
+    A: sp.csc_array
+    row_lb: np.ndarray
+    row_ub: np.ndarray
+    col_lb: np.ndarray
+    col_ub: np.ndarray
+    offset: float = 0.0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.A.shape
+
 
 KINDS = ("I", "s", "n", "e", "B", "r")
 
@@ -141,8 +158,11 @@ def build_lp(
             K_col[i] = col + np.arange(plans)
             col += plans
         for k in KINDS:
-            present = (k in ("I", "s", "n") or (k == "e" and data.has_emergency[i])
-                       or (k in ("B", "r") and data.backorder))
+            present = (
+                k in ("I", "s", "n")
+                or (k == "e" and data.has_emergency[i])
+                or (k in ("B", "r") and data.backorder)
+            )
             if present:
                 base[k][i] = col
                 col += nh
@@ -239,8 +259,11 @@ def build_lp(
         if not anticipative and keep_fill_rate and not np.isnan(data.fill_rate[i]):
             target = (1.0 - data.fill_rate[i]) * float((pw_t * d)[:, costed].sum())
             r0 = A.new_rows([-np.inf], [target])
-            A.add(np.full(int(costed.sum()) * N, r0), (bn + wt[:, costed]).ravel(),
-                  pw_t[:, costed].ravel())
+            A.add(
+                np.full(int(costed.sum()) * N, r0),
+                (bn + wt[:, costed]).ravel(),
+                pw_t[:, costed].ravel(),
+            )
 
         # objective pieces of C_w (per unit, before probability)
         short_base = bB if data.backorder else bn
@@ -258,8 +281,9 @@ def build_lp(
             kc = K_col[i]
             c[kc] += (1.0 - lam) * fee * (p if anticipative else 1.0)
             if lam > 0:
-                cvar_terms.append((np.arange(N), kc if anticipative else np.full(N, kc[0]),
-                                   np.full(N, fee)))
+                cvar_terms.append(
+                    (np.arange(N), kc if anticipative else np.full(N, kc[0]), np.full(N, fee))
+                )
 
     # plan rows: budget and storage (per scenario in wait-and-see mode)
     for limit, weight in ((data.budget, data.unit_cost), (data.storage, data.volume)):
@@ -280,7 +304,6 @@ def build_lp(
         for w_idx, cols, vals in cvar_terms:
             A.add(r0 + w_idx, cols, -vals)
 
-    lp = StandardLP(c, A.matrix(n_cols), np.concatenate(A.lb), np.concatenate(A.ub),
-                    col_lb, col_ub)
+    lp = StandardLP(c, A.matrix(n_cols), np.concatenate(A.lb), np.concatenate(A.ub), col_lb, col_ub)
     layout = Layout(n, N, H, S_col, K_col, base, eta_col, n_cols)
     return lp, layout

@@ -46,7 +46,7 @@ fill rates do not (they are expectations over scenarios) and are refused.
 
 Entry point (writes ``plan.csv`` and ``summary.json`` from rank 0 only)::
 
-    mpiexec -n 2 python -m optimizer.distributed INSTANCE --out DIR [--rel-gap 1e-4]
+    mpiexec -n 2 python -m optimizer.engines.mpisppy INSTANCE --out DIR [--rel-gap 1e-4]
 
 Requires the optional ``distributed`` dependencies: ``mpi-sppy``, ``mpi4py`` and an MPI
 library (the ``mpich`` wheel puts ``mpiexec`` next to the interpreter).
@@ -75,7 +75,7 @@ from models.mpisppy_scenarios import (
     scenario_names_creator,
 )
 from optimizer.instance import Instance
-from optimizer.program_data import ProgramData, program_data
+from optimizer.program.data import ProgramData, program_data
 from optimizer.scenarios import generate_scenarios
 
 log = logging.getLogger(__name__)
@@ -165,8 +165,12 @@ def _require_mpisppy() -> None:
             os.chdir(here)
 
 
-def as_program_data(instance_or_data: Instance | ProgramData, *,
-                    scenarios: int | None = None, seed: int | None = None) -> ProgramData:
+def as_program_data(
+    instance_or_data: Instance | ProgramData,
+    *,
+    scenarios: int | None = None,
+    seed: int | None = None,
+) -> ProgramData:
     """The :class:`ProgramData` of an instance (scenarios sampled as ``solve`` does)."""
     if isinstance(instance_or_data, ProgramData):
         return instance_or_data
@@ -191,7 +195,7 @@ def default_rho(data: ProgramData, scale: float = DEFAULT_RHO_SCALE) -> dict[str
         ``"S"`` (n,), ``"K"`` (n,), ``"eta"`` (1,) — each multiplied by ``scale``.
     """
     T = data.periods
-    d = data.demand[:, :, data.warmup:]
+    d = data.demand[:, :, data.warmup :]
     period_std = d.std(axis=(1, 2))
     spread = np.maximum(1.0, period_std * np.sqrt(data.lead + 1.0))
     marginal = T * (data.holding + data.penalty) / 2.0
@@ -232,9 +236,11 @@ def _xbar_incumbent_class(every: int):
             w_off, prox_off = opt.W_disabled, opt.prox_disabled
             # solve_loop overwrites each scenario's recorded bounds, which PH reads for
             # its iteration-0 (wait-and-see) bound: keep them
-            kept = {k: (s._mpisppy_data.outer_bound, s._mpisppy_data.inner_bound)
-                    for k, s in opt.local_scenarios.items()
-                    if hasattr(s._mpisppy_data, "outer_bound")}
+            kept = {
+                k: (s._mpisppy_data.outer_bound, s._mpisppy_data.inner_bound)
+                for k, s in opt.local_scenarios.items()
+                if hasattr(s._mpisppy_data, "outer_bound")
+            }
             opt._save_nonants()
             opt.Compute_Xbar()
             for s in opt.local_scenarios.values():
@@ -298,9 +304,17 @@ def _gap_hub_class():
     return GapPHHub
 
 
-def _config(data: ProgramData, *, rel_gap: float, max_iterations: int, solver_name: str,
-            time_limit: float | None, linearize_prox: bool,
-            solver_options: dict[str, Any] | None = None, prox_tolerance: float = 1e-1):
+def _config(
+    data: ProgramData,
+    *,
+    rel_gap: float,
+    max_iterations: int,
+    solver_name: str,
+    time_limit: float | None,
+    linearize_prox: bool,
+    solver_options: dict[str, Any] | None = None,
+    prox_tolerance: float = 1e-1,
+):
     from mpisppy.utils import config
 
     cfg = config.Config()
@@ -405,9 +419,16 @@ def solve_with_mpisppy(
     if rho is None or isinstance(rho, int | float):
         rho = default_rho(data, DEFAULT_RHO_SCALE if rho is None else float(rho))
     linearize = solver_name.startswith("appsi")
-    cfg = _config(data, rel_gap=rel_gap, max_iterations=max_iterations,
-                  solver_name=solver_name, time_limit=time_limit, linearize_prox=linearize,
-                  solver_options=solver_options, prox_tolerance=prox_tolerance)
+    cfg = _config(
+        data,
+        rel_gap=rel_gap,
+        max_iterations=max_iterations,
+        solver_name=solver_name,
+        time_limit=time_limit,
+        linearize_prox=linearize,
+        solver_options=solver_options,
+        prox_tolerance=prox_tolerance,
+    )
     names = scenario_names_creator(data.n_scenarios)
     kwargs = kw_creator(data=data)
     beans = (cfg, scenario_creator, scenario_denouement, names)
@@ -425,14 +446,20 @@ def solve_with_mpisppy(
         from mpisppy.extensions.extension import MultiExtension
 
         extensions, ext_kwargs = MultiExtension, {"ext_classes": ext_classes}
-    hub = vanilla.ph_hub(*beans, scenario_creator_kwargs=kwargs, rho_setter=rho_setter,
-                         ph_extensions=extensions, extension_kwargs=ext_kwargs)
+    hub = vanilla.ph_hub(
+        *beans,
+        scenario_creator_kwargs=kwargs,
+        rho_setter=rho_setter,
+        ph_extensions=extensions,
+        extension_kwargs=ext_kwargs,
+    )
     if n_cyl != 3:
         hub["hub_class"] = _gap_hub_class()
     spokes = []
     if n_cyl >= 2:
-        spokes.append(vanilla.lagrangian_spoke(*beans, scenario_creator_kwargs=kwargs,
-                                               rho_setter=rho_setter))
+        spokes.append(
+            vanilla.lagrangian_spoke(*beans, scenario_creator_kwargs=kwargs, rho_setter=rho_setter)
+        )
     if n_cyl == 3:
         spokes.append(vanilla.xhatshuffle_spoke(*beans, scenario_creator_kwargs=kwargs))
 
@@ -446,8 +473,12 @@ def solve_with_mpisppy(
         winner = spcomm.last_ib_idx
         if winner is None and spcomm.opt.best_solution_obj_val is not None:
             winner = 0
-        head = (winner, float(wheel.BestInnerBound), float(wheel.BestOuterBound),
-                opt_iter(spcomm.opt))
+        head = (
+            winner,
+            float(wheel.BestInnerBound),
+            float(wheel.BestOuterBound),
+            opt_iter(spcomm.opt),
+        )
     else:
         head = None
     winner, inner, outer, iterations = comm.bcast(head, root=0)
@@ -463,22 +494,43 @@ def solve_with_mpisppy(
         S, K, eta = plan
     gap = (inner - outer) / max(1.0, abs(inner)) if math.isfinite(inner) else math.inf
     result = DistributedResult(
-        base_stock=S, reserved=K, eta=eta, inner_bound=inner, outer_bound=outer,
-        rel_gap=float(gap), converged=bool(gap <= rel_gap), iterations=int(iterations),
-        seconds=seconds, layout=layout, ranks=comm.Get_size(),
-        settings={"rel_gap": rel_gap, "max_iterations": max_iterations,
-                  "solver_name": solver_name, "linearized_prox": linearize,
-                  "xhat_every": xhat_every, "time_limit": time_limit},
+        base_stock=S,
+        reserved=K,
+        eta=eta,
+        inner_bound=inner,
+        outer_bound=outer,
+        rel_gap=float(gap),
+        converged=bool(gap <= rel_gap),
+        iterations=int(iterations),
+        seconds=seconds,
+        layout=layout,
+        ranks=comm.Get_size(),
+        settings={
+            "rel_gap": rel_gap,
+            "max_iterations": max_iterations,
+            "solver_name": solver_name,
+            "linearized_prox": linearize,
+            "xhat_every": xhat_every,
+            "time_limit": time_limit,
+        },
     )
     if comm.Get_rank() == 0:
-        log.info("mpi-sppy (%s, %d ranks): inner %.8g, outer %.8g, gap %.3g after %d "
-                 "iterations, %.1fs", layout, result.ranks, inner, outer, gap, iterations,
-                 seconds)
+        log.info(
+            "mpi-sppy (%s, %d ranks): inner %.8g, outer %.8g, gap %.3g after %d iterations, %.1fs",
+            layout,
+            result.ranks,
+            inner,
+            outer,
+            gap,
+            iterations,
+            seconds,
+        )
     return result
 
 
-def _incumbent_nonants(opt: Any, data: ProgramData) -> tuple[np.ndarray, np.ndarray,
-                                                            float | None] | None:
+def _incumbent_nonants(
+    opt: Any, data: ProgramData
+) -> tuple[np.ndarray, np.ndarray, float | None] | None:
     """Best cached nonanticipative values of an mpi-sppy object, as (S, K, eta)."""
     if not opt.load_best_solution():
         return None
@@ -494,47 +546,81 @@ def _incumbent_nonants(opt: Any, data: ProgramData) -> tuple[np.ndarray, np.ndar
 # --------------------------------------------------------------------------- CLI ------
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m optimizer.distributed",
+        prog="python -m optimizer.engines.mpisppy",
         description="Solve a stockplan instance by progressive hedging with mpi-sppy "
-                    "(run under mpiexec; rank 0 writes plan.csv and summary.json).")
+        "(run under mpiexec; rank 0 writes plan.csv and summary.json).",
+    )
     p.add_argument("instance", type=Path, help="instance folder or its instance.toml")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--rel-gap", type=float, default=1e-4, help="relative gap to stop at")
     p.add_argument("--max-iterations", type=int, default=DEFAULT_MAX_ITERATIONS)
-    p.add_argument("--rho-scale", type=float, default=DEFAULT_RHO_SCALE,
-                   help="multiplier on the default cost-proportional rho")
-    p.add_argument("--solver", default=DEFAULT_SOLVER,
-                   help="Pyomo solver name: appsi_highs (default; proximal term linearised) "
-                        "or highs (exact quadratic proximal term; HiGHS's QP solver can "
-                        "cycle on these degenerate problems)")
+    p.add_argument(
+        "--rho-scale",
+        type=float,
+        default=DEFAULT_RHO_SCALE,
+        help="multiplier on the default cost-proportional rho",
+    )
+    p.add_argument(
+        "--solver",
+        default=DEFAULT_SOLVER,
+        help="Pyomo solver name: appsi_highs (default; proximal term linearised) "
+        "or highs (exact quadratic proximal term; HiGHS's QP solver can "
+        "cycle on these degenerate problems)",
+    )
     p.add_argument("--time-limit", type=float, default=None, help="hub seconds")
-    p.add_argument("--xhat-every", type=int, default=DEFAULT_XHAT_EVERY,
-                   help="price xbar every N iterations (2-cylinder layout)")
-    p.add_argument("--fixed-rho", action="store_true",
-                   help="keep rho fixed (default: mpi-sppy's PrimalDualRho rescales it)")
-    p.add_argument("--prox-tolerance", type=float, default=1e-1,
-                   help="cut spacing of the linearised proximal term (appsi solvers)")
-    p.add_argument("--solver-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="option for the scenario solver (repeatable)")
+    p.add_argument(
+        "--xhat-every",
+        type=int,
+        default=DEFAULT_XHAT_EVERY,
+        help="price xbar every N iterations (2-cylinder layout)",
+    )
+    p.add_argument(
+        "--fixed-rho",
+        action="store_true",
+        help="keep rho fixed (default: mpi-sppy's PrimalDualRho rescales it)",
+    )
+    p.add_argument(
+        "--prox-tolerance",
+        type=float,
+        default=1e-1,
+        help="cut spacing of the linearised proximal term (appsi solvers)",
+    )
+    p.add_argument(
+        "--solver-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="option for the scenario solver (repeatable)",
+    )
     p.add_argument("--scenarios", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
 
-def _write_outputs(instance: Instance, data: ProgramData, result: DistributedResult,
-                   out: Path) -> dict[str, Any]:
+def _write_outputs(
+    instance: Instance, data: ProgramData, result: DistributedResult, out: Path
+) -> dict[str, Any]:
     """Price the incumbent with the exact recourse LP and write plan.csv/summary.json."""
-    from optimizer.engine import solve_program
+    from optimizer.engines.dispatch import solve_program
     from optimizer.report import plan_table, versions, write_outputs
 
     summary: dict[str, Any] = {
-        "instance": instance.name, "engine": "mpi-sppy", "scenarios": data.n_scenarios,
-        "seed": instance.plan.seed, "periods": data.periods, "items": data.n_items,
-        "inner_bound": result.inner_bound, "outer_bound": result.outer_bound,
-        "rel_gap": result.rel_gap, "converged": result.converged,
-        "iterations": result.iterations, "solve_seconds": result.seconds,
-        "layout": result.layout, "ranks": result.ranks, "settings": result.settings,
+        "instance": instance.name,
+        "engine": "mpi-sppy",
+        "scenarios": data.n_scenarios,
+        "seed": instance.plan.seed,
+        "periods": data.periods,
+        "items": data.n_items,
+        "inner_bound": result.inner_bound,
+        "outer_bound": result.outer_bound,
+        "rel_gap": result.rel_gap,
+        "converged": result.converged,
+        "iterations": result.iterations,
+        "solve_seconds": result.seconds,
+        "layout": result.layout,
+        "ranks": result.ranks,
+        "settings": result.settings,
     }
     if not result.has_plan:
         summary.update(status="no_plan", objective=None)
@@ -566,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry (see module docstring). Returns the exit code."""
     from mpi4py import MPI
 
-    from optimizer.instance_io import load_instance
+    from optimizer.instance.io import load_instance
 
     args = _parser().parse_args(argv)
     comm = MPI.COMM_WORLD
@@ -575,20 +661,39 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=max(logging.DEBUG, level), format="%(levelname)s %(message)s")
     instance = load_instance(args.instance)
     if args.scenarios is not None or args.seed is not None:
-        instance = instance.with_plan(**{k: v for k, v in (("scenarios", args.scenarios),
-                                                          ("seed", args.seed)) if v is not None})
+        instance = instance.with_plan(
+            **{
+                k: v
+                for k, v in (("scenarios", args.scenarios), ("seed", args.seed))
+                if v is not None
+            }
+        )
     data = as_program_data(instance)
     result = solve_with_mpisppy(
-        data, rel_gap=args.rel_gap, max_iterations=args.max_iterations, rho=args.rho_scale,
-        solver_name=args.solver, time_limit=args.time_limit, xhat_every=args.xhat_every,
-        adaptive_rho=not args.fixed_rho, prox_tolerance=args.prox_tolerance,
-        solver_options=dict(o.split("=", 1) for o in args.solver_option) or None, comm=comm)
+        data,
+        rel_gap=args.rel_gap,
+        max_iterations=args.max_iterations,
+        rho=args.rho_scale,
+        solver_name=args.solver,
+        time_limit=args.time_limit,
+        xhat_every=args.xhat_every,
+        adaptive_rho=not args.fixed_rho,
+        prox_tolerance=args.prox_tolerance,
+        solver_options=dict(o.split("=", 1) for o in args.solver_option) or None,
+        comm=comm,
+    )
     code = 0
     if rank == 0:
         summary = _write_outputs(instance, data, result, args.out)
-        log.warning("mpi-sppy: objective %s, bounds [%.8g, %.8g], gap %.3g, %d iterations; "
-                    "wrote %s", summary.get("objective"), result.outer_bound,
-                    result.inner_bound, result.rel_gap, result.iterations, args.out)
+        log.warning(
+            "mpi-sppy: objective %s, bounds [%.8g, %.8g], gap %.3g, %d iterations; wrote %s",
+            summary.get("objective"),
+            result.outer_bound,
+            result.inner_bound,
+            result.rel_gap,
+            result.iterations,
+            args.out,
+        )
         code = 0 if result.has_plan else 5
     return int(comm.bcast(code, root=0))
 

@@ -20,7 +20,7 @@ import logging
 import numpy as np
 from scipy.special import ndtri
 
-from optimizer.instance import Instance, Items, PlanSettings, RiskSettings, Suppliers
+from optimizer.instance.types import Instance, Items, PlanSettings, RiskSettings, Suppliers
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,9 @@ def _demand(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     family[slow] = np.where(v[slow] < 0.7, "poisson", "negbin")
     family[medium] = np.select(
         [v[medium] < 0.3, v[medium] < 0.55, v[medium] < 0.8],
-        ["poisson", "gamma", "negbin"], "lognormal")
+        ["poisson", "gamma", "negbin"],
+        "lognormal",
+    )
     family[fast] = np.select([v[fast] < 0.7, v[fast] < 0.85], ["normal", "gamma"], "lognormal")
     w = u[:, 2]
     cv = np.where(family == "normal", 0.1 + 0.3 * w, 0.2 + 0.6 * w)
@@ -175,11 +177,9 @@ def generate_instance(
     penalty = (cost * (0.3 + 1.2 * u[:, 6])).round(2)
     emergency = u[:, 7] < EMERGENCY_SHARE
     premium = np.where(emergency, (cost * (0.15 + 0.35 * u[:, 8])).round(2), np.nan)
-    capacity = np.where(emergency, np.maximum(1.0, np.ceil(mean * (0.2 + 0.6 * u[:, 9]))),
-                        np.inf)
+    capacity = np.where(emergency, np.maximum(1.0, np.ceil(mean * (0.2 + 0.6 * u[:, 9]))), np.inf)
     reserve = emergency & (u[:, 10] < reservation_share)
-    fee = np.where(reserve, np.maximum(0.01, (cost * (0.005 + 0.025 * u[:, 11])).round(2)),
-                   np.nan)
+    fee = np.where(reserve, np.maximum(0.01, (cost * (0.005 + 0.025 * u[:, 11])).round(2)), np.nan)
     volume = np.clip(np.exp(np.log(0.4) + 0.9 * _normal(u[:, 12])), 0.01, 5.0).round(3)
 
     items = Items(
@@ -201,18 +201,32 @@ def generate_instance(
         obsolescence_rate=np.full(n_items, 0.05),
     )
     budget = None if budget_share is None else budget_for_share(items, budget_share)
-    plan = PlanSettings(periods=int(periods), scenarios=int(scenarios), seed=int(seed),
-                        shortage=shortage, inventory_budget=budget)  # type: ignore[arg-type]
+    plan = PlanSettings(
+        periods=int(periods),
+        scenarios=int(scenarios),
+        seed=int(seed),
+        shortage=shortage,
+        inventory_budget=budget,
+    )  # type: ignore[arg-type]
     inst = Instance(
         name=f"synthetic_{n_items}x{n_suppliers}_seed{seed}",
-        description=(f"synthetic catalogue: {n_items} items, {n_suppliers} suppliers "
-                     f"(generate_instance seed={seed}"
-                     + (f", budget_share={budget_share:g}" if budget_share is not None else "")
-                     + ")"),
-        plan=plan, items=items, suppliers=suppliers, risk=RiskSettings(),
+        description=(
+            f"synthetic catalogue: {n_items} items, {n_suppliers} suppliers "
+            f"(generate_instance seed={seed}"
+            + (f", budget_share={budget_share:g}" if budget_share is not None else "")
+            + ")"
+        ),
+        plan=plan,
+        items=items,
+        suppliers=suppliers,
+        risk=RiskSettings(),
     )
-    log.info("generated %s: warm-up %d periods, %d items with emergency supply", inst.name,
-             inst.warmup, int(emergency.sum()))
+    log.info(
+        "generated %s: warm-up %d periods, %d items with emergency supply",
+        inst.name,
+        inst.warmup,
+        int(emergency.sum()),
+    )
     return inst
 
 

@@ -17,14 +17,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from optimizer.costing import arrivals
-from optimizer.program_data import ProgramData
+from optimizer.program.data import ProgramData
+from optimizer.program.verifier import arrivals
 
 
 def quantile_eligible(data: ProgramData, anticipative: bool = False) -> bool:
     """True when every item of ``data`` can use :func:`backorder_quantile_plan`."""
-    return (data.backorder and not anticipative and not data.has_emergency.any()
-            and bool(np.isnan(data.fill_rate).all()) and data.is_separable)
+    return (
+        data.backorder
+        and not anticipative
+        and not data.has_emergency.any()
+        and bool(np.isnan(data.fill_rate).all())
+        and data.is_separable
+    )
 
 
 def unreplenished_demand(data: ProgramData) -> np.ndarray:

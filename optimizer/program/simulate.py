@@ -4,20 +4,21 @@ Unlike the hindsight recourse LP, every period is decided with no knowledge of t
 future: stock serves demand first (backlog before new demand, first in first out), then
 the emergency source up to its (reserved) capacity, and the rest is lost or
 backordered. Orders restore the inventory position to :math:`S_i` (DESIGN §2, step 4).
-The result is a :class:`~optimizer.costing.RecourseArrays`, so costs and residual checks
-come from :func:`optimizer.costing.evaluate_solution` like any solver output.
+The result is a :class:`~optimizer.program.verifier.RecourseArrays`, so costs and residual checks
+come from :func:`optimizer.program.verifier.evaluate_solution` like any solver output.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from optimizer.costing import RecourseArrays
-from optimizer.program_data import ProgramData
+from optimizer.program.data import ProgramData
+from optimizer.program.verifier import RecourseArrays
 
 
-def simulate_plan(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray
-                  ) -> RecourseArrays:
+def simulate_plan(
+    data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray
+) -> RecourseArrays:
     """Play every scenario forward under the plan, vectorised over items and scenarios.
 
     Parameters
@@ -52,7 +53,13 @@ def simulate_plan(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarra
         on_hand = avail - sold
         orders = d[:, :, t] - emergency if data.backorder else sold
         incoming[ii, ww, np.minimum(data.arrival[:, :, t], H)] += orders
-        for k, v in (("I", on_hand), ("s", sold), ("n", unmet), ("e", emergency),
-                     ("B", backlog), ("r", served_backlog)):
+        for k, v in (
+            ("I", on_hand),
+            ("s", sold),
+            ("n", unmet),
+            ("e", emergency),
+            ("B", backlog),
+            ("r", served_backlog),
+        ):
             out[k][:, :, t] = v
     return RecourseArrays(**out)

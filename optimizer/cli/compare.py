@@ -1,18 +1,11 @@
 """``stockplan compare``: the stochastic plan against the heuristic policies (DESIGN §4, §5).
 
-Registered on the main application by :func:`register`::
-
-    from optimizer.cli import app
-    from optimizer.cli_compare import register
-    register(app)
+Registered on the main application by :func:`register`.
 
 Writes ``DIR/comparison.csv`` (one row per policy, ranked by out-of-sample expected cost)
 and ``DIR/plans/<policy>.csv`` (each policy's plan table), then prints the ranking.
 Exit codes as in :mod:`optimizer.cli`: 0 ok, 2 usage, 3 invalid input, 4 infeasible,
 5 no plan within limits, 1 bug.
-
-This module imports :mod:`optimizer.cli` only inside the command, so ``cli.py`` may import
-it at any point without a circular import.
 """
 
 from __future__ import annotations
@@ -29,9 +22,10 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from optimizer.comparison import Comparison, run_comparison
+from optimizer.analysis.comparison import Comparison, run_comparison
+from optimizer.analysis.policies import DEFAULT_JIC_COVER, DEFAULT_SERVICE_LEVELS
+from optimizer.cli.common import InstanceArg, console, fail, load, setup_logging
 from optimizer.errors import StockplanError
-from optimizer.policies import DEFAULT_JIC_COVER, DEFAULT_SERVICE_LEVELS
 from optimizer.report import write_outputs
 
 log = logging.getLogger(__name__)
@@ -42,8 +36,9 @@ def _default(values: tuple[float, ...]) -> str:
     return ",".join(f"{v:g}" for v in values)
 
 
-def parse_numbers(text: str, option: str, *, low: float, high: float = math.inf,
-                  what: str) -> list[float]:
+def parse_numbers(
+    text: str, option: str, *, low: float, high: float = math.inf, what: str
+) -> list[float]:
     """Parse ``"1,2,4"`` into floats in the open interval (``low``, ``high``).
 
     Raises
@@ -79,8 +74,9 @@ def write_comparison(out: Path, comparison: Comparison) -> list[Path]:
     out = Path(out)
     plans_dir = out / "plans"
     existed = plans_dir.exists()
-    written = write_outputs(plans_dir, {f"{name}.csv": table
-                                        for name, table in comparison.plans.items()})
+    written = write_outputs(
+        plans_dir, {f"{name}.csv": table for name, table in comparison.plans.items()}
+    )
     try:
         written += write_outputs(out, {"comparison.csv": comparison.table})
     except BaseException:
@@ -110,75 +106,103 @@ def _pm(mean: float, low: float, high: float, sign: bool = False) -> str:
 
 def ranking_table(table: pd.DataFrame, title: str) -> Table:
     """Rich table of the ranked comparison (± is the 95% half-width)."""
-    t = Table(title=escape(title), box=box.MINIMAL_HEAVY_HEAD, show_edge=False, pad_edge=False,
-              padding=(0, 1), collapse_padding=True)
+    t = Table(
+        title=escape(title),
+        box=box.MINIMAL_HEAVY_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+    )
     t.add_column("rank", justify="right", no_wrap=True)
     t.add_column("policy", no_wrap=True)
     for label in ("E[cost]", "vs RP", "fill", "capital", "CVaR95", "causal", "c.rank"):
         t.add_column(escape(label), justify="right", no_wrap=True)
     for _, r in table.iterrows():
-        diff = ("-" if r["policy"] == "stochastic" else
-                _pm(r["vs_stochastic"], r["vs_stochastic_ci_low"],
-                    r["vs_stochastic_ci_high"], sign=True))
-        t.add_row(str(r["rank"]), str(r["policy"]),
-                  _pm(r["expected_cost"], r["ci_low"], r["ci_high"]), diff,
-                  f"{r['fill_rate']:.1%}", _num(r["capital_tied_up"]), _num(r["cvar95"]),
-                  _pm(r["causal_expected_cost"], r["causal_ci_low"], r["causal_ci_high"]),
-                  str(r["causal_rank"]))
+        diff = (
+            "-"
+            if r["policy"] == "stochastic"
+            else _pm(
+                r["vs_stochastic"], r["vs_stochastic_ci_low"], r["vs_stochastic_ci_high"], sign=True
+            )
+        )
+        t.add_row(
+            str(r["rank"]),
+            str(r["policy"]),
+            _pm(r["expected_cost"], r["ci_low"], r["ci_high"]),
+            diff,
+            f"{r['fill_rate']:.1%}",
+            _num(r["capital_tied_up"]),
+            _num(r["cvar95"]),
+            _pm(r["causal_expected_cost"], r["causal_ci_low"], r["causal_ci_high"]),
+            str(r["causal_rank"]),
+        )
     return t
-
-
-InstanceArg = Annotated[Path | None, typer.Argument(
-    help="Instance folder or its instance.toml (default: the bundled demo).")]
 
 
 def compare(
     instance: InstanceArg = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
-    scenarios: Annotated[int | None, typer.Option(
-        min=1, help="Optimisation scenarios of the stochastic plan.")] = None,
-    eval_scenarios: Annotated[int | None, typer.Option(
-        min=2, help="Fresh out-of-sample scenarios every policy is priced on.")] = None,
+    scenarios: Annotated[
+        int | None, typer.Option(min=1, help="Optimisation scenarios of the stochastic plan.")
+    ] = None,
+    eval_scenarios: Annotated[
+        int | None,
+        typer.Option(min=2, help="Fresh out-of-sample scenarios every policy is priced on."),
+    ] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
-    jic_k: Annotated[str, typer.Option(
-        "--jic-k", help="Periods of cover of the jic_<k> policies.")] = _default(
-            DEFAULT_JIC_COVER),
-    service: Annotated[str, typer.Option(
-        "--service", help="Cycle service levels (%) of the classic_<pct> policies.")] = _default(
-            DEFAULT_SERVICE_LEVELS),
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
-                                         help="-v info, -vv debug.")] = 0,
+    jic_k: Annotated[
+        str, typer.Option("--jic-k", help="Periods of cover of the jic_<k> policies.")
+    ] = _default(DEFAULT_JIC_COVER),
+    service: Annotated[
+        str,
+        typer.Option("--service", help="Cycle service levels (%) of the classic_<pct> policies."),
+    ] = _default(DEFAULT_SERVICE_LEVELS),
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")
+    ] = 0,
 ) -> None:
     """Compare the stochastic plan with JIT, JIC, classic, newsvendor and EV policies on
     the same fresh scenarios; write comparison.csv and plans/<policy>.csv."""
-    from optimizer import cli  # late: cli.py registers this module
-
-    cli._setup_logging(verbose)
+    setup_logging(verbose)
     covers = parse_numbers(jic_k, "--jic-k", low=0.0, what="periods of cover")
-    levels = parse_numbers(service, "--service", low=0.0, high=100.0,
-                           what="a service level in percent")
+    levels = parse_numbers(
+        service, "--service", low=0.0, high=100.0, what="a service level in percent"
+    )
     try:
-        inst = cli._load(instance)
-        with cli.console.status("comparing policies") as status:
-            comp = run_comparison(inst, scenarios=scenarios, eval_scenarios=eval_scenarios,
-                                  seed=seed, jic_cover=covers, service_levels=levels,
-                                  progress=lambda msg: status.update(msg))
+        inst = load(instance)
+        with console.status("comparing policies") as status:
+            comp = run_comparison(
+                inst,
+                scenarios=scenarios,
+                eval_scenarios=eval_scenarios,
+                seed=seed,
+                jic_cover=covers,
+                service_levels=levels,
+                progress=lambda msg: status.update(msg),
+            )
         write_comparison(out, comp)
     except StockplanError as exc:
-        cli._fail(exc)
-    cli.console.print(ranking_table(
-        comp.table, f"Policies on {inst.name} — {comp.eval_scenarios} fresh scenarios, costs "
-                    f"per {inst.plan.periods}-period horizon (rank by hindsight E[cost])"))
+        fail(exc)
+    console.print(
+        ranking_table(
+            comp.table,
+            f"Policies on {inst.name} — {comp.eval_scenarios} fresh scenarios, costs "
+            f"per {inst.plan.periods}-period horizon (rank by hindsight E[cost])",
+        )
+    )
     per_plan = comp.table["lp_seconds"] + comp.table["sim_seconds"]
-    cli.console.print(
+    console.print(
         "± = 95% half-width; vs RP = paired difference to the stochastic plan on the same "
         "scenarios; capital = average value of stock on hand; causal = E[cost] of the plan "
         "run without hindsight (c.rank its rank).\n"
         f"winner: {comp.winner()} (hindsight recourse), {comp.winner(causal=True)} (causal "
         f"run); one plan evaluation takes {per_plan.median():.2f} s (median); total "
-        f"{comp.seconds.get('total', 0.0):.1f} s")
-    cli.console.print(f"wrote {out / 'comparison.csv'} and {len(comp.plans)} plan tables in "
-                      f"{out / 'plans'}")
+        f"{comp.seconds.get('total', 0.0):.1f} s"
+    )
+    console.print(
+        f"wrote {out / 'comparison.csv'} and {len(comp.plans)} plan tables in {out / 'plans'}"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-from optimizer.program_data import ProgramData
+from optimizer.program.data import ProgramData
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +169,28 @@ def _augment(sink, m, cap, flow, tail, head, pred, limit):
 
 
 @njit(cache=True)
-def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, I_out, s_out,
-              seg_I, seg_s, store, seg_k, k_grad):
+def _scenario(
+    first,
+    W,
+    H,
+    d,
+    a,
+    h,
+    p,
+    prem,
+    cap_e,
+    pipe,
+    target,
+    seg_x,
+    seg_g,
+    I_out,
+    s_out,
+    seg_I,
+    seg_s,
+    store,
+    seg_k,
+    k_grad,
+):
     """One scenario's recourse.
 
     ``target < 0``: trace the curve :math:`Q_w(L\\mu + x)` into ``seg_x`` (segment starts)
@@ -219,8 +239,16 @@ def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, 
             return q, -1
         if dist[sink] == INF:
             return q, -1
-        amount, source = _augment(sink, m, cap, flow, tail, head, pred,
-                                  _limit_from(sink, m, cap, flow, tail, head, pred, remaining))
+        amount, source = _augment(
+            sink,
+            m,
+            cap,
+            flow,
+            tail,
+            head,
+            pred,
+            _limit_from(sink, m, cap, flow, tail, head, pred, remaining),
+        )
         q += amount * dist[sink]
         remaining[source] -= amount
         left -= amount
@@ -246,8 +274,7 @@ def _scenario(first, W, H, d, a, h, p, prem, cap_e, pipe, target, seg_x, seg_g, 
             seg_x[n_seg] = x
             seg_g[n_seg] = slope
             if store:
-                _write_stock(first, H, m, tail, head, cap, flow, x, seg_I[n_seg],
-                             seg_s[n_seg])
+                _write_stock(first, H, m, tail, head, cap, flow, x, seg_I[n_seg], seg_s[n_seg])
             if k_grad:
                 seg_k[n_seg] = _cap_gradient(first, W, H, d, a, p, prem, cap_e, dist)
             n_seg += 1
@@ -338,15 +365,52 @@ def _push(sink, m, flow, tail, head, pred, amount):
 
 
 @njit(cache=True, parallel=True)
-def _item_curves(first, W, d, a, h, p, prem, cap_e, pipe, seg_x, seg_g, n_seg, q0,
-                 seg_I, seg_s, store, seg_k, k_grad):
+def _item_curves(
+    first,
+    W,
+    d,
+    a,
+    h,
+    p,
+    prem,
+    cap_e,
+    pipe,
+    seg_x,
+    seg_g,
+    n_seg,
+    q0,
+    seg_I,
+    seg_s,
+    store,
+    seg_k,
+    k_grad,
+):
     N, H = d.shape
     for w in prange(N):
         I_tmp = np.empty(H)
         s_tmp = np.empty(H)
-        q, k = _scenario(first, W, H, d[w], a[w], h, p, prem, cap_e, pipe, -1.0,
-                         seg_x[w], seg_g[w], I_tmp, s_tmp, seg_I[w], seg_s[w], store,
-                         seg_k[w], k_grad)
+        q, k = _scenario(
+            first,
+            W,
+            H,
+            d[w],
+            a[w],
+            h,
+            p,
+            prem,
+            cap_e,
+            pipe,
+            -1.0,
+            seg_x[w],
+            seg_g[w],
+            I_tmp,
+            s_tmp,
+            seg_I[w],
+            seg_s[w],
+            store,
+            seg_k[w],
+            k_grad,
+        )
         q0[w] = q
         n_seg[w] = k
 
@@ -357,9 +421,28 @@ def _item_flows(first, W, d, a, h, p, prem, cap_e, pipe, target, I_out, s_out, q
     for w in prange(N):
         dummy = np.empty(1)
         dummy2 = np.empty((1, 1))
-        q, k = _scenario(first, W, H, d[w], a[w], h, p, prem, cap_e, pipe, target[w],
-                         dummy, dummy, I_out[w], s_out[w], dummy2, dummy2, False, dummy,
-                         False)
+        q, k = _scenario(
+            first,
+            W,
+            H,
+            d[w],
+            a[w],
+            h,
+            p,
+            prem,
+            cap_e,
+            pipe,
+            target[w],
+            dummy,
+            dummy,
+            I_out[w],
+            s_out[w],
+            dummy2,
+            dummy2,
+            False,
+            dummy,
+            False,
+        )
         q_out[w] = q if k == 0 else np.nan
 
 
@@ -459,10 +542,17 @@ class FlowFailure(RuntimeError):
 
 def _item_args(data: ProgramData, i: int, emergency_cap: float | None = None) -> tuple:
     cap_e = float(data.capacity[i]) if emergency_cap is None else float(emergency_cap)
-    return (int(data.start[i]), int(data.warmup), np.ascontiguousarray(data.demand[i]),
-            np.ascontiguousarray(data.arrival[i]), float(data.holding[i]),
-            float(data.penalty[i]), float(data.premium[i]), cap_e,
-            np.ascontiguousarray(data.pipeline_of(i)))
+    return (
+        int(data.start[i]),
+        int(data.warmup),
+        np.ascontiguousarray(data.demand[i]),
+        np.ascontiguousarray(data.arrival[i]),
+        float(data.holding[i]),
+        float(data.penalty[i]),
+        float(data.premium[i]),
+        cap_e,
+        np.ascontiguousarray(data.pipeline_of(i)),
+    )
 
 
 @dataclass
@@ -493,15 +583,23 @@ class ScenarioCurves:
     def values(self, x: np.ndarray) -> np.ndarray:
         """:math:`Q_w(L\\mu + x_w)` for every scenario."""
         valid = np.arange(self.x.shape[1])[None, :] < self.n_seg[:, None]
-        ends = np.where(np.arange(self.x.shape[1])[None, :] + 1 < self.n_seg[:, None],
-                        np.roll(self.x, -1, axis=1), np.inf)
+        ends = np.where(
+            np.arange(self.x.shape[1])[None, :] + 1 < self.n_seg[:, None],
+            np.roll(self.x, -1, axis=1),
+            np.inf,
+        )
         length = np.clip(np.minimum(ends, x[:, None]) - self.x, 0.0, None)
         return self.value0 + np.where(valid, length * self.slope, 0.0).sum(axis=1)
 
 
-def scenario_curves(data: ProgramData, i: int, emergency_cap: float | None = None,
-                    *, with_stock: bool = False, with_cap_gradient: bool = False
-                    ) -> ScenarioCurves:
+def scenario_curves(
+    data: ProgramData,
+    i: int,
+    emergency_cap: float | None = None,
+    *,
+    with_stock: bool = False,
+    with_cap_gradient: bool = False,
+) -> ScenarioCurves:
     """Per-scenario cost curves of item ``i``.
 
     Raises
@@ -519,18 +617,39 @@ def scenario_curves(data: ProgramData, i: int, emergency_cap: float | None = Non
         shape = (N, width, H) if with_stock else (N, 1, 1)
         seg_I, seg_s = np.empty(shape), np.empty(shape)
         seg_k = np.zeros((N, width) if with_cap_gradient else (N, 1))
-        _item_curves(*_item_args(data, i, emergency_cap), seg_x, seg_g, n_seg, q0,
-                     seg_I, seg_s, with_stock, seg_k, with_cap_gradient)
+        _item_curves(
+            *_item_args(data, i, emergency_cap),
+            seg_x,
+            seg_g,
+            n_seg,
+            q0,
+            seg_I,
+            seg_s,
+            with_stock,
+            seg_k,
+            with_cap_gradient,
+        )
         if (n_seg > 0).all():
-            return ScenarioCurves(seg_x, seg_g, n_seg, q0, seg_I if with_stock else None,
-                                  seg_s if with_stock else None,
-                                  seg_k if with_cap_gradient else None)
+            return ScenarioCurves(
+                seg_x,
+                seg_g,
+                n_seg,
+                q0,
+                seg_I if with_stock else None,
+                seg_s if with_stock else None,
+                seg_k if with_cap_gradient else None,
+            )
     raise FlowFailure(f"item {i}: a scenario curve could not be traced")
 
 
-def expected_curve(data: ProgramData, i: int, emergency_cap: float | None = None,
-                   curves: ScenarioCurves | None = None, *,
-                   with_cap_gradient: bool = False) -> ItemCurve:
+def expected_curve(
+    data: ProgramData,
+    i: int,
+    emergency_cap: float | None = None,
+    curves: ScenarioCurves | None = None,
+    *,
+    with_cap_gradient: bool = False,
+) -> ItemCurve:
     """:math:`Q_i(S) = \\sum_w p_w Q_{i,w}(S)` as an :class:`ItemCurve` (from ``curves``
     when given), with the cap duals at its breakpoints when traced with them."""
     if curves is None:
@@ -579,9 +698,13 @@ def expected_curve(data: ProgramData, i: int, emergency_cap: float | None = None
     return curve
 
 
-def item_recourse(data: ProgramData, i: int, base_stock: np.ndarray | float,
-                  emergency_cap: float | None = None, curves: ScenarioCurves | None = None
-                  ) -> dict[str, np.ndarray]:
+def item_recourse(
+    data: ProgramData,
+    i: int,
+    base_stock: np.ndarray | float,
+    emergency_cap: float | None = None,
+    curves: ScenarioCurves | None = None,
+) -> dict[str, np.ndarray]:
     """Optimal recourse of item ``i`` at plan ``base_stock`` (scalar, or (N,) per scenario).
 
     With ``curves`` traced ``with_stock`` (at the same emergency cap) the stock is
@@ -597,8 +720,9 @@ def item_recourse(data: ProgramData, i: int, base_stock: np.ndarray | float,
     args = _item_args(data, i, emergency_cap)
     if curves is not None and curves.I is not None:
         q = np.zeros(N)
-        _interpolate(curves.x, curves.slope, curves.n_seg, curves.value0, curves.I, curves.s,
-                     target, I, s, q)
+        _interpolate(
+            curves.x, curves.slope, curves.n_seg, curves.value0, curves.I, curves.s, target, I, s, q
+        )
     else:
         q = np.zeros(N)
         _item_flows(*args, target, I, s, q)

@@ -1,4 +1,4 @@
-"""Plans from the exact lost-sales flow solver (:mod:`optimizer.lost_sales_flow`).
+"""Plans from the exact lost-sales flow solver (:mod:`optimizer.engines.flow_curves`).
 
 Puts item curves together into a solution of the whole program:
 
@@ -14,7 +14,7 @@ Puts item curves together into a solution of the whole program:
 * wait-and-see: each scenario at the minimiser of its own curve;
 * fixed plans: the optimal recourse at the given :math:`S, K`.
 
-The part dictionary it returns is the one :mod:`optimizer.engine` assembles solutions from.
+The part dictionary it returns is what :mod:`optimizer.engines.dispatch` assembles.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 
-from optimizer.highs_backend import LPResult, SolveStatus
-from optimizer.lost_sales_flow import (
+from optimizer.engines.flow_curves import (
     FlowFailure,
     ItemCurve,
     ScenarioCurves,
@@ -36,14 +35,20 @@ from optimizer.lost_sales_flow import (
     item_recourse,
     scenario_curves,
 )
-from optimizer.price_decomposition import certified, combine_weight
-from optimizer.program_data import ProgramData
+from optimizer.engines.highs import LPResult, SolveStatus
+from optimizer.engines.price import certified, combine_weight
+from optimizer.program.data import ProgramData
 
 log = logging.getLogger(__name__)
 
 
-def flow_eligible(data: ProgramData, *, anticipative: bool = False,
-                  base_stock: np.ndarray | None = None, keep_fill_rate: bool = True) -> bool:
+def flow_eligible(
+    data: ProgramData,
+    *,
+    anticipative: bool = False,
+    base_stock: np.ndarray | None = None,
+    keep_fill_rate: bool = True,
+) -> bool:
     """True when :func:`solve_flow` solves ``data`` exactly in this mode.
 
     Lost sales, no CVaR, no fill-rate row in force (wait-and-see and
@@ -70,10 +75,16 @@ def _threads(workers: int):
         numba.set_num_threads(old)
 
 
-def solve_flow(data: ProgramData, *, anticipative: bool = False,
-               base_stock: np.ndarray | None = None, reserved: np.ndarray | None = None,
-               keep_fill_rate: bool = True, workers: int = 2,
-               time_limit: float | None = None) -> dict:
+def solve_flow(
+    data: ProgramData,
+    *,
+    anticipative: bool = False,
+    base_stock: np.ndarray | None = None,
+    reserved: np.ndarray | None = None,
+    keep_fill_rate: bool = True,
+    workers: int = 2,
+    time_limit: float | None = None,
+) -> dict:
     """Solve (or price) ``data`` with the flow solver; see the module docstring.
 
     Returns
@@ -83,11 +94,14 @@ def solve_flow(data: ProgramData, *, anticipative: bool = False,
         wait-and-see mode, ``rec`` (recourse arrays), ``build``, ``size``, and ``price``
         (:math:`\\lambda^*`, 0 when no row binds).
     """
-    if not flow_eligible(data, anticipative=anticipative, base_stock=base_stock,
-                         keep_fill_rate=keep_fill_rate):
-        raise ValueError("the flow engine needs lost sales without fill-rate targets or "
-                         "CVaR, at most one plan row (budget or storage), and for "
-                         "wait-and-see neither a plan row nor reserved capacity")
+    if not flow_eligible(
+        data, anticipative=anticipative, base_stock=base_stock, keep_fill_rate=keep_fill_rate
+    ):
+        raise ValueError(
+            "the flow engine needs lost sales without fill-rate targets or "
+            "CVaR, at most one plan row (budget or storage), and for "
+            "wait-and-see neither a plan row nor reserved capacity"
+        )
     start = time.perf_counter()
 
     def out_of_time() -> bool:
@@ -138,8 +152,11 @@ def solve_flow(data: ProgramData, *, anticipative: bool = False,
                 if found is None:
                     return _time_limit(start)
                 if found[0] is None:
-                    return _stopped(start, SolveStatus.INFEASIBLE, "Infeasible (the plan "
-                                    "row cannot cover the start-up pipelines)")
+                    return _stopped(
+                        start,
+                        SolveStatus.INFEASIBLE,
+                        "Infeasible (the plan row cannot cover the start-up pipelines)",
+                    )
                 S[:, 0], K[:, 0], price = found
             else:
                 curves = []
@@ -147,21 +164,31 @@ def solve_flow(data: ProgramData, *, anticipative: bool = False,
                     if out_of_time():
                         return _time_limit(start)
                     curves.append(expected_curve(data, i))
-                x, price = _priced_plan(curves, weight, limit - float(weight @
-                                                                       data.min_base_stock))
+                x, price = _priced_plan(curves, weight, limit - float(weight @ data.min_base_stock))
                 if x is None:
-                    return _stopped(start, SolveStatus.INFEASIBLE, "Infeasible (the plan "
-                                    "row cannot cover the start-up pipelines)")
+                    return _stopped(
+                        start,
+                        SolveStatus.INFEASIBLE,
+                        "Infeasible (the plan row cannot cover the start-up pipelines)",
+                    )
                 S[:, 0] = data.min_base_stock + x
         for i in np.nonzero(~done)[0]:
             if out_of_time():
                 return _time_limit(start)
             record(int(i))
     seconds = time.perf_counter() - start
-    res = LPResult(SolveStatus.OPTIMAL, "Optimal (exact lost-sales flow)",
-                   objective=objective, seconds=seconds)
-    return {"result": res, "build": 0.0, "size": (0, 0, 0), "S": S, "K": K, "rec": rec,
-            "price": price}
+    res = LPResult(
+        SolveStatus.OPTIMAL, "Optimal (exact lost-sales flow)", objective=objective, seconds=seconds
+    )
+    return {
+        "result": res,
+        "build": 0.0,
+        "size": (0, 0, 0),
+        "S": S,
+        "K": K,
+        "rec": rec,
+        "price": price,
+    }
 
 
 def _stopped(start: float, status: SolveStatus, termination: str) -> dict:
@@ -228,9 +255,16 @@ def _reserve_range(data: ProgramData, i: int) -> float:
     return cap if np.isfinite(cap) else float(data.demand[i].max(initial=0.0))
 
 
-def minimise_with_subgradients(f, lo: float, hi: float, *, rel_tol: float = 1e-9,
-                                x_tol: float = 1e-9, max_iter: int = 100,
-                                hint: float | None = None) -> float:
+def minimise_with_subgradients(
+    f,
+    lo: float,
+    hi: float,
+    *,
+    rel_tol: float = 1e-9,
+    x_tol: float = 1e-9,
+    max_iter: int = 100,
+    hint: float | None = None,
+) -> float:
     r"""Minimiser of a convex function of one variable on ``[lo, hi]`` given
     ``f(x) = (F(x), g)`` with :math:`g \in \partial F(x)` (Kelley's cutting planes).
 
@@ -274,9 +308,15 @@ def minimise_with_subgradients(f, lo: float, hi: float, *, rel_tol: float = 1e-9
     return best_x
 
 
-def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: float,
-                               out_of_time, *, rel_tol: float = 1e-10,
-                               max_iter: int = 200):
+def _priced_plan_with_reserves(
+    data: ProgramData,
+    weight: np.ndarray,
+    limit: float,
+    out_of_time,
+    *,
+    rel_tol: float = 1e-10,
+    max_iter: int = 200,
+):
     r"""One plan row :math:`\sum_i a_i S_i \le R` when some items reserve capacity.
 
     An item's answer to a price :math:`\lambda` is then a two-dimensional problem
@@ -294,7 +334,7 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
 
     The convex combination of the two bracketing answers that fills the row is
     feasible; the search stops when its cost meets the Lagrangian lower bound to
-    ``rel_tol`` (the certificate of :mod:`optimizer.price_decomposition`).
+    ``rel_tol`` (the certificate of :mod:`optimizer.engines.price`).
 
     Returns ``(S, K, lambda*)``, ``(None, None, 0)`` when the row cannot hold the
     pipelines, ``None`` when out of time.
@@ -308,8 +348,9 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
 
     def curve_at(i: int, k: float) -> ItemCurve:
         if (i, k) not in memo:
-            memo[(i, k)] = expected_curve(data, i, emergency_cap=_emergency_cap(data, i, k),
-                                          with_cap_gradient=True)
+            memo[(i, k)] = expected_curve(
+                data, i, emergency_cap=_emergency_cap(data, i, k), with_cap_gradient=True
+            )
         return memo[(i, k)]
 
     previous: dict[int, float] = {}  # last K of each reserving item
@@ -349,8 +390,9 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
         return lo_ans[0], lo_ans[1], 0.0
     # price model: every item along its curve at its unpriced K (an exact sweep), plus
     # an offset for what reserving items do beyond that, refitted at each trial price
-    model = PriceSweep([plain[i] if i in plain else curve_at(i, float(lo_ans[1][i]))
-                        for i in range(n)], weight)
+    model = PriceSweep(
+        [plain[i] if i in plain else curve_at(i, float(lo_ans[1][i])) for i in range(n)], weight
+    )
     floor = float(weight @ data.min_base_stock)
     room = limit - floor
     hi, hi_ans = math.inf, None
@@ -364,8 +406,10 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
             lo, lo_ans = trial, ans
         else:
             hi, hi_ans = trial, ans
-        if hi_ans is not None and (hi - lo <= 1e-13 * max(1.0, hi) or certified(
-                lo_ans[2], lo_ans[3], hi_ans[2], hi_ans[3], hi, limit, rel_tol)):
+        if hi_ans is not None and (
+            hi - lo <= 1e-13 * max(1.0, hi)
+            or certified(lo_ans[2], lo_ans[3], hi_ans[2], hi_ans[3], hi, limit, rel_tol)
+        ):
             break
         offset = ans[3] - floor - model.use_at(trial)
         trial = model.price(room - offset)
@@ -388,8 +432,7 @@ def _priced_plan_with_reserves(data: ProgramData, weight: np.ndarray, limit: flo
     theta = combine_weight(lo_ans[3], hi_ans[3], limit)
     S = theta * lo_ans[0] + (1 - theta) * hi_ans[0]
     K = theta * lo_ans[1] + (1 - theta) * hi_ans[1]
-    log.debug("flow price search: lambda* in [%.6g, %.6g], %d memoised curves", lo, hi,
-              len(memo))
+    log.debug("flow price search: lambda* in [%.6g, %.6g], %d memoised curves", lo, hi, len(memo))
     return S, K, hi
 
 
@@ -409,8 +452,9 @@ def _still_optimal(f, k: float | None, hi: float) -> float | None:
     return k
 
 
-def _priced_plan(curves: list[ItemCurve], weight: np.ndarray, room: float
-                 ) -> tuple[np.ndarray | None, float]:
+def _priced_plan(
+    curves: list[ItemCurve], weight: np.ndarray, room: float
+) -> tuple[np.ndarray | None, float]:
     """Exact optimum of :math:`\\min \\sum_i Q_i(x_i)` s.t. :math:`\\sum_i a_i x_i \\le`
     ``room`` (:math:`x = S - L\\mu`).
 
@@ -491,6 +535,5 @@ class PriceSweep:
         for e in ties:
             i, j = self.item[e], self.seg[e]
             x[i] = max(x[i], curves[i].x[j] + share * (curves[i].x[j + 1] - curves[i].x[j]))
-        log.debug("flow price decomposition: lambda* = %.6g, %d tied segment(s)", price,
-                  ties.size)
+        log.debug("flow price decomposition: lambda* = %.6g, %d tied segment(s)", price, ties.size)
         return x, price

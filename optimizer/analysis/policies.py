@@ -2,7 +2,7 @@
 
 Every policy produces a plan in the same form as the stochastic program: a base-stock level
 :math:`S_i` and a reserved emergency capacity :math:`K_i` per item (DESIGN §2, §5). The
-plan is then priced by :mod:`optimizer.comparison` on common out-of-sample scenarios and
+plan is then priced by :mod:`optimizer.analysis.comparison` on common out-of-sample scenarios and
 tabulated with :func:`optimizer.report.plan_table`.
 
 Notation (per item :math:`i`, per period): mean demand :math:`\\mu_i`, standard deviation
@@ -46,10 +46,10 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from optimizer.engine import Solution, require_plan, solve_program
-from optimizer.highs_backend import SolverOptions
+from optimizer.engines.dispatch import Solution, require_plan, solve_program
+from optimizer.engines.highs import SolverOptions
 from optimizer.instance import Instance
-from optimizer.program_data import ProgramData, program_data
+from optimizer.program.data import ProgramData, program_data
 from optimizer.scenarios import ScenarioSet, generate_scenarios, mean_value_scenario
 
 log = logging.getLogger(__name__)
@@ -130,8 +130,9 @@ def demand_std(instance: Instance) -> np.ndarray:
     """
     it = instance.items
     mean = it.demand_mean.astype(float)
-    return np.where(it.demand_dist == "poisson", np.sqrt(np.maximum(mean, 0.0)),
-                    it.demand_std.astype(float))
+    return np.where(
+        it.demand_dist == "poisson", np.sqrt(np.maximum(mean, 0.0)), it.demand_std.astype(float)
+    )
 
 
 def _floor(instance: Instance, S: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -139,18 +140,35 @@ def _floor(instance: Instance, S: np.ndarray, name: str) -> tuple[np.ndarray, np
     low = pipeline_floor(instance)
     clipped = S < low
     if clipped.any():
-        log.info("%s: base stock raised to the pipeline floor L*mu for %d item(s): %s", name,
-                 int(clipped.sum()), ", ".join(map(str, instance.items.name[clipped])))
+        log.info(
+            "%s: base stock raised to the pipeline floor L*mu for %d item(s): %s",
+            name,
+            int(clipped.sum()),
+            ", ".join(map(str, instance.items.name[clipped])),
+        )
     return np.maximum(S, low), clipped
 
 
-def _heuristic(instance: Instance, name: str, family: str, S: np.ndarray, description: str,
-               parameter: float | None, started: float) -> PolicyPlan:
+def _heuristic(
+    instance: Instance,
+    name: str,
+    family: str,
+    S: np.ndarray,
+    description: str,
+    parameter: float | None,
+    started: float,
+) -> PolicyPlan:
     S, clipped = _floor(instance, np.asarray(S, dtype=float), name)
-    return PolicyPlan(name=name, family=family, base_stock=S,
-                      reserved=np.zeros(len(instance.items)), description=description,
-                      parameter=parameter, clipped=clipped,
-                      fit_seconds=time.perf_counter() - started)
+    return PolicyPlan(
+        name=name,
+        family=family,
+        base_stock=S,
+        reserved=np.zeros(len(instance.items)),
+        description=description,
+        parameter=parameter,
+        clipped=clipped,
+        fit_seconds=time.perf_counter() - started,
+    )
 
 
 def _label(x: float) -> str:
@@ -174,11 +192,18 @@ def cover_policy(instance: Instance, k: float) -> PolicyPlan:
     mean = instance.items.demand_mean.astype(float)
     S = cycle_mean(instance) + k * mean
     if k == 0:
-        return _heuristic(instance, "jit", "jit", S,
-                          "Just-in-Time: S = (L+1)·mu, no safety stock", None, started)
-    return _heuristic(instance, f"jic_{_label(k)}", "jic", S,
-                      f"Just-in-Case: S = (L+1)·mu + {_label(k)}·mu "
-                      f"({_label(k)} periods of cover)", k, started)
+        return _heuristic(
+            instance, "jit", "jit", S, "Just-in-Time: S = (L+1)·mu, no safety stock", None, started
+        )
+    return _heuristic(
+        instance,
+        f"jic_{_label(k)}",
+        "jic",
+        S,
+        f"Just-in-Case: S = (L+1)·mu + {_label(k)}·mu ({_label(k)} periods of cover)",
+        k,
+        started,
+    )
 
 
 def jit_policy(instance: Instance) -> PolicyPlan:
@@ -204,9 +229,16 @@ def classic_policy(instance: Instance, service: float) -> PolicyPlan:
     z = float(stats.norm.ppf(pct / 100.0))
     it = instance.items
     S = cycle_mean(instance) + z * demand_std(instance) * np.sqrt(it.lead_time + 1.0)
-    return _heuristic(instance, f"classic_{_label(pct)}", "classic", S,
-                      f"classic safety stock: S = (L+1)·mu + z·sigma·sqrt(L+1), "
-                      f"z = Phi^-1({_label(pct)}%) = {z:.4f}", pct, started)
+    return _heuristic(
+        instance,
+        f"classic_{_label(pct)}",
+        "classic",
+        S,
+        f"classic safety stock: S = (L+1)·mu + z·sigma·sqrt(L+1), "
+        f"z = Phi^-1({_label(pct)}%) = {z:.4f}",
+        pct,
+        started,
+    )
 
 
 def newsvendor_fractile(instance: Instance) -> np.ndarray:
@@ -296,31 +328,56 @@ def newsvendor_policy(instance: Instance) -> PolicyPlan:
     S = np.empty(len(it))
     for i in range(len(it)):
         m = int(it.lead_time[i]) + 1
-        law = lead_time_demand(str(it.demand_dist[i]), float(it.demand_mean[i]), float(sd[i]),
-                               m)
+        law = lead_time_demand(str(it.demand_dist[i]), float(it.demand_mean[i]), float(sd[i]), m)
         S[i] = m * float(it.demand_mean[i]) if law is None else float(law.ppf(q[i]))
-    rule = ("backorder fractile" if instance.plan.shortage == "backorder"
-            else "lost-sales fractile")
-    return _heuristic(instance, "newsvendor", "newsvendor", S,
-                      f"newsvendor: S = F^-1(pi/(pi+h)) on (L+1)-period demand ({rule})",
-                      None, started)
+    rule = "backorder fractile" if instance.plan.shortage == "backorder" else "lost-sales fractile"
+    return _heuristic(
+        instance,
+        "newsvendor",
+        "newsvendor",
+        S,
+        f"newsvendor: S = F^-1(pi/(pi+h)) on (L+1)-period demand ({rule})",
+        None,
+        started,
+    )
 
 
 # ------------------------------------------------------------------ optimised plans ----
-def _solved(instance: Instance, name: str, family: str, data: ProgramData, description: str,
-            engine: str, options: SolverOptions | None, workers: int) -> PolicyPlan:
+def _solved(
+    instance: Instance,
+    name: str,
+    family: str,
+    data: ProgramData,
+    description: str,
+    engine: str,
+    options: SolverOptions | None,
+    workers: int,
+) -> PolicyPlan:
     options = options or SolverOptions()
     started = time.perf_counter()
-    sol = require_plan(solve_program(data, engine=engine, options=options, workers=workers),
-                       data, options)
-    return PolicyPlan(name=name, family=family, base_stock=np.asarray(sol.base_stock, float),
-                      reserved=np.asarray(sol.reserved, float), description=description,
-                      clipped=np.zeros(len(instance.items), dtype=bool),
-                      fit_seconds=time.perf_counter() - started, solution=sol, data=data)
+    sol = require_plan(
+        solve_program(data, engine=engine, options=options, workers=workers), data, options
+    )
+    return PolicyPlan(
+        name=name,
+        family=family,
+        base_stock=np.asarray(sol.base_stock, float),
+        reserved=np.asarray(sol.reserved, float),
+        description=description,
+        clipped=np.zeros(len(instance.items), dtype=bool),
+        fit_seconds=time.perf_counter() - started,
+        solution=sol,
+        data=data,
+    )
 
 
-def ev_policy(instance: Instance, *, engine: str = "auto", options: SolverOptions | None = None,
-              workers: int = 2) -> PolicyPlan:
+def ev_policy(
+    instance: Instance,
+    *,
+    engine: str = "auto",
+    options: SolverOptions | None = None,
+    workers: int = 2,
+) -> PolicyPlan:
     """``ev``: the program solved on :func:`~optimizer.scenarios.mean_value_scenario`.
 
     Mean demand and suppliers always up; its plan is JIT, :math:`S_i = (L_i+1)\\mu_i`
@@ -329,17 +386,29 @@ def ev_policy(instance: Instance, *, engine: str = "auto", options: SolverOption
     Raises
     ------
     InfeasiblePlanError, NoPlanError
-        See :func:`optimizer.engine.require_plan`.
+        See :func:`optimizer.engines.dispatch.require_plan`.
     """
     data = program_data(instance, mean_value_scenario(instance))
-    return _solved(instance, "ev", "ev", data,
-                   "mean-value (EV) plan: the program on average demand, no disruption",
-                   engine, options, workers)
+    return _solved(
+        instance,
+        "ev",
+        "ev",
+        data,
+        "mean-value (EV) plan: the program on average demand, no disruption",
+        engine,
+        options,
+        workers,
+    )
 
 
-def stochastic_policy(instance: Instance, scenarios: ScenarioSet | None = None, *,
-                      engine: str = "auto", options: SolverOptions | None = None,
-                      workers: int = 2) -> PolicyPlan:
+def stochastic_policy(
+    instance: Instance,
+    scenarios: ScenarioSet | None = None,
+    *,
+    engine: str = "auto",
+    options: SolverOptions | None = None,
+    workers: int = 2,
+) -> PolicyPlan:
     """``stochastic``: the two-stage plan (RP) on the optimisation scenarios.
 
     Parameters
@@ -351,23 +420,36 @@ def stochastic_policy(instance: Instance, scenarios: ScenarioSet | None = None, 
     Raises
     ------
     InfeasiblePlanError, NoPlanError
-        See :func:`optimizer.engine.require_plan`.
+        See :func:`optimizer.engines.dispatch.require_plan`.
     """
     scen = scenarios if scenarios is not None else generate_scenarios(instance)
     data = program_data(instance, scen)
-    return _solved(instance, "stochastic", "stochastic", data,
-                   f"two-stage stochastic plan (RP) on {data.n_scenarios} scenarios",
-                   engine, options, workers)
+    return _solved(
+        instance,
+        "stochastic",
+        "stochastic",
+        data,
+        f"two-stage stochastic plan (RP) on {data.n_scenarios} scenarios",
+        engine,
+        options,
+        workers,
+    )
 
 
 # ---------------------------------------------------------------------- by name --------
-_NAME = re.compile(r"^(jit|newsvendor|ev|stochastic|jic_(?P<k>[0-9.]+)|"
-                   r"classic_(?P<pct>[0-9.]+))$")
+_NAME = re.compile(
+    r"^(jit|newsvendor|ev|stochastic|jic_(?P<k>[0-9.]+)|"
+    r"classic_(?P<pct>[0-9.]+))$"
+)
 
 
-def policy_names(jic_cover: Iterable[float] = DEFAULT_JIC_COVER,
-                 service_levels: Iterable[float] = DEFAULT_SERVICE_LEVELS, *,
-                 include_ev: bool = True, include_stochastic: bool = True) -> list[str]:
+def policy_names(
+    jic_cover: Iterable[float] = DEFAULT_JIC_COVER,
+    service_levels: Iterable[float] = DEFAULT_SERVICE_LEVELS,
+    *,
+    include_ev: bool = True,
+    include_stochastic: bool = True,
+) -> list[str]:
     """Names of the standard policy set, in report order."""
     names = ["jit"]
     names += [f"jic_{_label(k)}" for k in jic_cover]
@@ -391,8 +473,9 @@ def heuristic_policy(instance: Instance, name: str) -> PolicyPlan:
     """
     m = _NAME.match(name)
     if m is None or name in ("ev", "stochastic"):
-        raise ValueError(f"unknown heuristic policy {name!r}; use jit, jic_<k>, "
-                         "classic_<pct> or newsvendor")
+        raise ValueError(
+            f"unknown heuristic policy {name!r}; use jit, jic_<k>, classic_<pct> or newsvendor"
+        )
     if name == "jit":
         return jit_policy(instance)
     if name == "newsvendor":
@@ -425,7 +508,7 @@ def make_policies(
     scenarios : ScenarioSet, optional
         Optimisation scenarios of the stochastic plan (default: the instance's own).
     engine, options, workers
-        Passed to :func:`optimizer.engine.solve_program` for ``ev`` and ``stochastic``.
+        Passed to :func:`optimizer.engines.dispatch.solve_program` for ``ev`` and ``stochastic``.
 
     Raises
     ------
@@ -453,7 +536,8 @@ def make_policies(
     if include_ev:
         policies.append(ev_policy(instance, engine=engine, options=options, workers=workers))
     if include_stochastic:
-        policies.append(stochastic_policy(instance, scenarios, engine=engine, options=options,
-                                          workers=workers))
+        policies.append(
+            stochastic_policy(instance, scenarios, engine=engine, options=options, workers=workers)
+        )
     log.info("policies of %s: %s", instance.name, ", ".join(p.name for p in policies))
     return policies

@@ -1,6 +1,6 @@
 """Validated instance: the typed, immutable form of an instance folder (DESIGN §3).
 
-Everything downstream of :mod:`optimizer.instance_io` works on these objects only; no
+Everything downstream of :mod:`optimizer.instance.io` works on these objects only; no
 module past this point reads a file.  Item attributes are stored column-wise as numpy
 arrays (one entry per item, in file order) so scenario generation and matrix building
 stay vectorised.

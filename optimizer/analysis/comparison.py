@@ -5,13 +5,13 @@ Every plan — heuristic or optimised — is priced on the *same* fresh scenario
 optimisation scenarios) in two ways:
 
 * **hindsight recourse**: the optimal second stage with the plan fixed
-  (:func:`optimizer.diagnostics.price_plan`, ``keep_fill_rate=False``; called through
-  :func:`optimizer.engine.solve_program` to set the worker count), solved item by item
+  (:func:`optimizer.analysis.diagnostics.price_plan`, ``keep_fill_rate=False``; called through
+  :func:`optimizer.engines.dispatch.solve_program` to set the worker count), solved item by item
   and block of scenarios by the ``decomposed`` engine in worker processes (in closed
   form by the ``quantile`` engine where eligible) — the figure the stochastic program
   optimises;
-* **causal run**: :func:`optimizer.simulate.simulate_plan` (stock first, then emergency,
-  then shortage, no look-ahead) costed by :func:`optimizer.costing.evaluate_solution` — the
+* **causal run**: :func:`optimizer.program.simulate.simulate_plan` (stock first, then emergency,
+  then shortage, no look-ahead) costed by :func:`optimizer.program.verifier.evaluate_solution` — the
   figure a planner running the plan would see.
 
 Both use common random numbers: scenario costs :math:`C_w` of different plans come from
@@ -19,10 +19,10 @@ identical demand and supply arrays, so their differences are paired and the conf
 interval of a difference is much narrower than the two separate intervals suggest.
 
 Reported per plan (per costed horizon, the quarter): :math:`E[C]` with a 95% Student-t
-interval (:func:`optimizer.diagnostics.mean_ci`), the six cost lines, the fill rate
+interval (:func:`optimizer.analysis.diagnostics.mean_ci`), the six cost lines, the fill rate
 :math:`1 - \\sum_i E[\\text{unmet}_i] / \\sum_i E[d_i]`, the average capital tied up in
 stock :math:`\\sum_i c_i \\bar I_i`, and :math:`CVaR_{0.95}[C]`
-(:func:`optimizer.costing.cvar`).
+(:func:`optimizer.program.verifier.cvar`).
 
 Pricing drops the plan-level rows (budget, storage: the plan is fixed) and the CVaR blend:
 given the plan, the recourse separates by scenario, and minimising every :math:`C_w`
@@ -42,7 +42,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from optimizer.costing import (
+from optimizer.analysis.diagnostics import Interval, causal_evaluation, mean_ci
+from optimizer.analysis.policies import (
+    DEFAULT_JIC_COVER,
+    DEFAULT_SERVICE_LEVELS,
+    PolicyPlan,
+    cover_policy,
+    make_policies,
+)
+from optimizer.engines.dispatch import solve_program
+from optimizer.engines.highs import SolverOptions
+from optimizer.errors import NoPlanError
+from optimizer.instance import Instance
+from optimizer.program.data import ProgramData, program_data
+from optimizer.program.matrices import KINDS
+from optimizer.program.verifier import (
     COST_LINES,
     Evaluation,
     RecourseArrays,
@@ -50,20 +64,6 @@ from optimizer.costing import (
     cvar,
     evaluate_solution,
 )
-from optimizer.diagnostics import Interval, causal_evaluation, mean_ci
-from optimizer.engine import solve_program
-from optimizer.errors import NoPlanError
-from optimizer.highs_backend import SolverOptions
-from optimizer.instance import Instance
-from optimizer.lp_matrix import KINDS
-from optimizer.policies import (
-    DEFAULT_JIC_COVER,
-    DEFAULT_SERVICE_LEVELS,
-    PolicyPlan,
-    cover_policy,
-    make_policies,
-)
-from optimizer.program_data import ProgramData, program_data
 from optimizer.report import plan_table
 from optimizer.scenarios import ScenarioSet, generate_scenarios
 
@@ -78,21 +78,49 @@ DEFAULT_CHUNK = 50
 REFERENCE = "stochastic"
 #: Columns of every comparison table, in this order.
 TABLE_COLUMNS = (
-    "rank", "policy", "family", "expected_cost", "ci_low", "ci_high", "fill_rate",
-    "capital_tied_up", "cvar95", *(f"{c}_cost" for c in COST_LINES),
-    "vs_stochastic", "vs_stochastic_ci_low", "vs_stochastic_ci_high",
-    "causal_rank", "causal_expected_cost", "causal_ci_low", "causal_ci_high",
-    "causal_fill_rate", "causal_capital_tied_up", "causal_cvar95", "causal_gap",
-    "causal_vs_stochastic", "causal_vs_stochastic_ci_low", "causal_vs_stochastic_ci_high",
-    "base_stock_value", "safety_stock_value", "budget_use", "storage_use",
-    "fill_targets_missed", "reserved_capacity", "stockout_units",
-    "emergency_units", "fit_seconds", "lp_seconds", "sim_seconds", "scenarios",
+    "rank",
+    "policy",
+    "family",
+    "expected_cost",
+    "ci_low",
+    "ci_high",
+    "fill_rate",
+    "capital_tied_up",
+    "cvar95",
+    *(f"{c}_cost" for c in COST_LINES),
+    "vs_stochastic",
+    "vs_stochastic_ci_low",
+    "vs_stochastic_ci_high",
+    "causal_rank",
+    "causal_expected_cost",
+    "causal_ci_low",
+    "causal_ci_high",
+    "causal_fill_rate",
+    "causal_capital_tied_up",
+    "causal_cvar95",
+    "causal_gap",
+    "causal_vs_stochastic",
+    "causal_vs_stochastic_ci_low",
+    "causal_vs_stochastic_ci_high",
+    "base_stock_value",
+    "safety_stock_value",
+    "budget_use",
+    "storage_use",
+    "fill_targets_missed",
+    "reserved_capacity",
+    "stockout_units",
+    "emergency_units",
+    "fit_seconds",
+    "lp_seconds",
+    "sim_seconds",
+    "scenarios",
 )
 
 
 # ----------------------------------------------------------------------- scenarios ----
-def evaluation_scenarios(instance: Instance, n_scenarios: int | None = None,
-                         seed: int | None = None) -> ScenarioSet:
+def evaluation_scenarios(
+    instance: Instance, n_scenarios: int | None = None, seed: int | None = None
+) -> ScenarioSet:
     """Fresh out-of-sample scenarios: ``generate_scenarios(..., stream="evaluate")``.
 
     Parameters
@@ -115,15 +143,19 @@ def pricing_data(instance: Instance, scenarios: ScenarioSet) -> ProgramData:
     ``keep_fill_rate=False`` does; misses are reported in the comparison table).
     """
     n = len(instance.items)
-    return dataclasses.replace(program_data(instance, scenarios), budget=None, storage=None,
-                               cvar_weight=0.0, fill_rate=np.full(n, np.nan))
+    return dataclasses.replace(
+        program_data(instance, scenarios),
+        budget=None,
+        storage=None,
+        cvar_weight=0.0,
+        fill_rate=np.full(n, np.nan),
+    )
 
 
 def scenario_digest(scenarios: ScenarioSet | ProgramData) -> str:
     """SHA-1 of the demand, supply/arrival and probability arrays (proves common numbers)."""
     h = hashlib.sha1()
-    supply = (scenarios.arrival if isinstance(scenarios, ProgramData)
-              else scenarios.supplier_up)
+    supply = scenarios.arrival if isinstance(scenarios, ProgramData) else scenarios.supplier_up
     for a in (scenarios.demand, supply, scenarios.probability):
         arr = np.ascontiguousarray(a)
         h.update(str(arr.shape).encode())
@@ -135,8 +167,9 @@ def _scenario_slice(data: ProgramData, index: np.ndarray) -> tuple[float, Progra
     """Scenarios ``index`` of ``data`` with renormalised probabilities, and their mass."""
     p = data.probability[index]
     mass = float(p.sum())
-    return mass, dataclasses.replace(data, demand=data.demand[:, index],
-                                     arrival=data.arrival[:, index], probability=p / mass)
+    return mass, dataclasses.replace(
+        data, demand=data.demand[:, index], arrival=data.arrival[:, index], probability=p / mass
+    )
 
 
 def unmet_in_period(data: ProgramData, rec: RecourseArrays) -> np.ndarray:
@@ -180,8 +213,12 @@ def stack_scenario_blocks(data: ProgramData, blocks: int) -> ProgramData:
             changes[f.name] = value.reshape(n * blocks, m, H)
         elif f.name == "carrying":
             changes[f.name] = np.repeat(value, blocks, axis=1)
-        elif (f.name != "probability" and isinstance(value, np.ndarray) and value.ndim >= 1
-              and value.shape[0] == n):
+        elif (
+            f.name != "probability"
+            and isinstance(value, np.ndarray)
+            and value.ndim >= 1
+            and value.shape[0] == n
+        ):
             changes[f.name] = np.repeat(value, blocks, axis=0)
     return dataclasses.replace(data, **changes)
 
@@ -235,8 +272,7 @@ class PlanEvaluation:
     def item_fill_rate(self, causal: bool = False) -> np.ndarray:
         """Per-item share of costed demand served in its period (1 without demand)."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.demand > 0, 1.0 - self.stockout_units(causal) / self.demand,
-                            1.0)
+            return np.where(self.demand > 0, 1.0 - self.stockout_units(causal) / self.demand, 1.0)
 
     @property
     def seconds(self) -> float:
@@ -271,8 +307,10 @@ class PlanEvaluation:
     def difference(self, other: PlanEvaluation, causal: bool = False) -> Interval:
         """Paired :math:`E[C^{self} - C^{other}]` with its 95% interval (same scenarios)."""
         if other.digest != self.digest:
-            raise ValueError(f"{self.name} and {other.name} were priced on different "
-                             "scenarios; a paired difference needs common random numbers")
+            raise ValueError(
+                f"{self.name} and {other.name} were priced on different "
+                "scenarios; a paired difference needs common random numbers"
+            )
         a = self.causal if causal else self.hindsight
         b = other.causal if causal else other.hindsight
         return mean_ci(a.scenario_cost - b.scenario_cost, self.probability)
@@ -303,7 +341,7 @@ class PlanEvaluator:
         pseudo-items (item x block, :func:`stack_scenario_blocks`), so one call spreads
         all of them over the worker processes; otherwise blocks are solved one call
         each. The recourse of all blocks is re-costed together on the full scenario set by
-        :func:`~optimizer.costing.evaluate_solution` and checked against the solver.
+        :func:`~optimizer.program.verifier.evaluate_solution` and checked against the solver.
 
     Notes
     -----
@@ -311,9 +349,16 @@ class PlanEvaluator:
     first result (``use_cache=False`` forces a new solve).
     """
 
-    def __init__(self, instance: Instance, scenarios: ScenarioSet, *,
-                 engine: str = "auto", options: SolverOptions | None = None,
-                 workers: int = 2, chunk: int | None = DEFAULT_CHUNK) -> None:
+    def __init__(
+        self,
+        instance: Instance,
+        scenarios: ScenarioSet,
+        *,
+        engine: str = "auto",
+        options: SolverOptions | None = None,
+        workers: int = 2,
+        chunk: int | None = DEFAULT_CHUNK,
+    ) -> None:
         self.instance = instance
         self.scenarios = scenarios
         self.data = pricing_data(instance, scenarios)
@@ -322,8 +367,7 @@ class PlanEvaluator:
         self.workers = workers
         self.digest = scenario_digest(self.data)
         d = self.data
-        self.demand = (d.probability[None, :] * d.demand[:, :, d.warmup:].sum(axis=2)).sum(
-            axis=1)
+        self.demand = (d.probability[None, :] * d.demand[:, :, d.warmup :].sum(axis=2)).sum(axis=1)
         N = d.n_scenarios
         size = N if not chunk else max(1, min(int(chunk), N))
         self.blocks = 1
@@ -334,52 +378,76 @@ class PlanEvaluator:
             self.blocks = min(divisors, key=lambda c: (abs(N / c - size), c))
             self._stacked = stack_scenario_blocks(d, self.blocks) if self.blocks > 1 else d
         else:
-            self._chunks = [_scenario_slice(d, np.arange(a, min(a + size, N)))
-                            for a in range(0, N, size)]
+            self._chunks = [
+                _scenario_slice(d, np.arange(a, min(a + size, N))) for a in range(0, N, size)
+            ]
         self._cache: dict[bytes, PlanEvaluation] = {}
 
-    def _hindsight(self, S: np.ndarray, K: np.ndarray, name: str
-                   ) -> tuple[Evaluation, RecourseArrays]:
+    def _hindsight(
+        self, S: np.ndarray, K: np.ndarray, name: str
+    ) -> tuple[Evaluation, RecourseArrays]:
         """Optimal recourse of the fixed plan, block by block, costed on all scenarios."""
         n, N, H = self.data.demand.shape
         if self._stacked is not None:
             C = self.blocks
-            sol = solve_program(self._stacked, engine=self.engine, options=self.options,
-                                workers=self.workers, base_stock=np.repeat(S, C),
-                                reserved=np.repeat(K, C), keep_fill_rate=False)
+            sol = solve_program(
+                self._stacked,
+                engine=self.engine,
+                options=self.options,
+                workers=self.workers,
+                base_stock=np.repeat(S, C),
+                reserved=np.repeat(K, C),
+                keep_fill_rate=False,
+            )
             if not sol.has_plan or sol.recourse is None:
-                raise NoPlanError(f"pricing plan {name!r}: the recourse LP ended "
-                                  f"{sol.status.value} ({sol.termination})")
-            rec = RecourseArrays(**{k: getattr(sol.recourse, k).reshape(n, N, H)
-                                    for k in KINDS})
-            ev = evaluate_solution(self.data, S, K, rec, check_fill_rate=False,
-                                   check_plan_rows=False)
+                raise NoPlanError(
+                    f"pricing plan {name!r}: the recourse LP ended "
+                    f"{sol.status.value} ({sol.termination})"
+                )
+            rec = RecourseArrays(**{k: getattr(sol.recourse, k).reshape(n, N, H) for k in KINDS})
+            ev = evaluate_solution(
+                self.data, S, K, rec, check_fill_rate=False, check_plan_rows=False
+            )
             check_solution(ev, sol.objective / C, what=f"pricing {name!r}")
             return ev, rec
         parts = []
         reported = 0.0
         for weight, sub in self._chunks:
             # diagnostics.price_plan with a worker count: plan fixed, fill-rate rows off
-            sol = solve_program(sub, engine=self.engine, options=self.options,
-                                workers=self.workers, base_stock=S, reserved=K,
-                                keep_fill_rate=False)
+            sol = solve_program(
+                sub,
+                engine=self.engine,
+                options=self.options,
+                workers=self.workers,
+                base_stock=S,
+                reserved=K,
+                keep_fill_rate=False,
+            )
             if not sol.has_plan or sol.recourse is None:
-                raise NoPlanError(f"pricing plan {name!r}: the recourse LP ended "
-                                  f"{sol.status.value} ({sol.termination})")
+                raise NoPlanError(
+                    f"pricing plan {name!r}: the recourse LP ended "
+                    f"{sol.status.value} ({sol.termination})"
+                )
             parts.append(sol.recourse)
             reported += weight * sol.objective
         if len(parts) == 1:
             rec = parts[0]
         else:
-            rec = RecourseArrays(**{k: np.concatenate([getattr(r, k) for r in parts], axis=1)
-                                    for k in KINDS})
-        ev = evaluate_solution(self.data, S, K, rec, check_fill_rate=False,
-                               check_plan_rows=False)
+            rec = RecourseArrays(
+                **{k: np.concatenate([getattr(r, k) for r in parts], axis=1) for k in KINDS}
+            )
+        ev = evaluate_solution(self.data, S, K, rec, check_fill_rate=False, check_plan_rows=False)
         check_solution(ev, reported, what=f"pricing {name!r}")
         return ev, rec
 
-    def evaluate(self, base_stock: np.ndarray, reserved: np.ndarray | None = None, *,
-                 name: str = "plan", use_cache: bool = True) -> PlanEvaluation:
+    def evaluate(
+        self,
+        base_stock: np.ndarray,
+        reserved: np.ndarray | None = None,
+        *,
+        name: str = "plan",
+        use_cache: bool = True,
+    ) -> PlanEvaluation:
         """Price the plan :math:`(S, K)` by hindsight LP and causal simulation.
 
         Raises
@@ -405,32 +473,59 @@ class PlanEvaluator:
         causal = causal_evaluation(self.data, S, K)
         sim_seconds = time.perf_counter() - t1
         if causal.max_residual > 1e-6:
-            log.warning("%s: causal simulation residuals %s", name,
-                        {k: v for k, v in causal.residual.items() if v > 1e-6})
+            log.warning(
+                "%s: causal simulation residuals %s",
+                name,
+                {k: v for k, v in causal.residual.items() if v > 1e-6},
+            )
         result = PlanEvaluation(
-            name=name, base_stock=S, reserved=K, hindsight=hindsight, causal=causal,
-            probability=self.data.probability, demand=self.demand,
-            unit_cost=self.data.unit_cost, lp_seconds=lp_seconds, sim_seconds=sim_seconds,
-            digest=self.digest, unmet=unmet)
-        log.info("%s: E[cost] %.2f (hindsight LP %.2fs), causal %.2f (%.3fs)", name,
-                 result.hindsight.expected_cost, lp_seconds, causal.expected_cost, sim_seconds)
+            name=name,
+            base_stock=S,
+            reserved=K,
+            hindsight=hindsight,
+            causal=causal,
+            probability=self.data.probability,
+            demand=self.demand,
+            unit_cost=self.data.unit_cost,
+            lp_seconds=lp_seconds,
+            sim_seconds=sim_seconds,
+            digest=self.digest,
+            unmet=unmet,
+        )
+        log.info(
+            "%s: E[cost] %.2f (hindsight LP %.2fs), causal %.2f (%.3fs)",
+            name,
+            result.hindsight.expected_cost,
+            lp_seconds,
+            causal.expected_cost,
+            sim_seconds,
+        )
         if use_cache:
             self._cache[key] = result
         return result
 
 
-def evaluate_plan(instance: Instance, scenarios: ScenarioSet, base_stock: np.ndarray,
-                  reserved: np.ndarray | None = None, *, name: str = "plan",
-                  engine: str = "auto", options: SolverOptions | None = None,
-                  workers: int = 2, chunk: int | None = DEFAULT_CHUNK) -> PlanEvaluation:
+def evaluate_plan(
+    instance: Instance,
+    scenarios: ScenarioSet,
+    base_stock: np.ndarray,
+    reserved: np.ndarray | None = None,
+    *,
+    name: str = "plan",
+    engine: str = "auto",
+    options: SolverOptions | None = None,
+    workers: int = 2,
+    chunk: int | None = DEFAULT_CHUNK,
+) -> PlanEvaluation:
     """Price one plan on ``scenarios`` (hindsight LP and causal run).
 
     Given the optimisation scenarios and the stochastic plan, the hindsight expected cost
     equals the RP objective (without CVaR blend); on ``evaluation_scenarios`` it is the
     out-of-sample estimate.
     """
-    return PlanEvaluator(instance, scenarios, engine=engine, options=options, workers=workers,
-                         chunk=chunk).evaluate(base_stock, reserved, name=name)
+    return PlanEvaluator(
+        instance, scenarios, engine=engine, options=options, workers=workers, chunk=chunk
+    ).evaluate(base_stock, reserved, name=name)
 
 
 # ------------------------------------------------------------------- the comparison ---
@@ -442,39 +537,57 @@ def _row(policy: PolicyPlan | None, ev: PlanEvaluation, instance: Instance) -> d
     row = {
         "policy": ev.name,
         "family": policy.family if policy is not None else "plan",
-        "expected_cost": e.mean, "ci_low": e.low, "ci_high": e.high,
-        "fill_rate": ev.fill_rate(), "capital_tied_up": ev.capital_tied_up(),
+        "expected_cost": e.mean,
+        "ci_low": e.low,
+        "ci_high": e.high,
+        "fill_rate": ev.fill_rate(),
+        "capital_tied_up": ev.capital_tied_up(),
         "cvar95": ev.cvar95(),
     }
     lines = ev.hindsight.lines.sum(axis=0)
     row.update({f"{name}_cost": float(lines[k]) for k, name in enumerate(COST_LINES)})
-    row.update({
-        "causal_expected_cost": c.mean, "causal_ci_low": c.low, "causal_ci_high": c.high,
-        "causal_fill_rate": ev.fill_rate(causal=True),
-        "causal_capital_tied_up": ev.capital_tied_up(causal=True),
-        "causal_cvar95": ev.cvar95(causal=True),
-        "causal_gap": c.mean - e.mean,
-        "base_stock_value": float(ev.unit_cost @ ev.base_stock),
-        "safety_stock_value": float(ev.unit_cost @ ss),
-        "budget_use": (float(ev.unit_cost @ ev.base_stock) / plan.inventory_budget
-                       if plan.inventory_budget else float("nan")),
-        "storage_use": (float(instance.items.volume @ ev.base_stock) / plan.storage_capacity
-                        if plan.storage_capacity else float("nan")),
-        "fill_targets_missed": int((ev.item_fill_rate()
-                                    < instance.items.min_fill_rate - 1e-9).sum()),
-        "reserved_capacity": float(ev.reserved.sum()),
-        "stockout_units": float(ev.unmet.sum()),
-        "emergency_units": float(ev.hindsight.emergency_units.sum()),
-        "fit_seconds": policy.fit_seconds if policy is not None else 0.0,
-        "lp_seconds": ev.lp_seconds, "sim_seconds": ev.sim_seconds,
-        "scenarios": int(ev.probability.size),
-    })
+    row.update(
+        {
+            "causal_expected_cost": c.mean,
+            "causal_ci_low": c.low,
+            "causal_ci_high": c.high,
+            "causal_fill_rate": ev.fill_rate(causal=True),
+            "causal_capital_tied_up": ev.capital_tied_up(causal=True),
+            "causal_cvar95": ev.cvar95(causal=True),
+            "causal_gap": c.mean - e.mean,
+            "base_stock_value": float(ev.unit_cost @ ev.base_stock),
+            "safety_stock_value": float(ev.unit_cost @ ss),
+            "budget_use": (
+                float(ev.unit_cost @ ev.base_stock) / plan.inventory_budget
+                if plan.inventory_budget
+                else float("nan")
+            ),
+            "storage_use": (
+                float(instance.items.volume @ ev.base_stock) / plan.storage_capacity
+                if plan.storage_capacity
+                else float("nan")
+            ),
+            "fill_targets_missed": int(
+                (ev.item_fill_rate() < instance.items.min_fill_rate - 1e-9).sum()
+            ),
+            "reserved_capacity": float(ev.reserved.sum()),
+            "stockout_units": float(ev.unmet.sum()),
+            "emergency_units": float(ev.hindsight.emergency_units.sum()),
+            "fit_seconds": policy.fit_seconds if policy is not None else 0.0,
+            "lp_seconds": ev.lp_seconds,
+            "sim_seconds": ev.sim_seconds,
+            "scenarios": int(ev.probability.size),
+        }
+    )
     return row
 
 
-def comparison_table(instance: Instance, evaluations: Sequence[PlanEvaluation],
-                     policies: Sequence[PolicyPlan] = (), reference: str = REFERENCE
-                     ) -> pd.DataFrame:
+def comparison_table(
+    instance: Instance,
+    evaluations: Sequence[PlanEvaluation],
+    policies: Sequence[PolicyPlan] = (),
+    reference: str = REFERENCE,
+) -> pd.DataFrame:
     """One row per plan, ranked by hindsight expected cost (``rank`` 1 is cheapest).
 
     Columns: :data:`TABLE_COLUMNS`. The ``vs_stochastic`` columns are the paired
@@ -505,8 +618,9 @@ def comparison_table(instance: Instance, evaluations: Sequence[PlanEvaluation],
 def policy_plan_table(instance: Instance, ev: PlanEvaluation) -> pd.DataFrame:
     """Plan table of one evaluated plan (:func:`optimizer.report.plan_table` on the
     out-of-sample hindsight costs) plus its causal cost, fill rate and capital."""
-    served = dataclasses.replace(ev.hindsight, fill_rate=ev.item_fill_rate(),
-                                 stockout_units=ev.unmet)  # see unmet_in_period
+    served = dataclasses.replace(
+        ev.hindsight, fill_rate=ev.item_fill_rate(), stockout_units=ev.unmet
+    )  # see unmet_in_period
     table = plan_table(instance, ev.base_stock, ev.reserved, served)
     table.insert(0, "policy", ev.name)
     table["causal_expected_cost"] = ev.causal.lines.sum(axis=1)
@@ -598,10 +712,12 @@ def compare_policies(
         raise ValueError(f"policy names must be unique, got {names}")
     seed = instance.plan.seed if seed is None else int(seed)
     t0 = time.perf_counter()
-    scen = scenarios if scenarios is not None else evaluation_scenarios(
-        instance, eval_scenarios, seed)
-    evaluator = PlanEvaluator(instance, scen, engine=engine, options=options, workers=workers,
-                              chunk=chunk)
+    scen = (
+        scenarios if scenarios is not None else evaluation_scenarios(instance, eval_scenarios, seed)
+    )
+    evaluator = PlanEvaluator(
+        instance, scen, engine=engine, options=options, workers=workers, chunk=chunk
+    )
     evaluations: dict[str, PlanEvaluation] = {}
     for p in policies:
         say(f"pricing {p.name} on {scen.n_scenarios} scenarios")
@@ -609,8 +725,7 @@ def compare_policies(
     table = comparison_table(instance, list(evaluations.values()), policies)
     plans = {name: policy_plan_table(instance, ev) for name, ev in evaluations.items()}
     seconds = {"evaluation": time.perf_counter() - t0}
-    return Comparison(instance, list(policies), evaluations, table, plans, evaluator, seed,
-                      seconds)
+    return Comparison(instance, list(policies), evaluations, table, plans, evaluator, seed, seconds)
 
 
 def run_comparison(
@@ -650,15 +765,29 @@ def run_comparison(
     say = progress or (lambda _msg: None)
     if scenarios is not None or seed is not None:
         instance = instance.with_plan(
-            **{k: v for k, v in (("scenarios", scenarios), ("seed", seed)) if v is not None})
+            **{k: v for k, v in (("scenarios", scenarios), ("seed", seed)) if v is not None}
+        )
     t0 = time.perf_counter()
     say("fitting the policies (solving the stochastic program)")
-    policies = make_policies(instance, jic_cover=jic_cover, service_levels=service_levels,
-                             engine=engine, options=options, workers=workers)
+    policies = make_policies(
+        instance,
+        jic_cover=jic_cover,
+        service_levels=service_levels,
+        engine=engine,
+        options=options,
+        workers=workers,
+    )
     fitted = time.perf_counter() - t0
-    comp = compare_policies(instance, policies, eval_scenarios=eval_scenarios,
-                            seed=instance.plan.seed, options=options, workers=workers,
-                            chunk=chunk, progress=progress)
+    comp = compare_policies(
+        instance,
+        policies,
+        eval_scenarios=eval_scenarios,
+        seed=instance.plan.seed,
+        options=options,
+        workers=workers,
+        chunk=chunk,
+        progress=progress,
+    )
     comp.seconds.update(policies=fitted, total=time.perf_counter() - t0)
     return comp
 
@@ -680,12 +809,18 @@ def cover_sweep(comparison: Comparison, covers: Sequence[float]) -> pd.DataFrame
         plan = cover_policy(comparison.instance, float(k))
         ev = comparison.evaluator.evaluate(plan.base_stock, plan.reserved, name=plan.name)
         e = ev.expected()
-        rows.append({
-            "cover": float(k), "expected_cost": e.mean, "ci_low": e.low, "ci_high": e.high,
-            "fill_rate": ev.fill_rate(), "capital_tied_up": ev.capital_tied_up(),
-            "cvar95": ev.cvar95(),
-            "causal_expected_cost": ev.expected(causal=True).mean,
-            "causal_fill_rate": ev.fill_rate(causal=True),
-            "causal_capital_tied_up": ev.capital_tied_up(causal=True),
-        })
+        rows.append(
+            {
+                "cover": float(k),
+                "expected_cost": e.mean,
+                "ci_low": e.low,
+                "ci_high": e.high,
+                "fill_rate": ev.fill_rate(),
+                "capital_tied_up": ev.capital_tied_up(),
+                "cvar95": ev.cvar95(),
+                "causal_expected_cost": ev.expected(causal=True).mean,
+                "causal_fill_rate": ev.fill_rate(causal=True),
+                "causal_capital_tied_up": ev.capital_tied_up(causal=True),
+            }
+        )
     return pd.DataFrame(rows)

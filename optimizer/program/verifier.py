@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.errors import VerificationError
-from optimizer.program_data import ProgramData
+from optimizer.program.data import ProgramData
 
 COST_LINES = ("storage", "capital", "obsolescence", "stockout", "emergency", "reservation")
 
@@ -101,8 +101,9 @@ def arrivals(data: ProgramData, orders: np.ndarray) -> np.ndarray:
     offset = (np.arange(N) * (H + 1))[:, None]
     for i in range(n):  # one bincount per item: no (n, N, H) index arrays
         idx = (offset + np.minimum(data.arrival[i], H)).ravel()
-        out[i] = np.bincount(idx, weights=orders[i].ravel(),
-                             minlength=N * (H + 1)).reshape(N, H + 1)[:, :H]
+        out[i] = np.bincount(idx, weights=orders[i].ravel(), minlength=N * (H + 1)).reshape(
+            N, H + 1
+        )[:, :H]
     return out
 
 
@@ -111,19 +112,20 @@ _CHUNK = 64
 
 
 def _chunk(rec: RecourseArrays, part: slice) -> RecourseArrays:
-    return RecourseArrays(I=rec.I[part], s=rec.s[part], n=rec.n[part], e=rec.e[part],
-                          B=rec.B[part], r=rec.r[part])
+    return RecourseArrays(
+        I=rec.I[part], s=rec.s[part], n=rec.n[part], e=rec.e[part], B=rec.B[part], r=rec.r[part]
+    )
 
 
-def _balance_residuals(data: ProgramData, S: np.ndarray, rec: RecourseArrays
-                       ) -> dict[str, float]:
+def _balance_residuals(data: ProgramData, S: np.ndarray, rec: RecourseArrays) -> dict[str, float]:
     """Largest violation of the demand split, stock and backlog balances and sign rows."""
     n, N, H = data.demand.shape
     d = data.demand
     res = {"demand_split": float(np.abs(rec.s + rec.n + rec.e - d).max(initial=0.0))}
     orders = d - rec.e if data.backorder else rec.s
-    prev = np.concatenate([(S - data.lead * data.mean)[:, None, None].repeat(N, 1),
-                           rec.I[:, :, :-1]], axis=2)
+    prev = np.concatenate(
+        [(S - data.lead * data.mean)[:, None, None].repeat(N, 1), rec.I[:, :, :-1]], axis=2
+    )
     balance = rec.I - prev - data.pipeline[:, None, :] - arrivals(data, orders) + rec.s + rec.r
     res["stock_balance"] = float(np.abs(balance).max(initial=0.0))
     if data.backorder:
@@ -131,17 +133,24 @@ def _balance_residuals(data: ProgramData, S: np.ndarray, rec: RecourseArrays
         res["backlog_balance"] = float(np.abs(rec.B - prevB - rec.n + rec.r).max(initial=0.0))
         res["backlog_served"] = float(max(0.0, (rec.r - prevB).max(initial=0.0)))
     else:
-        res["backlog_balance"] = float(max(np.abs(rec.B).max(initial=0.0),
-                                           np.abs(rec.r).max(initial=0.0)))
+        res["backlog_balance"] = float(
+            max(np.abs(rec.B).max(initial=0.0), np.abs(rec.r).max(initial=0.0))
+        )
         res["backlog_served"] = 0.0
     neg = min(a.min(initial=0.0) for a in (rec.I, rec.s, rec.n, rec.e, rec.B, rec.r))
     res["nonnegativity"] = float(max(0.0, -neg))
     return res
 
 
-def evaluate_solution(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray,
-                      rec: RecourseArrays, *, check_fill_rate: bool = True,
-                      check_plan_rows: bool = True) -> Evaluation:
+def evaluate_solution(
+    data: ProgramData,
+    base_stock: np.ndarray,
+    reserved: np.ndarray,
+    rec: RecourseArrays,
+    *,
+    check_fill_rate: bool = True,
+    check_plan_rows: bool = True,
+) -> Evaluation:
     """Recompute residuals and costs of a plan with its recourse.
 
     Parameters
@@ -161,19 +170,26 @@ def evaluate_solution(data: ProgramData, base_stock: np.ndarray, reserved: np.nd
     scale = 1.0 + np.abs(d).max(initial=0.0) + np.abs(S).max(initial=0.0)
     res: dict[str, float] = {}
 
-    for key in ("demand_split", "stock_balance", "backlog_balance", "backlog_served",
-                "nonnegativity"):
+    for key in (
+        "demand_split",
+        "stock_balance",
+        "backlog_balance",
+        "backlog_served",
+        "nonnegativity",
+    ):
         res[key] = 0.0
     for lo in range(0, n, _CHUNK):  # item chunks bound the temporaries' memory
         part = slice(lo, min(n, lo + _CHUNK))
-        for key, value in _balance_residuals(data.item(np.arange(n)[part]), S[part],
-                                             _chunk(rec, part)).items():
+        for key, value in _balance_residuals(
+            data.item(np.arange(n)[part]), S[part], _chunk(rec, part)
+        ).items():
             res[key] = max(res[key], value)
     cap = np.where(data.reserves, np.minimum(data.capacity, K), data.capacity)
     res["emergency_capacity"] = float(max(0.0, (rec.e - cap[:, None, None]).max(initial=0.0)))
     res["pipeline_start"] = float(max(0.0, (data.min_base_stock - S).max(initial=0.0)))
-    res["reservation_bounds"] = float(max(0.0, -K.min(initial=0.0),
-                                          (K - data.capacity).max(initial=0.0)))
+    res["reservation_bounds"] = float(
+        max(0.0, -K.min(initial=0.0), (K - data.capacity).max(initial=0.0))
+    )
 
     costed = slice(W, H)
     demand_total = (p[None, :] * d[:, :, costed].sum(axis=2)).sum(axis=1)
@@ -183,27 +199,34 @@ def evaluate_solution(data: ProgramData, base_stock: np.ndarray, reserved: np.nd
     if check_fill_rate:
         target = np.nan_to_num(data.fill_rate, nan=0.0)
         gap = unmet - (1.0 - target) * demand_total
-        res["fill_rate"] = float(max(0.0, np.where(np.isnan(data.fill_rate), 0.0, gap).max(
-            initial=0.0)))
+        res["fill_rate"] = float(
+            max(0.0, np.where(np.isnan(data.fill_rate), 0.0, gap).max(initial=0.0))
+        )
     if check_plan_rows:
-        for name, limit, weight in (("inventory_budget", data.budget, data.unit_cost),
-                                    ("storage_capacity", data.storage, data.volume)):
+        for name, limit, weight in (
+            ("inventory_budget", data.budget, data.unit_cost),
+            ("storage_capacity", data.storage, data.volume),
+        ):
             if limit is not None:
                 res[name] = float(max(0.0, weight @ S - limit))
-    res = {k: v / scale if k.endswith("balance") or k == "demand_split" else v
-           for k, v in res.items()}
+    res = {
+        k: v / scale if k.endswith("balance") or k == "demand_split" else v for k, v in res.items()
+    }
 
     on_hand = rec.I[:, :, costed].sum(axis=2)  # (n, N)
     short = (rec.B if data.backorder else rec.n)[:, :, costed].sum(axis=2)
     emerg = rec.e[:, :, costed].sum(axis=2)
-    per_scen = np.stack([
-        data.carrying[0][:, None] * on_hand,
-        data.carrying[1][:, None] * on_hand,
-        data.carrying[2][:, None] * on_hand,
-        data.penalty[:, None] * short,
-        data.premium[:, None] * emerg,
-        np.broadcast_to((data.periods * np.nan_to_num(data.fee) * K)[:, None], (n, N)),
-    ], axis=2)  # (n, N, 6)
+    per_scen = np.stack(
+        [
+            data.carrying[0][:, None] * on_hand,
+            data.carrying[1][:, None] * on_hand,
+            data.carrying[2][:, None] * on_hand,
+            data.penalty[:, None] * short,
+            data.premium[:, None] * emerg,
+            np.broadcast_to((data.periods * np.nan_to_num(data.fee) * K)[:, None], (n, N)),
+        ],
+        axis=2,
+    )  # (n, N, 6)
     item_scen = per_scen.sum(axis=2)
     scen_cost = item_scen.sum(axis=0)
     expected = float(p @ scen_cost)
@@ -224,8 +247,9 @@ def evaluate_solution(data: ProgramData, base_stock: np.ndarray, reserved: np.nd
     )
 
 
-def check_solution(evaluation: Evaluation, reported_objective: float, *, what: str,
-                   tol: float = 1e-6) -> None:
+def check_solution(
+    evaluation: Evaluation, reported_objective: float, *, what: str, tol: float = 1e-6
+) -> None:
     """Raise :class:`VerificationError` when residuals or the objective disagree.
 
     The objective must match to ``tol`` relative (at least ``tol`` absolute);

@@ -40,10 +40,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from optimizer.engine import require_plan, solve_program
-from optimizer.highs_backend import SolverOptions
+from optimizer.engines.dispatch import require_plan, solve_program
+from optimizer.engines.highs import SolverOptions
 from optimizer.instance import Instance
-from optimizer.program_data import program_data
+from optimizer.program.data import program_data
 from optimizer.scenarios import ScenarioSet, generate_scenarios
 
 log = logging.getLogger(__name__)
@@ -102,8 +102,7 @@ class GapEstimate:
         R = self.replications
         if R < 2:
             return float("nan")
-        return float(self.mean_gap + stats.t.ppf(self.level, R - 1) * self.std_gap
-                     / np.sqrt(R))
+        return float(self.mean_gap + stats.t.ppf(self.level, R - 1) * self.std_gap / np.sqrt(R))
 
     @property
     def lower_bound_estimate(self) -> float:
@@ -117,8 +116,9 @@ class GapEstimate:
         return float(self.candidate_values.mean())
 
 
-def replication_scenarios(instance: Instance, r: int, n: int, seed: int | None = None
-                          ) -> ScenarioSet:
+def replication_scenarios(
+    instance: Instance, r: int, n: int, seed: int | None = None
+) -> ScenarioSet:
     """Scenarios of replication ``r`` (stream ``f"mrp{r}"``, independent of the others)."""
     return generate_scenarios(instance, n, seed=seed, stream=f"mrp{r}")
 
@@ -168,14 +168,25 @@ def mrp_gap(
     for r in range(1, replications + 1):
         say(f"replication {r}/{replications} ({n_scenarios} scenarios)")
         data = program_data(instance, replication_scenarios(instance, r, n_scenarios, seed))
-        opt = require_plan(solve_program(data, engine=engine, options=options,
-                                         workers=workers), data, options)
-        priced = solve_program(data, engine=engine, options=options, workers=workers,
-                               base_stock=S, reserved=K, keep_fill_rate=True)
+        opt = require_plan(
+            solve_program(data, engine=engine, options=options, workers=workers), data, options
+        )
+        priced = solve_program(
+            data,
+            engine=engine,
+            options=options,
+            workers=workers,
+            base_stock=S,
+            reserved=K,
+            keep_fill_rate=True,
+        )
         value = priced.objective if priced.has_plan else float("inf")
         if not priced.has_plan:
-            log.warning("replication %d: the candidate has no feasible recourse (%s)", r,
-                        priced.status.value)
+            log.warning(
+                "replication %d: the candidate has no feasible recourse (%s)",
+                r,
+                priced.status.value,
+            )
         gap = value - opt.objective
         if gap < -1e-6 * max(1.0, abs(opt.objective)):
             log.warning("replication %d: negative gap %.6g (solver tolerance?)", r, gap)
@@ -183,12 +194,22 @@ def mrp_gap(
         saa.append(opt.objective)
         cand.append(value)
         plans.append(np.asarray(opt.base_stock, dtype=float))
-        log.info("MRP replication %d: candidate %.4f, SAA optimum %.4f, gap %.4f", r, value,
-                 opt.objective, gap)
-    return GapEstimate(n_scenarios=int(n_scenarios), gaps=np.array(gaps),
-                       saa_values=np.array(saa), candidate_values=np.array(cand),
-                       plans=np.array(plans), level=level,
-                       seconds=time.perf_counter() - t0)
+        log.info(
+            "MRP replication %d: candidate %.4f, SAA optimum %.4f, gap %.4f",
+            r,
+            value,
+            opt.objective,
+            gap,
+        )
+    return GapEstimate(
+        n_scenarios=int(n_scenarios),
+        gaps=np.array(gaps),
+        saa_values=np.array(saa),
+        candidate_values=np.array(cand),
+        plans=np.array(plans),
+        level=level,
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def sample_size_study(
@@ -230,33 +251,59 @@ def sample_size_study(
         t0 = time.perf_counter()
         say(f"N = {N}: candidate")
         data = program_data(instance, generate_scenarios(instance, int(N), seed=seed))
-        cand = require_plan(solve_program(data, engine=engine, options=options,
-                                          workers=workers), data, options)
-        est = mrp_gap(instance, cand.base_stock, cand.reserved, n_scenarios=int(N),
-                      replications=replications, seed=seed, level=level, engine=engine,
-                      options=options, workers=workers, progress=progress)
+        cand = require_plan(
+            solve_program(data, engine=engine, options=options, workers=workers), data, options
+        )
+        est = mrp_gap(
+            instance,
+            cand.base_stock,
+            cand.reserved,
+            n_scenarios=int(N),
+            replications=replications,
+            seed=seed,
+            level=level,
+            engine=engine,
+            options=options,
+            workers=workers,
+            progress=progress,
+        )
         S = np.asarray(cand.base_stock, dtype=float)
         sd = est.plans.std(axis=0, ddof=1)
         avg = est.plans.mean(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             cover_spread = np.where(mean > 0, sd / mean, 0.0)
             plan_spread = np.where(avg > 0, sd / avg, 0.0)
-        change = (float(cost @ np.abs(S - previous) / (cost @ S)) if previous is not None
-                  else float("nan"))
+        change = (
+            float(cost @ np.abs(S - previous) / (cost @ S))
+            if previous is not None
+            else float("nan")
+        )
         previous = S
-        rows.append({
-            "N": int(N), "replications": est.replications, "rp_objective": cand.objective,
-            "candidate_estimate": est.candidate_estimate,
-            "lower_bound_estimate": est.lower_bound_estimate,
-            "mean_gap": est.mean_gap, "gap_std": est.std_gap, "gap_ucb": est.upper_bound,
-            "gap_ucb_rel": est.upper_bound / est.candidate_estimate
-            if est.candidate_estimate else float("nan"),
-            "cover_spread": float(cover_spread.mean()),
-            "plan_spread": float(plan_spread.mean()),
-            "plan_change": change,
-            "base_stock_value": float(cost @ S),
-            "seconds": time.perf_counter() - t0,
-        })
-        log.info("N=%d: gap %.4f (UCB %.4f), cover spread %.3f periods", N, est.mean_gap,
-                 est.upper_bound, rows[-1]["cover_spread"])
+        rows.append(
+            {
+                "N": int(N),
+                "replications": est.replications,
+                "rp_objective": cand.objective,
+                "candidate_estimate": est.candidate_estimate,
+                "lower_bound_estimate": est.lower_bound_estimate,
+                "mean_gap": est.mean_gap,
+                "gap_std": est.std_gap,
+                "gap_ucb": est.upper_bound,
+                "gap_ucb_rel": est.upper_bound / est.candidate_estimate
+                if est.candidate_estimate
+                else float("nan"),
+                "cover_spread": float(cover_spread.mean()),
+                "plan_spread": float(plan_spread.mean()),
+                "plan_change": change,
+                "base_stock_value": float(cost @ S),
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+        log.info(
+            "N=%d: gap %.4f (UCB %.4f), cover spread %.3f periods",
+            N,
+            est.mean_gap,
+            est.upper_bound,
+            rows[-1]["cover_spread"],
+        )
     return pd.DataFrame(rows)

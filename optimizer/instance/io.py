@@ -1,7 +1,7 @@
 """Read, validate and write instance folders (DESIGN §3).
 
 :func:`load_instance` turns an instance folder (or the path of its ``instance.toml``) into
-an immutable :class:`~optimizer.instance.Instance`.  It checks every rule before it
+an immutable :class:`~optimizer.instance.types.Instance`.  It checks every rule before it
 returns and collects *all* broken rules, then raises a single
 :class:`~optimizer.errors.InvalidInstanceError` whose :class:`~optimizer.errors.InputProblem`
 entries name the file, the 1-based data row (header excluded), the item / supplier /
@@ -20,7 +20,7 @@ Conventions
   loaded ``demand_std`` is ``sqrt(demand_mean)``.  A given ``demand_std`` that differs from
   that by more than 1 % only triggers a logging warning; the cell may also be left empty.
 * Explicit scenario periods run ``1..W+T`` where ``W`` is ``[plan] warmup`` or, when that
-  is not given, :attr:`Instance.warmup <optimizer.instance.Instance.warmup>` (the rule
+  is not given, :attr:`Instance.warmup <optimizer.instance.types.Instance.warmup>` (the rule
   lives there); messages about periods state the range and its split.
 * Problems of one kind in one column are listed up to :data:`MAX_REPORTED` rows, followed
   by one line with the count of the rest, so a systematically broken scenario file gives a
@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.errors import InputProblem, InvalidInstanceError
-from optimizer.instance import (
+from optimizer.instance.types import (
     DEMAND_FAMILIES,
     BlackSwan,
     ExplicitScenarios,
@@ -1093,7 +1093,7 @@ class _Horizon:
 def _default_warmup(items: _ItemDraft | None, suppliers: _SupplierDraft | None) -> int | None:
     """:attr:`Instance.warmup` when ``[plan] warmup`` is not given; None if not computable.
 
-    The rule lives in :class:`~optimizer.instance.Instance` (one source of truth); it is
+    The rule lives in :class:`~optimizer.instance.types.Instance` (one source of truth); it is
     asked on a probe instance that carries only lead times and the supplier chains.
     """
     if items is None or suppliers is None or len(items.ids) == 0:

@@ -3,7 +3,7 @@
 Two routes reach it: a Pyomo model compiled with Pyomo's
 :class:`~pyomo.repn.plugins.standard_form.LinearStandardFormCompiler` (the reference
 route; measured ~5x faster than the appsi hand-over, see PERFORMANCE.md) and the sparse
-matrices of :mod:`optimizer.lp_matrix` (the fast path). Both end in :func:`solve_lp`.
+matrices of :mod:`optimizer.program.matrices` (the fast path). Both end in :func:`solve_lp`.
 
 Every HiGHS model status maps to a :class:`SolveStatus`; callers decide on the status,
 never on the objective value alone.
@@ -23,6 +23,8 @@ import numpy as np
 import pyomo.environ as pyo
 import scipy.sparse as sp
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from optimizer.program.matrices import StandardLP
 
 log = logging.getLogger(__name__)
 INF = highspy.kHighsInf
@@ -91,23 +93,6 @@ class SolverOptions:
 
 
 @dataclass
-class StandardLP:
-    """:math:`\\min c^T x + c_0` s.t. :math:`l_r \\le Ax \\le u_r`, :math:`l_c \\le x \\le u_c`."""
-
-    c: np.ndarray
-    A: sp.csc_array
-    row_lb: np.ndarray
-    row_ub: np.ndarray
-    col_lb: np.ndarray
-    col_ub: np.ndarray
-    offset: float = 0.0
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.A.shape
-
-
-@dataclass
 class LPResult:
     """Outcome of one LP solve.
 
@@ -146,8 +131,15 @@ class LPResult:
 
 
 _MS = highspy.HighsModelStatus
-_LIMITS = {_MS.kTimeLimit, _MS.kIterationLimit, _MS.kSolutionLimit, _MS.kInterrupt,
-           _MS.kHighsInterrupt, _MS.kObjectiveBound, _MS.kObjectiveTarget}
+_LIMITS = {
+    _MS.kTimeLimit,
+    _MS.kIterationLimit,
+    _MS.kSolutionLimit,
+    _MS.kInterrupt,
+    _MS.kHighsInterrupt,
+    _MS.kObjectiveBound,
+    _MS.kObjectiveTarget,
+}
 
 
 def _status_of(model_status: highspy.HighsModelStatus, primal_feasible: bool) -> SolveStatus:
@@ -222,8 +214,12 @@ def solve_lp(lp: StandardLP, options: SolverOptions | None = None) -> LPResult:
     info = h.getInfo()
     primal_ok = info.primal_solution_status == 2  # kSolutionStatusFeasible
     status = _status_of(ms, primal_ok)
-    result = LPResult(status=status, termination=h.modelStatusToString(ms), seconds=seconds,
-                      iterations=int(info.simplex_iteration_count + info.ipm_iteration_count))
+    result = LPResult(
+        status=status,
+        termination=h.modelStatusToString(ms),
+        seconds=seconds,
+        iterations=int(info.simplex_iteration_count + info.ipm_iteration_count),
+    )
     if status.has_plan:
         sol = h.getSolution()
         result.x = np.asarray(sol.col_value, dtype=float)
@@ -265,8 +261,9 @@ def compile_pyomo(model: pyo.ConcreteModel) -> CompiledModel:
     return CompiledModel(lp, list(repn.columns), time.perf_counter() - start)
 
 
-def solve_pyomo(model: pyo.ConcreteModel, options: SolverOptions | None = None) -> tuple[
-        LPResult, CompiledModel]:
+def solve_pyomo(
+    model: pyo.ConcreteModel, options: SolverOptions | None = None
+) -> tuple[LPResult, CompiledModel]:
     """Compile, solve and load the primal values back into ``model``'s variables."""
     compiled = compile_pyomo(model)
     result = solve_lp(compiled.lp, options)

@@ -1,0 +1,37 @@
+"""``stockplan validate``: check an instance and list every problem at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from optimizer.cli.common import Verbose, console, fail, load, setup_logging
+from optimizer.errors import StockplanError
+
+
+def validate(
+    instance: Annotated[Path, typer.Argument(help="Instance folder or toml.")], verbose: Verbose = 0
+) -> None:
+    """Check an instance; list every problem (exit 3) or say it is valid."""
+    setup_logging(verbose)
+    try:
+        inst = load(instance)
+    except StockplanError as exc:
+        fail(exc)
+    console.print(
+        f"[green]valid[/]: {inst.name} — {len(inst.items)} items, "
+        f"{len(inst.suppliers)} suppliers, {inst.plan.periods} periods, warm-up "
+        f"{inst.warmup}, "
+        + (
+            "explicit scenarios"
+            if inst.explicit is not None
+            else f"{inst.plan.scenarios} sampled scenarios"
+        )
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``validate`` command to ``app``."""
+    app.command()(validate)
