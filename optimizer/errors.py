@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EXIT_OK = 0
 EXIT_BUG = 1
-EXIT_USAGE = 2
 EXIT_INVALID_INPUT = 3
 EXIT_INFEASIBLE = 4
 EXIT_NO_PLAN = 5

@@ -58,8 +58,6 @@ log = logging.getLogger(__name__)
 DEFAULT_JIC_COVER: tuple[float, ...] = (1.0, 2.0, 4.0)
 #: Default cycle service levels (percent) of the ``classic_<pct>`` policies.
 DEFAULT_SERVICE_LEVELS: tuple[float, ...] = (90.0, 95.0, 99.0)
-#: Policy families in the order they are reported.
-FAMILIES = ("jit", "jic", "classic", "newsvendor", "ev", "stochastic")
 HEURISTICS = ("jit", "jic", "classic", "newsvendor")
 
 
@@ -72,7 +70,7 @@ class PolicyPlan:
     name : str
         Policy identifier, e.g. ``"jit"``, ``"jic_2"``, ``"classic_95"``, ``"stochastic"``.
     family : str
-        One of :data:`FAMILIES`.
+        ``"jit"``, ``"jic"``, ``"classic"``, ``"newsvendor"``, ``"ev"`` or ``"stochastic"``.
     base_stock : ndarray (n,)
         :math:`S_i`.
     reserved : ndarray (n,)

@@ -182,13 +182,6 @@ class Suppliers:
     def __len__(self) -> int:
         return len(self.name)
 
-    @property
-    def availability(self) -> np.ndarray:
-        """Stationary probability of being up, :math:`\\beta/(\\alpha+\\beta)` (1 if never down)."""
-        a, b = self.disruption_prob, self.recovery_prob
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(a > 0, b / (a + b), 1.0)
-
 
 @dataclass(frozen=True)
 class ExplicitScenarios:
@@ -266,15 +259,6 @@ class Instance:
         it = self.items
         per = it.unit_cost / self.plan.periods_per_year
         return np.vstack([per * it.storage_rate, per * it.capital_rate, per * it.obsolescence_rate])
-
-    @property
-    def couples_items(self) -> bool:
-        """True when a budget, storage row or CVaR ties items together."""
-        return (
-            self.plan.inventory_budget is not None
-            or self.plan.storage_capacity is not None
-            or self.risk.cvar_weight > 0
-        )
 
     def with_plan(self, **changes: object) -> Instance:
         """Copy with ``[plan]`` fields replaced (e.g. ``scenarios``, ``seed``)."""
