@@ -18,6 +18,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -75,7 +76,7 @@ def main() -> None:
     if args.write:
         solve_all(args.write, args.extra)
         return
-    fresh = Path("/tmp") / "stockplan-bundled-plans"
+    fresh = Path(tempfile.mkdtemp(prefix="stockplan-bundled-plans-"))
     solve_all(fresh, args.extra)
     sys.exit(1 if compare(fresh, args.against) else 0)
 
