@@ -119,6 +119,7 @@ def test_scenario_creator_rejects_what_it_cannot_express():
         scenario_creator("bogus", data=ok)
 
 
+@pytest.mark.distributed
 def test_mpiexec_two_ranks_matches_extensive_form(tmp_path):
     inst = make_instance(3, scenarios=8, periods=4, seed=3, budget_share=0.3)
     folder = tmp_path / "tiny"

@@ -36,6 +36,7 @@ def _data(kw):
     return inst, program_data(inst, generate_scenarios(inst))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_engines_agree_on_the_recourse_problem(kind):
     _, data = _data(KINDS[kind])
@@ -119,6 +120,7 @@ def test_decomposed_uses_worker_processes_and_matches_serial(monkeypatch):
     assert parallel.objective == pytest.approx(serial.objective, rel=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kw",
     [

@@ -12,6 +12,7 @@ from optimizer.scenarios import generate_scenarios
 from tests.factories import make_instance
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kw",
     [

@@ -68,6 +68,7 @@ def test_closed_forms_reproduce_the_book():
     assert int(np.argmin(grid)) + 1 == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["auto", "ef"])
 def test_example_4_3_normal_base_stock(engine):
     inst, sol = _solve("textbook_4_3", engine)

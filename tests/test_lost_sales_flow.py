@@ -44,6 +44,7 @@ def _data(kw) -> ProgramData:
     return program_data(inst, generate_scenarios(inst))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ELIGIBLE)
 def test_flow_engine_equals_the_pyomo_extensive_form(kind):
     data = _data(ELIGIBLE[kind])
@@ -214,6 +215,7 @@ def single_items(draw) -> ProgramData:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(single_items(), st.floats(0.0, 12.0))
 def test_random_items_optimum_and_curve_match_the_lp(data, extra):
@@ -325,6 +327,7 @@ def test_price_sweep_price_and_row_use_agree_with_item_argmins(seed, fill):
         assert use(0.0) <= room + 1e-9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kink", [0.0, 0.37, 1.6363636, 2.9, 3.0])
 def test_subgradient_line_search_finds_kinks_and_ends(kink):
     from optimizer.engines.flow import minimise_with_subgradients
