@@ -6,8 +6,8 @@ replication procedure, n = N) on an instance and writes ``<out>/sample_size.md``
 
 Usage::
 
-    python benchmarks/sample_size.py                          # demo, 10 items, R = 10
-    python benchmarks/sample_size.py --items all --sizes 50,100,200 --replications 5
+    python studies/sample_size.py                             # demo, 10 items, R = 10
+    python studies/sample_size.py --items all --sizes 50,100,200 --replications 5
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replications", type=int, default=10)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--out", type=Path, default=ROOT / "studies" / "results")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         where = args.instance
     cmd = (
-        f"python benchmarks/sample_size.py --instance {where} --items {args.items} "
+        f"python studies/sample_size.py --instance {where} --items {args.items} "
         f"--sizes {args.sizes} --replications {args.replications}"
         + (f" --seed {args.seed}" if args.seed is not None else "")
     )

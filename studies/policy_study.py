@@ -19,8 +19,8 @@ VSS, winners, timings) and ``<out>/study_relative.png``.
 
 Usage::
 
-    python benchmarks/policy_study.py                       # all regimes, 200 / 500
-    python benchmarks/policy_study.py --regimes stable,mixed --scenarios 100 \\
+    python studies/policy_study.py                          # all regimes, 200 / 500
+    python studies/policy_study.py --regimes stable,mixed --scenarios 100 \\
         --eval-scenarios 300 --out /tmp/study
 """
 
@@ -570,7 +570,7 @@ def study_markdown(
     v = versions()
     seed = "" if args.seed is None else f" --seed {args.seed}"
     cmd = (
-        f"python benchmarks/policy_study.py --regimes {','.join(args.regimes)} "
+        f"python studies/policy_study.py --regimes {','.join(args.regimes)} "
         f"--scenarios {args.scenarios} --eval-scenarios {args.eval_scenarios}{seed} "
         f"--out {shown(args.out)}"
     )
@@ -626,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-scenarios", type=int, default=500, help="fresh scenarios M")
     ap.add_argument("--seed", type=int, default=None, help="seed (default: per instance)")
     ap.add_argument("--workers", type=int, default=2, help="processes for the item LPs")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--out", type=Path, default=ROOT / "studies" / "results")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     args.regimes = [r.strip() for r in args.regimes.split(",") if r.strip()]
