@@ -38,6 +38,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+PROFILES = HERE / "profiles"  # cProfile dumps: machine-specific, git-ignored
 DEFAULT_SWEEP_ITEMS = (10, 30, 100, 300)
 DEFAULT_SWEEP_SCENARIOS = (25, 50, 100, 200)
 BUDGET_SHARE = 0.35
@@ -516,7 +517,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--profile",
         action="store_true",
-        help="cProfile the solve; writes results/scaling_profile_<n>x<N>.txt",
+        help="cProfile the solve; writes profiles/scaling_profile_<n>x<N>.txt (git-ignored)",
     )
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--profile-out", type=Path, default=None, help=argparse.SUPPRESS)
@@ -553,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         profile = None
         if args.profile:
-            profile = RESULTS / (
+            profile = PROFILES / (
                 f"scaling_profile_{args.items}x{args.scenarios}"
                 f"{'_coupled' if args.coupled else ''}_{args.engine}.txt"
             )
