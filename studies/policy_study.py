@@ -42,7 +42,7 @@ import pandas as pd  # noqa: E402
 
 from optimizer.analysis.comparison import Comparison, cover_sweep, run_comparison  # noqa: E402
 from optimizer.analysis.diagnostics import Diagnostics, compute_diagnostics  # noqa: E402
-from optimizer.instance.io import load_instance  # noqa: E402
+from optimizer.instance import load_instance  # noqa: E402
 from optimizer.report import posture, versions  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

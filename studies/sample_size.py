@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from optimizer.analysis.sampling_quality import DEFAULT_SIZES, sample_size_study  # noqa: E402
-from optimizer.instance.io import load_instance  # noqa: E402
+from optimizer.instance import load_instance  # noqa: E402
 from optimizer.report import versions  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,6 +6,9 @@ import numpy as np
 
 from optimizer.instance import BlackSwan, Instance, Items, PlanSettings, RiskSettings, Suppliers
 
+DEFAULT_PLAN = PlanSettings()
+"""The schema's ``[plan]`` defaults; the items take its carrying rates."""
+
 
 def make_items(
     n: int,
@@ -40,9 +43,9 @@ def make_items(
         reservation_fee=fee,
         min_fill_rate=np.full(n, np.nan if fill_rate is None else fill_rate),
         volume=rng.uniform(0.1, 2.0, n).round(2),
-        capital_rate=np.full(n, 0.10),
-        storage_rate=np.full(n, 0.12),
-        obsolescence_rate=np.full(n, 0.05),
+        capital_rate=np.full(n, DEFAULT_PLAN.capital_rate),
+        storage_rate=np.full(n, DEFAULT_PLAN.storage_rate),
+        obsolescence_rate=np.full(n, DEFAULT_PLAN.obsolescence_rate),
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from optimizer.cli import app
-from optimizer.instance.io import write_instance
+from optimizer.instance import write_instance
 from tests.factories import make_instance
 from tests.hand_cases import hand_instance
 

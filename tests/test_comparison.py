@@ -20,7 +20,7 @@ from optimizer.analysis.diagnostics import price_plan
 from optimizer.analysis.policies import heuristic_policy, make_policies, stochastic_policy
 from optimizer.cli import app
 from optimizer.cli.compare import register
-from optimizer.instance.io import write_instance
+from optimizer.instance import write_instance
 from optimizer.program.data import program_data
 from optimizer.program.verifier import COST_LINES
 from optimizer.scenarios import generate_scenarios

@@ -28,7 +28,7 @@ from models.mpisppy_scenarios import (
 from models.two_stage import fix_plan
 from optimizer.engines.dispatch import solve_program
 from optimizer.engines.highs import solve_pyomo
-from optimizer.instance.io import load_instance, write_instance
+from optimizer.instance import load_instance, write_instance
 from optimizer.program.data import program_data
 from optimizer.scenarios import generate_scenarios
 from tests.factories import make_instance

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from optimizer.engines.dispatch import solve_program
-from optimizer.instance.io import load_instance, write_instance
+from optimizer.instance import load_instance, write_instance
 from optimizer.program.data import program_data
 from optimizer.scenarios import generate_scenarios
 from tests.factories import make_instance

@@ -12,9 +12,8 @@ from typer.testing import CliRunner
 
 from optimizer.cli.generate import register
 from optimizer.engines.dispatch import solve_program
-from optimizer.instance import Items, Suppliers
+from optimizer.instance import Items, Suppliers, load_instance, write_instance
 from optimizer.instance.generator import budget_for_share, generate_instance
-from optimizer.instance.io import load_instance, write_instance
 from optimizer.program.data import program_data
 from optimizer.scenarios import generate_scenarios
 

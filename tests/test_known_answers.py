@@ -14,7 +14,7 @@ import pytest
 from scipy.stats import norm
 
 from optimizer.engines.dispatch import solve_program
-from optimizer.instance.io import load_instance
+from optimizer.instance import load_instance
 from optimizer.program.data import program_data
 from optimizer.scenarios import generate_scenarios
 

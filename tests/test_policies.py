@@ -25,8 +25,7 @@ from optimizer.analysis.policies import (
     newsvendor_policy,
     policy_names,
 )
-from optimizer.instance import Instance, Items, PlanSettings, Suppliers
-from optimizer.instance.io import load_instance
+from optimizer.instance import Instance, Items, PlanSettings, Suppliers, load_instance
 from tests.factories import make_instance
 
 ROOT = Path(__file__).resolve().parent.parent

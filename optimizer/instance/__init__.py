@@ -1,9 +1,21 @@
 """Files → validated instance: the instance's types, reading and writing its folder.
 
-Everything downstream works on :class:`Instance` only and never reads a file.
+Everything downstream works on :class:`Instance` only and never reads a file.  The folder
+format is the README's "Instance files" section.  Modules:
+
+* :mod:`~optimizer.instance.types` — :class:`Instance` and its parts;
+* :mod:`~optimizer.instance.schema` — the ``instance.toml`` schema (defaults and bounds);
+* :mod:`~optimizer.instance.settings` — reading ``instance.toml`` against it;
+* :mod:`~optimizer.instance.tables` — reading CSV files, vectorised column checks;
+* :mod:`~optimizer.instance.catalogue` — the rules of ``items.csv`` and ``suppliers.csv``;
+* :mod:`~optimizer.instance.scenario_files` — explicit scenarios;
+* :mod:`~optimizer.instance.loader` — :func:`load_instance`;
+* :mod:`~optimizer.instance.writer` — :func:`write_instance`;
+* :mod:`~optimizer.instance.plan_file` — reading a plan CSV back;
+* :mod:`~optimizer.instance.generator` — synthetic instances.
 """
 
-from optimizer.instance.io import load_instance, write_instance
+from optimizer.instance.loader import load_instance
 from optimizer.instance.types import (
     DEMAND_FAMILIES,
     BlackSwan,
@@ -14,6 +26,7 @@ from optimizer.instance.types import (
     RiskSettings,
     Suppliers,
 )
+from optimizer.instance.writer import write_instance
 
 __all__ = [
     "DEMAND_FAMILIES",

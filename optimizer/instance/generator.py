@@ -16,11 +16,12 @@ same in every instance generated with the same ``seed`` and ``n_suppliers``, wha
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 from scipy.special import ndtri
 
-from optimizer.instance.types import Instance, Items, PlanSettings, RiskSettings, Suppliers
+from optimizer.instance.types import Instance, Items, PlanSettings, Suppliers
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,9 @@ def generate_instance(
         raise ValueError(f"shortage must be 'lost_sales' or 'backorder', not {shortage!r}")
     if budget_share is not None and not 0.0 <= budget_share:
         raise ValueError("budget_share must be >= 0")
+    # the [plan] table but its budget; periods per year and the carrying rates every item
+    # takes are the schema's defaults
+    plan = PlanSettings(periods=periods, scenarios=scenarios, seed=seed, shortage=shortage)
     suppliers, arch, sup_lead = _suppliers(n_suppliers, seed)
     u = _uniforms(seed, _STREAM_ITEM, n_items, _ITEM_UNIFORMS)
 
@@ -196,18 +200,11 @@ def generate_instance(
         reservation_fee=fee,
         min_fill_rate=np.full(n_items, np.nan),
         volume=volume,
-        capital_rate=np.full(n_items, 0.10),
-        storage_rate=np.full(n_items, 0.12),
-        obsolescence_rate=np.full(n_items, 0.05),
+        capital_rate=np.full(n_items, plan.capital_rate),
+        storage_rate=np.full(n_items, plan.storage_rate),
+        obsolescence_rate=np.full(n_items, plan.obsolescence_rate),
     )
     budget = None if budget_share is None else budget_for_share(items, budget_share)
-    plan = PlanSettings(
-        periods=int(periods),
-        scenarios=int(scenarios),
-        seed=int(seed),
-        shortage=shortage,
-        inventory_budget=budget,
-    )  # type: ignore[arg-type]
     inst = Instance(
         name=f"synthetic_{n_items}x{n_suppliers}_seed{seed}",
         description=(
@@ -216,10 +213,9 @@ def generate_instance(
             + (f", budget_share={budget_share:g}" if budget_share is not None else "")
             + ")"
         ),
-        plan=plan,
+        plan=replace(plan, inventory_budget=budget),
         items=items,
         suppliers=suppliers,
-        risk=RiskSettings(),
     )
     log.info(
         "generated %s: warm-up %d periods, %d items with emergency supply",

@@ -1,94 +1,34 @@
-"""Validated instance: the typed, immutable form of an instance folder (DESIGN §3).
+"""Validated instance: the typed, immutable form of an instance folder.
 
-Everything downstream of :mod:`optimizer.instance.io` works on these objects only; no
-module past this point reads a file.  Item attributes are stored column-wise as numpy
-arrays (one entry per item, in file order) so scenario generation and matrix building
-stay vectorised.
+Everything downstream of :func:`~optimizer.instance.loader.load_instance` works on these
+objects only; no module past this point reads a file.  Item attributes are stored
+column-wise as numpy arrays (one entry per item, in file order) so scenario generation and
+matrix building stay vectorised.  The settings tables (:class:`PlanSettings`,
+:class:`BlackSwan`, :class:`RiskSettings`) are declared, with their defaults and bounds,
+in :mod:`optimizer.instance.schema` and re-exported here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
 import numpy as np
 
-Shortage = Literal["lost_sales", "backorder"]
+from optimizer.instance.schema import BlackSwan, PlanSettings, RiskSettings, Shortage
+
+__all__ = [
+    "DEMAND_FAMILIES",
+    "BlackSwan",
+    "ExplicitScenarios",
+    "Instance",
+    "Items",
+    "PlanSettings",
+    "RiskSettings",
+    "Shortage",
+    "Suppliers",
+]
+
 DEMAND_FAMILIES = ("normal", "poisson", "gamma", "lognormal", "negbin")
-
-
-@dataclass(frozen=True)
-class PlanSettings:
-    """The ``[plan]`` table of ``instance.toml``.
-
-    Attributes
-    ----------
-    periods : int
-        Costed periods :math:`T` (13 weeks = a quarter).
-    periods_per_year : float
-        Converts annual carrying rates to per-period rates.
-    scenarios : int
-        Number of sampled scenarios :math:`N` (ignored with explicit scenarios).
-    seed : int
-        Root seed of every random stream.
-    shortage : {"lost_sales", "backorder"}
-        What happens to demand that neither stock nor emergency supply serves.
-    capital_rate, storage_rate, obsolescence_rate : float
-        Default annual carrying rates (fractions of unit cost).
-    warmup : int or None
-        Uncosted warm-up periods :math:`W`; ``None`` means max lead time, at least 1.
-    inventory_budget : float or None
-        :math:`B` in :math:`\\sum_i c_i S_i \\le B`.
-    storage_capacity : float or None
-        :math:`V` in :math:`\\sum_i v_i S_i \\le V`.
-    """
-
-    periods: int = 13
-    periods_per_year: float = 52.0
-    scenarios: int = 200
-    seed: int = 42
-    shortage: Shortage = "lost_sales"
-    capital_rate: float = 0.10
-    storage_rate: float = 0.12
-    obsolescence_rate: float = 0.05
-    warmup: int | None = None
-    inventory_budget: float | None = None
-    storage_capacity: float | None = None
-
-
-@dataclass(frozen=True)
-class BlackSwan:
-    """A rare event that stops every supplier and lifts demand.
-
-    Attributes
-    ----------
-    probability : float
-        Share of scenarios that contain the event.
-    duration : int
-        Periods every supplier is down.
-    demand_multiplier : float
-        Factor applied to every item's demand during the event.
-    """
-
-    probability: float
-    duration: int
-    demand_multiplier: float = 1.0
-
-
-@dataclass(frozen=True)
-class RiskSettings:
-    """CVaR blend :math:`(1-\\lambda) E[C] + \\lambda\\, CVaR_\\alpha[C]`.
-
-    Attributes
-    ----------
-    cvar_alpha : float
-        Confidence level :math:`\\alpha` in [0, 1).
-    cvar_weight : float
-        Weight :math:`\\lambda` in [0, 1]; 0 is risk neutral.
-    """
-
-    cvar_alpha: float = 0.95
-    cvar_weight: float = 0.0
 
 
 @dataclass(frozen=True)

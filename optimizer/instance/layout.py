@@ -1,0 +1,47 @@
+"""The instance folder's layout: its file names and the columns of its CSV files.
+
+The format itself is described in the README's "Instance files" section; these names are
+shared by the readers (:mod:`~optimizer.instance.loader`) and the writer
+(:mod:`~optimizer.instance.writer`).
+"""
+
+from __future__ import annotations
+
+TOML_FILE = "instance.toml"
+ITEMS_FILE = "items.csv"
+SUPPLIERS_FILE = "suppliers.csv"
+SCENARIO_DIR = "scenarios"
+DEMAND_FILE = f"{SCENARIO_DIR}/demand.csv"
+SUPPLY_FILE = f"{SCENARIO_DIR}/supply.csv"
+PROBABILITY_FILE = f"{SCENARIO_DIR}/probability.csv"
+SCENARIO_FILES = ("demand.csv", "supply.csv", "probability.csv")
+"""The files ``scenarios/`` may hold (any other CSV file there is a typo)."""
+
+FILE_ORDER = (TOML_FILE, ITEMS_FILE, SUPPLIERS_FILE, SCENARIO_DIR, DEMAND_FILE, SUPPLY_FILE)
+FILE_ORDER += (PROBABILITY_FILE,)
+"""The order in which problems are reported: settings, items, suppliers, scenarios."""
+
+ITEM_REQUIRED = (
+    "item",
+    "supplier",
+    "unit_cost",
+    "demand_mean",
+    "demand_std",
+    "lead_time",
+    "stockout_penalty",
+)
+ITEM_OPTIONAL = (
+    "demand_dist",
+    "emergency_premium",
+    "emergency_capacity",
+    "reservation_fee",
+    "min_fill_rate",
+    "volume",
+    "capital_rate",
+    "storage_rate",
+    "obsolescence_rate",
+)
+RATE_COLUMNS = ("capital_rate", "storage_rate", "obsolescence_rate")
+"""Per-item carrying rates; an empty cell takes the ``[plan]`` rate of the same name."""
+SUPPLIER_COLUMNS = ("supplier", "disruption_prob", "recovery_prob")
+PROBABILITY_COLUMNS = ("scenario", "probability")
