@@ -115,9 +115,9 @@ def generate_instance(
     n_suppliers: int,
     seed: int = 0,
     *,
-    shortage: str = "lost_sales",
-    scenarios: int = 200,
-    periods: int = 13,
+    shortage: str = PlanSettings.shortage,
+    scenarios: int = PlanSettings.scenarios,
+    periods: int = PlanSettings.periods,
     budget_share: float | None = None,
     reservation_share: float = RESERVATION_SHARE,
 ) -> Instance:
@@ -132,7 +132,7 @@ def generate_instance(
         ``[plan] seed`` of the scenarios.
     shortage : {"lost_sales", "backorder"}
     scenarios, periods : int
-        :math:`N` and :math:`T` of the ``[plan]`` table.
+        :math:`N` and :math:`T` of the ``[plan]`` table (defaults: the schema's).
     budget_share : float, optional
         Sets :math:`B = P + \\text{share}\\,(U - P)` with the pipeline value
         :math:`P = \\sum_i c_i L_i \\mu_i` and the value of a generous plan

@@ -1,4 +1,8 @@
-"""Plan files: a planner's ``plan.csv`` read back, checked, in the instance's item order."""
+"""Plan files: a planner's ``plan.csv`` read back, checked, in the instance's item order.
+
+A plan file has one row per item, ``item, base_stock[, reserved_capacity]`` (the columns
+``stockplan solve`` writes); ``stockplan evaluate`` reads it back with :func:`read_plan`.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,28 @@ from optimizer.instance.types import Instance
 
 
 def read_plan(path: Path, instance: Instance) -> tuple[np.ndarray, np.ndarray]:
-    """Read a plan CSV (``item, base_stock[, reserved_capacity]``) in instance item order."""
+    """Read a plan CSV (``item, base_stock[, reserved_capacity]``) in instance item order.
+
+    Parameters
+    ----------
+    path : Path
+        The plan file.
+    instance : Instance
+        The instance the plan is for; every item needs a row.
+
+    Returns
+    -------
+    base_stock, reserved : ndarray
+        :math:`S_i` and :math:`K_i` per item (``reserved`` 0 where the column is absent or
+        the cell empty).
+
+    Raises
+    ------
+    InvalidInstanceError
+        Listing the problems: unreadable file, missing column, unknown or missing
+        item, a cell that is not a finite number :math:`\\ge 0`, :math:`S_i` below the
+        pipeline :math:`L_i \\mu_i`.
+    """
     name = str(path)
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
