@@ -69,6 +69,7 @@ def run_once(
 ) -> dict:
     """Generate, sample and solve one instance in this process; return the JSON record."""
     t0 = time.perf_counter()
+    from optimizer.engines.base import SolveConfig
     from optimizer.engines.dispatch import solve_program
     from optimizer.instance.generator import generate_instance
     from optimizer.program.data import program_data
@@ -85,20 +86,21 @@ def run_once(
         **({} if reservation_share is None else {"reservation_share": reservation_share}),
     )
     data = program_data(inst, generate_scenarios(inst))
+    config = SolveConfig(engine=engine, workers=workers)
     t1 = time.perf_counter()
     if profile is not None:
         import cProfile
         import pstats
 
         prof = cProfile.Profile()
-        sol = prof.runcall(solve_program, data, engine=engine, workers=workers)
+        sol = prof.runcall(solve_program, data, config)
         profile.parent.mkdir(parents=True, exist_ok=True)
         with profile.open("w") as fh:
             for key in ("cumulative", "tottime"):
                 fh.write(f"==== sorted by {key} ====\n")
                 pstats.Stats(prof, stream=fh).strip_dirs().sort_stats(key).print_stats(30)
     else:
-        sol = solve_program(data, engine=engine, workers=workers)
+        sol = solve_program(data, config)
     t2 = time.perf_counter()
     budget = data.budget
     return {
@@ -474,7 +476,7 @@ def _write_report(
 
 
 def _parser() -> argparse.ArgumentParser:
-    from optimizer.engines.dispatch import ENGINES
+    from optimizer.engines.registry import engine_names
 
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -482,7 +484,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--items", type=int, default=50)
     p.add_argument("--scenarios", type=int, default=100)
     p.add_argument("--periods", type=int, default=13)
-    p.add_argument("--engine", default="auto", choices=ENGINES)
+    p.add_argument("--engine", default="auto", choices=engine_names())
     p.add_argument(
         "--coupled",
         action="store_true",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 EXIT_BUG = 1
+EXIT_USAGE = 2
 EXIT_INVALID_INPUT = 3
 EXIT_INFEASIBLE = 4
 EXIT_NO_PLAN = 5
@@ -94,6 +95,23 @@ class NoPlanError(StockplanError):
     """No usable plan within the limits (time limit without a feasible point, numerical trouble)."""
 
     exit_code = EXIT_NO_PLAN
+
+
+class EngineDeclinedError(StockplanError):
+    """An engine asked for by name cannot solve this program; the message is its reason."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, engine: str, reason: str):
+        self.engine = engine
+        self.reason = reason
+        super().__init__(f"engine {engine!r} cannot solve this program: {reason}")
+
+
+class UnknownEngineError(StockplanError):
+    """No engine is registered under the name asked for."""
+
+    exit_code = EXIT_USAGE
 
 
 class VerificationError(StockplanError):

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from optimizer.analysis.diagnostics import Diagnostics, compute_diagnostics
+from optimizer.engines.base import SolutionStatus, SolveConfig
 from optimizer.engines.dispatch import Solution, require_plan, solve_program
-from optimizer.engines.highs import SolverOptions, SolveStatus
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data
 from optimizer.report import plan_table, posture, versions
@@ -39,24 +39,32 @@ class PlanResult:
 
 def make_plan(
     instance: Instance,
+    config: SolveConfig | None = None,
     *,
     scenarios: int | None = None,
     seed: int | None = None,
-    engine: str = "auto",
-    options: SolverOptions | None = None,
     eval_scenarios: int | None = None,
     with_diagnostics: bool = True,
     progress: Progress | None = None,
 ) -> PlanResult:
     """Compute the stochastic plan of ``instance`` and its diagnostics.
 
+    Parameters
+    ----------
+    config : SolveConfig, optional
+        Engine and solver settings of the plan (the diagnostics' programs use ``auto``
+        with the same settings). A distributed engine's non-primary ranks skip the
+        diagnostics.
+
     Raises
     ------
     InfeasiblePlanError, NoPlanError
-        When HiGHS does not return a usable plan
+        When the engine does not return a usable plan
         (see :func:`optimizer.engines.dispatch.require_plan`).
+    EngineDeclinedError
+        When ``config.engine`` cannot solve this program.
     """
-    options = options or SolverOptions()
+    config = config or SolveConfig()
     say = progress or (lambda _msg: None)
     if scenarios is not None or seed is not None:
         instance = instance.with_plan(
@@ -68,10 +76,10 @@ def make_plan(
     data = program_data(instance, scen)
     t_scen = time.perf_counter() - t0
     say(f"solving {data.n_items} items x {data.n_scenarios} scenarios x {data.horizon} periods")
-    sol = require_plan(solve_program(data, engine=engine, options=options), data, options)
+    sol = require_plan(solve_program(data, config), data, config)
     diag = None
     t1 = time.perf_counter()
-    if with_diagnostics:
+    if with_diagnostics and sol.primary:
         say("diagnostics: EV, EEV, WS, out-of-sample, causal simulation")
         diag = compute_diagnostics(
             instance,
@@ -79,7 +87,7 @@ def make_plan(
             sol,
             eval_scenarios=eval_scenarios,
             seed=instance.plan.seed,
-            options=options,
+            config=config,
         )
     t_diag = time.perf_counter() - t1
     table = plan_table(instance, sol.base_stock, sol.reserved, sol.evaluation)
@@ -108,14 +116,15 @@ def build_summary(
 ) -> dict:
     """The ``summary.json`` document."""
     ev = sol.evaluation
-    optimal = sol.status is SolveStatus.OPTIMAL
+    optimal = sol.status is SolutionStatus.OPTIMAL
     counts = pd.Series(posture(table["cover_periods"].to_numpy())).value_counts()
     demand = (data.probability[None, :] * data.demand[:, :, data.warmup :].sum(axis=2)).sum()
     summary = {
         "instance": instance.name,
-        "status": sol.status.value,
+        "status": sol.outcome.value,
         "proven_optimal": optimal,
-        "termination": sol.termination,
+        "termination": sol.message,
+        "termination_condition": sol.termination.value,
         "objective": sol.objective,
         "gap": sol.gap,
         "engine": sol.engine,
@@ -149,9 +158,11 @@ def build_summary(
         "max_residual": ev.max_residual,
         "versions": versions(),
     }
+    if sol.details:  # engine figures: mpi-sppy's bounds, the price of a plan row
+        summary["engine_details"] = sol.details
     if not optimal:
         summary["warning"] = (
-            f"plan returned at a limit ({sol.termination}); not proven "
+            f"plan returned at a limit ({sol.message}); not proven "
             f"optimal, relative gap {sol.gap:.3g}"
         )
     if diag is not None:

@@ -9,14 +9,12 @@ from typer.testing import CliRunner
 
 from optimizer.analysis.comparison import (
     TABLE_COLUMNS,
-    PlanEvaluator,
     compare_policies,
     cover_sweep,
-    evaluate_plan,
-    evaluation_scenarios,
     run_comparison,
 )
 from optimizer.analysis.diagnostics import price_plan
+from optimizer.analysis.evaluation import PlanEvaluator, evaluate_plan, evaluation_scenarios
 from optimizer.analysis.policies import heuristic_policy, make_policies, stochastic_policy
 from optimizer.cli import app
 from optimizer.cli.compare import register

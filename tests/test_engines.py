@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from optimizer.engines.base import SolveConfig, SolveRequest
 from optimizer.engines.dispatch import solve_program
+from optimizer.errors import EngineDeclinedError
 from optimizer.instance import load_instance, write_instance
 from optimizer.program.data import program_data
 from optimizer.scenarios import generate_scenarios
@@ -40,24 +42,26 @@ def _data(kw):
 @pytest.mark.parametrize("kind", KINDS)
 def test_engines_agree_on_the_recourse_problem(kind):
     _, data = _data(KINDS[kind])
-    ref = solve_program(data, engine="ef")
+    ref = solve_program(data, SolveConfig("ef"))
     assert ref.status.value == "optimal"
     engines = ["matrix", "auto"] + (["decomposed"] if data.is_separable else [])
     if (data.budget is None) != (data.storage is None) and not data.uses_cvar:
         engines.append("price")
     for engine in engines:
-        sol = solve_program(data, engine=engine)
+        sol = solve_program(data, SolveConfig(engine))
         assert sol.objective == pytest.approx(ref.objective, rel=1e-6), engine
         # the plan of each engine is optimal for the reference model too
-        priced = solve_program(data, engine="ef", base_stock=sol.base_stock, reserved=sol.reserved)
+        priced = solve_program(
+            data, SolveConfig("ef"), SolveRequest(base_stock=sol.base_stock, reserved=sol.reserved)
+        )
         assert priced.objective == pytest.approx(ref.objective, rel=1e-6), engine
 
 
 @pytest.mark.parametrize("kind", ["lost_sales", "emergency_backorder", "budget", "cvar"])
 def test_engines_agree_on_wait_and_see(kind):
     _, data = _data(KINDS[kind])
-    ref = solve_program(data, engine="ef", anticipative=True)
-    fast = solve_program(data, engine="matrix", anticipative=True)
+    ref = solve_program(data, SolveConfig("ef"), SolveRequest.wait_and_see())
+    fast = solve_program(data, SolveConfig("matrix"), SolveRequest.wait_and_see())
     assert fast.objective == pytest.approx(ref.objective, rel=1e-6)
 
 
@@ -67,8 +71,12 @@ def test_engines_agree_on_a_fixed_plan(kind):
     S = (data.lead + 1.5) * data.mean
     K = np.where(data.reserves, np.minimum(data.capacity, 3.0), 0.0)
     for keep in (True, False):
-        ref = solve_program(data, engine="ef", base_stock=S, reserved=K, keep_fill_rate=keep)
-        fast = solve_program(data, engine="matrix", base_stock=S, reserved=K, keep_fill_rate=keep)
+        ref = solve_program(
+            data, SolveConfig("ef"), SolveRequest(base_stock=S, reserved=K, keep_fill_rate=keep)
+        )
+        fast = solve_program(
+            data, SolveConfig("matrix"), SolveRequest(base_stock=S, reserved=K, keep_fill_rate=keep)
+        )
         assert ref.status == fast.status
         if ref.has_plan:
             assert fast.objective == pytest.approx(ref.objective, rel=1e-6)
@@ -92,15 +100,14 @@ def test_explicit_scenarios_path_equals_the_plain_extensive_form(tmp_path):
     write_instance(inst_x, tmp_path / "x")
     loaded = load_instance(tmp_path / "x")
     assert loaded.explicit is not None
-    via_files = solve_program(program_data(loaded, generate_scenarios(loaded)), engine="auto")
-    plain = solve_program(program_data(inst, scen), engine="ef")
+    via_files = solve_program(program_data(loaded, generate_scenarios(loaded)), SolveConfig("auto"))
+    plain = solve_program(program_data(inst, scen), SolveConfig("ef"))
     assert via_files.objective == pytest.approx(plain.objective, rel=1e-9)
     np.testing.assert_allclose(
         solve_program(
             program_data(inst, scen),
-            engine="ef",
-            base_stock=via_files.base_stock,
-            reserved=via_files.reserved,
+            SolveConfig("ef"),
+            SolveRequest(base_stock=via_files.base_stock, reserved=via_files.reserved),
         ).objective,
         plain.objective,
         rtol=1e-9,
@@ -108,13 +115,13 @@ def test_explicit_scenarios_path_equals_the_plain_extensive_form(tmp_path):
 
 
 def test_decomposed_uses_worker_processes_and_matches_serial(monkeypatch):
-    import optimizer.engines.dispatch as engine_module
+    import optimizer.engines.decomposed as engine_module
 
     monkeypatch.setattr(engine_module, "POOL_MIN_CELLS", 0)
     inst = make_instance(n_items=6, scenarios=60, periods=13, emergency=True)
     data = program_data(inst, generate_scenarios(inst))
-    serial = solve_program(data, engine="decomposed", workers=1)
-    parallel = solve_program(data, engine="decomposed", workers=2)
+    serial = solve_program(data, SolveConfig(engine="decomposed", workers=1))
+    parallel = solve_program(data, SolveConfig(engine="decomposed", workers=2))
     assert parallel.subproblems == data.n_items
     np.testing.assert_allclose(parallel.base_stock, serial.base_stock, rtol=1e-9)
     assert parallel.objective == pytest.approx(serial.objective, rel=1e-12)
@@ -133,8 +140,8 @@ def test_decomposed_uses_worker_processes_and_matches_serial(monkeypatch):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_price_decomposition_is_exact_and_feasible(kw, workers):
     _, data = _data(kw)
-    ref = solve_program(data, engine="ef")
-    price = solve_program(data, engine="price", workers=workers)
+    ref = solve_program(data, SolveConfig("ef"))
+    price = solve_program(data, SolveConfig(engine="price", workers=workers))
     assert price.objective == pytest.approx(ref.objective, rel=1e-6)
     weight, limit = (
         (data.unit_cost, data.budget) if data.budget is not None else (data.volume, data.storage)
@@ -145,5 +152,6 @@ def test_price_decomposition_is_exact_and_feasible(kw, workers):
 
 def test_decomposed_refuses_coupled_instances():
     _, data = _data(KINDS["budget"])
-    with pytest.raises(ValueError, match="coupling"):
-        solve_program(data, engine="decomposed")
+    with pytest.raises(EngineDeclinedError, match="coupling") as info:
+        solve_program(data, SolveConfig("decomposed"))
+    assert info.value.exit_code == 2 and info.value.engine == "decomposed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from optimizer.engines.base import SolveConfig, SolveRequest
 from optimizer.engines.dispatch import solve_program
 from optimizer.engines.quantile import quantile_eligible, weighted_quantile
 from optimizer.program.data import program_data
@@ -26,14 +27,16 @@ def test_quantile_equals_lp(kw):
     inst = make_instance(shortage="backorder", **kw)
     data = program_data(inst, generate_scenarios(inst))
     assert quantile_eligible(data)
-    fast = solve_program(data, engine="quantile")
-    ef = solve_program(data, engine="ef")
-    lp = solve_program(data, engine="matrix")
+    fast = solve_program(data, SolveConfig("quantile"))
+    ef = solve_program(data, SolveConfig("ef"))
+    lp = solve_program(data, SolveConfig("matrix"))
     assert fast.objective == pytest.approx(ef.objective, rel=1e-7)
     assert fast.objective == pytest.approx(lp.objective, rel=1e-7)
     # the quantile is an optimal level: pricing it with the LP gives the optimum too
     priced = solve_program(
-        data, engine="matrix", base_stock=fast.base_stock, reserved=fast.reserved
+        data,
+        SolveConfig("matrix"),
+        SolveRequest(base_stock=fast.base_stock, reserved=fast.reserved),
     )
     assert priced.objective == pytest.approx(ef.objective, rel=1e-7)
 

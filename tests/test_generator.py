@@ -11,6 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from optimizer.cli.generate import register
+from optimizer.engines.base import SolveConfig
 from optimizer.engines.dispatch import solve_program
 from optimizer.instance import Items, Suppliers, load_instance, write_instance
 from optimizer.instance.generator import budget_for_share, generate_instance
@@ -107,11 +108,11 @@ def test_budget_binds(shortage):
     budget = inst.plan.inventory_budget
     assert budget == pytest.approx(budget_for_share(inst.items, 0.3))
     data = program_data(inst, generate_scenarios(inst))
-    sol = solve_program(data, engine="auto")
+    sol = solve_program(data, SolveConfig("auto"))
     assert sol.has_plan
     value = float(data.unit_cost @ sol.base_stock)
     assert abs(value - budget) <= 1e-6 * budget
-    free = solve_program(dataclasses.replace(data, budget=None), engine="auto")
+    free = solve_program(dataclasses.replace(data, budget=None), SolveConfig("auto"))
     assert float(data.unit_cost @ free.base_stock) > budget * (1 + 1e-3)
 
 

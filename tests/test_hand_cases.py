@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from optimizer.engines.base import SolveConfig, SolveStatus
 from optimizer.engines.dispatch import require_plan, solve_program
-from optimizer.engines.highs import SolverOptions, SolveStatus
 from optimizer.errors import InfeasiblePlanError
 from optimizer.program.data import program_data
 from optimizer.scenarios import generate_scenarios
@@ -19,13 +19,13 @@ def solve(inst, engine="matrix"):
     data = program_data(inst, generate_scenarios(inst))
     if engine == "decomposed" and not data.is_separable:
         engine = "matrix"
-    return solve_program(data, engine=engine), data
+    return solve_program(data, SolveConfig(engine)), data
 
 
 @pytest.mark.parametrize("engine", ALL)
 def test_reliable_supplier_deterministic_demand_needs_one_period_of_stock(engine):
     sol, _ = solve(hand_instance(down=()), engine)
-    assert sol.status is SolveStatus.OPTIMAL
+    assert sol.outcome is SolveStatus.OPTIMAL
     assert sol.base_stock[0] == pytest.approx(10.0, abs=1e-7)
     assert sol.objective == pytest.approx(0.0, abs=1e-7)
 
@@ -91,11 +91,11 @@ def test_fill_rate_target_forces_the_buffer():
 def test_infeasible_budget_is_named_as_the_conflict():
     inst = hand_instance(n_items=2, budget=25.0, fill_rate=1.0)
     data = program_data(inst, generate_scenarios(inst))
-    sol = solve_program(data, engine="matrix")
-    assert sol.status is SolveStatus.INFEASIBLE
+    sol = solve_program(data, SolveConfig("matrix"))
+    assert sol.outcome is SolveStatus.INFEASIBLE
     assert not sol.has_plan and sol.recourse is None
     with pytest.raises(InfeasiblePlanError, match="inventory budget") as info:
-        require_plan(sol, data, SolverOptions())
+        require_plan(sol, data, SolveConfig())
     assert info.value.exit_code == 4
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from optimizer.engines.base import SolveConfig
 from optimizer.engines.dispatch import solve_program
 from optimizer.instance import load_instance
 from optimizer.program.data import program_data
@@ -53,7 +54,7 @@ def assert_within_sampling_error(sol, periods: int, true_cost: float) -> None:
 def _solve(name: str, engine: str = "auto"):
     inst = load_instance(INSTANCES / name)
     data = program_data(inst, generate_scenarios(inst))
-    sol = solve_program(data, engine=engine)
+    sol = solve_program(data, SolveConfig(engine))
     assert sol.status.value == "optimal"
     return inst, sol
 

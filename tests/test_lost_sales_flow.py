@@ -14,9 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from optimizer.engines.base import SolveConfig, SolveRequest
 from optimizer.engines.dispatch import solve_program
 from optimizer.engines.flow import PriceSweep, _priced_plan, flow_eligible
 from optimizer.engines.flow_curves import ItemCurve, expected_curve, item_recourse, scenario_curves
+from optimizer.errors import EngineDeclinedError
 from optimizer.program.data import ProgramData, program_data
 from optimizer.scenarios import arrival_periods, generate_scenarios
 from tests.factories import make_instance
@@ -49,12 +51,14 @@ def _data(kw) -> ProgramData:
 def test_flow_engine_equals_the_pyomo_extensive_form(kind):
     data = _data(ELIGIBLE[kind])
     assert flow_eligible(data)
-    ref = solve_program(data, engine="ef")
-    flow = solve_program(data, engine="flow")
+    ref = solve_program(data, SolveConfig("ef"))
+    flow = solve_program(data, SolveConfig("flow"))
     assert ref.status.value == flow.status.value == "optimal"
     assert flow.objective == pytest.approx(ref.objective, rel=1e-6)
     # the flow plan priced by the reference model costs the optimum too
-    priced = solve_program(data, engine="ef", base_stock=flow.base_stock, reserved=flow.reserved)
+    priced = solve_program(
+        data, SolveConfig("ef"), SolveRequest(base_stock=flow.base_stock, reserved=flow.reserved)
+    )
     assert priced.objective == pytest.approx(ref.objective, rel=1e-6)
     # plan rows hold exactly (verification already checked every residual)
     if data.budget is not None:
@@ -88,8 +92,8 @@ def test_priced_plan_with_reserved_capacity_equals_the_lp(seed, share, row):
     )
     data = _data(kw)
     assert data.reserves.any() and flow_eligible(data)
-    ref = solve_program(data, engine="matrix")
-    flow = solve_program(data, engine="flow")
+    ref = solve_program(data, SolveConfig("matrix"))
+    flow = solve_program(data, SolveConfig("flow"))
     assert ref.status.value == flow.status.value == "optimal"
     assert flow.objective == pytest.approx(ref.objective, rel=1e-6)
     weight, limit = (
@@ -111,9 +115,9 @@ def test_price_search_safeguards_reach_the_optimum_with_a_useless_model(monkeypa
         budget_share=0.2,
     )
     data = _data(kw)
-    ref = solve_program(data, engine="matrix")
+    ref = solve_program(data, SolveConfig("matrix"))
     monkeypatch.setattr(PriceSweep, "price", lambda self, room: 0.0)
-    flow = solve_program(data, engine="flow")
+    flow = solve_program(data, SolveConfig("flow"))
     assert flow.engine == "flow"
     assert flow.objective == pytest.approx(ref.objective, rel=1e-6)
     assert data.unit_cost @ flow.base_stock <= data.budget * (1 + 1e-9)
@@ -122,8 +126,8 @@ def test_price_search_safeguards_reach_the_optimum_with_a_useless_model(monkeypa
 @pytest.mark.parametrize("kind", ["lost_sales", "emergency", "black_swan"])
 def test_flow_wait_and_see_equals_the_extensive_form(kind):
     data = _data(ELIGIBLE[kind])
-    ref = solve_program(data, engine="ef", anticipative=True)
-    flow = solve_program(data, engine="flow", anticipative=True)
+    ref = solve_program(data, SolveConfig("ef"), SolveRequest.wait_and_see())
+    flow = solve_program(data, SolveConfig("flow"), SolveRequest.wait_and_see())
     assert flow.objective == pytest.approx(ref.objective, rel=1e-6)
     assert flow.base_stock.shape == (data.n_items, data.n_scenarios)
 
@@ -138,8 +142,12 @@ def test_flow_prices_a_fixed_plan_like_the_extensive_form(kind):
     data = _data(kw)
     S = (data.lead + 1.3) * data.mean
     K = np.where(data.reserves, np.minimum(data.capacity, 3.0), 0.0)
-    ref = solve_program(data, engine="ef", base_stock=S, reserved=K, keep_fill_rate=False)
-    flow = solve_program(data, engine="flow", base_stock=S, reserved=K, keep_fill_rate=False)
+    ref = solve_program(
+        data, SolveConfig("ef"), SolveRequest(base_stock=S, reserved=K, keep_fill_rate=False)
+    )
+    flow = solve_program(
+        data, SolveConfig("flow"), SolveRequest(base_stock=S, reserved=K, keep_fill_rate=False)
+    )
     assert flow.objective == pytest.approx(ref.objective, rel=1e-6)
 
 
@@ -151,8 +159,8 @@ def test_flow_engine_refuses_what_it_cannot_solve():
     ):
         data = _data(kw)
         assert not flow_eligible(data)
-        with pytest.raises(ValueError, match="flow engine"):
-            solve_program(data, engine="flow")
+        with pytest.raises(EngineDeclinedError, match="engine 'flow' cannot solve"):
+            solve_program(data, SolveConfig("flow"))
     coupled = _data(ELIGIBLE["budget"])
     assert not flow_eligible(coupled, anticipative=True)
     both = _data(dict(budget_share=0.3, storage_share=0.3))
@@ -220,21 +228,21 @@ def single_items(draw) -> ProgramData:
 @given(single_items(), st.floats(0.0, 12.0))
 def test_random_items_optimum_and_curve_match_the_lp(data, extra):
     """Optimum, and the cost at an arbitrary plan, equal the LP's."""
-    lp = solve_program(data, engine="matrix")
-    flow = solve_program(data, engine="flow")
+    lp = solve_program(data, SolveConfig("matrix"))
+    flow = solve_program(data, SolveConfig("flow"))
     assert flow.objective == pytest.approx(lp.objective, rel=1e-7, abs=1e-7)
     S = data.min_base_stock + extra
     K = np.where(data.reserves, data.capacity * 0.5, 0.0)
-    lp_fixed = solve_program(data, engine="matrix", base_stock=S, reserved=K)
-    flow_fixed = solve_program(data, engine="flow", base_stock=S, reserved=K)
+    lp_fixed = solve_program(data, SolveConfig("matrix"), SolveRequest(base_stock=S, reserved=K))
+    flow_fixed = solve_program(data, SolveConfig("flow"), SolveRequest(base_stock=S, reserved=K))
     assert flow_fixed.objective == pytest.approx(lp_fixed.objective, rel=1e-7, abs=1e-7)
     if not data.reserves[0]:
         curve = expected_curve(data, 0)
         fee_free = lp_fixed.objective
         assert curve.value(extra) == pytest.approx(fee_free, rel=1e-7, abs=1e-7)
         assert np.all(np.diff(curve.slope) > 0)  # convex, segments merged
-        ws_lp = solve_program(data, engine="matrix", anticipative=True)
-        ws_flow = solve_program(data, engine="flow", anticipative=True)
+        ws_lp = solve_program(data, SolveConfig("matrix"), SolveRequest.wait_and_see())
+        ws_flow = solve_program(data, SolveConfig("flow"), SolveRequest.wait_and_see())
         assert ws_flow.objective == pytest.approx(ws_lp.objective, rel=1e-7, abs=1e-7)
 
 
@@ -380,18 +388,20 @@ def test_cap_subgradient_from_the_flow_duals_is_a_subgradient(seed, price):
 
 
 def test_a_flow_failure_falls_back_to_the_lp(monkeypatch):
-    import optimizer.engines.dispatch as engine
+    import optimizer.engines.flow as flow_module
     from optimizer.engines.flow_curves import FlowFailure
 
     def give_up(*args, **kwargs):
         raise FlowFailure("item 0: test")
 
     data = _data(ELIGIBLE["emergency"])
-    ref = solve_program(data, engine="decomposed")
-    monkeypatch.setattr(engine, "solve_flow", give_up)
-    sol = solve_program(data, engine="flow")
-    assert sol.engine == "decomposed"
-    assert sol.objective == pytest.approx(ref.objective, rel=1e-9)
+    ref = solve_program(data, SolveConfig("decomposed"))
+    monkeypatch.setattr(flow_module, "solve_flow", give_up)
+    for engine in ("flow", "auto"):  # asked for by name, or auto's choice
+        sol = solve_program(data, SolveConfig(engine))
+        assert sol.engine == "decomposed"
+        assert sol.declined["flow"] == "gave up: item 0: test"
+        assert sol.objective == pytest.approx(ref.objective, rel=1e-9)
 
 
 def test_large_costs_do_not_trap_the_path_search():
@@ -425,7 +435,7 @@ def test_large_costs_do_not_trap_the_path_search():
         cvar_weight=0.0,
         start=np.array([18]),
     )
-    lp = solve_program(data, engine="matrix")
-    flow = solve_program(data, engine="flow")
+    lp = solve_program(data, SolveConfig("matrix"))
+    flow = solve_program(data, SolveConfig("flow"))
     assert flow.engine == "flow"
     assert flow.objective == pytest.approx(lp.objective, rel=1e-9)

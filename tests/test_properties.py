@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from optimizer.engines.base import SolveConfig, SolveRequest
 from optimizer.engines.dispatch import solve_program
 from optimizer.program.data import program_data
 from optimizer.scenarios import generate_scenarios, mean_value_scenario
@@ -41,7 +42,7 @@ instances = st.builds(
 
 def _solve(inst, **kw):
     data = program_data(inst, generate_scenarios(inst))
-    sol = solve_program(data, engine="matrix", **kw)
+    sol = solve_program(data, SolveConfig("matrix"), **kw)
     assert sol.status.value == "optimal"
     return data, sol
 
@@ -50,10 +51,12 @@ def _solve(inst, **kw):
 @given(inst=instances)
 def test_evpi_and_vss_are_nonnegative(inst):
     data, rp = _solve(inst)
-    ws = solve_program(data, engine="matrix", anticipative=True)
+    ws = solve_program(data, SolveConfig("matrix"), SolveRequest.wait_and_see())
     assert rp.objective - ws.objective >= -1e-7 * max(1.0, abs(rp.objective))
-    ev = solve_program(program_data(inst, mean_value_scenario(inst)), engine="matrix")
-    eev = solve_program(data, engine="matrix", base_stock=ev.base_stock, reserved=ev.reserved)
+    ev = solve_program(program_data(inst, mean_value_scenario(inst)), SolveConfig("matrix"))
+    eev = solve_program(
+        data, SolveConfig("matrix"), SolveRequest(base_stock=ev.base_stock, reserved=ev.reserved)
+    )
     assert eev.objective - rp.objective >= -1e-7 * max(1.0, abs(rp.objective))
 
 
@@ -81,10 +84,8 @@ def test_scaling_costs_scales_the_objective_and_keeps_the_plan(inst, k):
     assert ssol.objective == pytest.approx(k * sol.objective, rel=1e-6, abs=1e-9)
     kept = solve_program(
         sdata,
-        engine="matrix",
-        base_stock=sol.base_stock,
-        reserved=sol.reserved,
-        keep_fill_rate=True,
+        SolveConfig("matrix"),
+        SolveRequest(base_stock=sol.base_stock, reserved=sol.reserved, keep_fill_rate=True),
     )
     assert kept.objective == pytest.approx(ssol.objective, rel=1e-6, abs=1e-9)
 
@@ -95,7 +96,7 @@ def test_permuting_scenarios_changes_nothing(inst, seed):
     data, sol = _solve(inst)
     perm = np.random.default_rng(seed).permutation(data.n_scenarios)
     pdata = program_data(inst, generate_scenarios(inst).subset_scenarios(perm))
-    psol = solve_program(pdata, engine="matrix")
+    psol = solve_program(pdata, SolveConfig("matrix"))
     assert psol.objective == pytest.approx(sol.objective, rel=1e-7, abs=1e-9)
 
 
@@ -109,7 +110,9 @@ def test_permuting_items_changes_nothing(inst, seed):
     pdata, psol = _solve(pinst)
     assert psol.objective == pytest.approx(sol.objective, rel=1e-7, abs=1e-9)
     priced = solve_program(
-        pdata, engine="matrix", base_stock=sol.base_stock[perm], reserved=sol.reserved[perm]
+        pdata,
+        SolveConfig("matrix"),
+        SolveRequest(base_stock=sol.base_stock[perm], reserved=sol.reserved[perm]),
     )
     assert priced.objective == pytest.approx(psol.objective, rel=1e-7, abs=1e-9)
 
@@ -129,5 +132,7 @@ def test_higher_stockout_penalty_never_lowers_the_level(inst, factor):
     high_inst = replace(inst, items=replace(it, stockout_penalty=it.stockout_penalty * factor))
     hdata, high = _solve(high_inst)
     top = np.maximum(low.base_stock, high.base_stock)
-    priced = solve_program(hdata, engine="matrix", base_stock=top, reserved=high.reserved)
+    priced = solve_program(
+        hdata, SolveConfig("matrix"), SolveRequest(base_stock=top, reserved=high.reserved)
+    )
     assert priced.objective == pytest.approx(high.objective, rel=1e-7, abs=1e-9)

@@ -7,8 +7,8 @@ import copy
 import numpy as np
 import pytest
 
+from optimizer.engines.base import SolutionStatus, SolveConfig, SolveStatus, Termination
 from optimizer.engines.dispatch import require_plan, solve_program
-from optimizer.engines.highs import SolverOptions, SolveStatus
 from optimizer.errors import NoPlanError, VerificationError
 from optimizer.program.data import program_data
 from optimizer.program.verifier import check_solution, cvar, evaluate_solution
@@ -27,7 +27,7 @@ def solved():
         cvar_weight=0.3,
     )
     data = program_data(inst, generate_scenarios(inst))
-    return data, solve_program(data, engine="matrix")
+    return data, solve_program(data, SolveConfig("matrix"))
 
 
 def test_solver_answer_passes(solved):
@@ -82,39 +82,46 @@ def test_cvar_of_a_discrete_law_by_hand():
 def test_time_limit_without_a_plan_is_no_plan():
     inst = make_instance(n_items=2, scenarios=50, periods=13, emergency=True)
     data = program_data(inst, generate_scenarios(inst))
-    options = SolverOptions(time_limit=0.0)
-    sol = solve_program(data, engine="matrix", options=options)
-    assert sol.status is SolveStatus.LIMIT_NO_SOLUTION
-    assert sol.termination == "Time limit reached"
+    config = SolveConfig(engine="matrix", time_limit=0.0)
+    sol = solve_program(data, config)
+    assert sol.outcome is SolveStatus.LIMIT_NO_SOLUTION
+    assert sol.status is SolutionStatus.NO_SOLUTION
+    assert sol.termination is Termination.TIME_LIMIT
+    assert sol.message == "Time limit reached"
     assert np.isnan(sol.objective) or not sol.has_plan
     with pytest.raises(NoPlanError) as info:
-        require_plan(sol, data, options)
+        require_plan(sol, data, config)
     assert info.value.exit_code == 5
 
 
 @pytest.mark.parametrize(
-    "name, feasible, expected",
+    "name, feasible, termination, expected",
     [
-        ("kOptimal", False, SolveStatus.OPTIMAL),
-        ("kInfeasible", False, SolveStatus.INFEASIBLE),
-        ("kUnbounded", False, SolveStatus.UNBOUNDED),
-        ("kUnboundedOrInfeasible", False, SolveStatus.UNBOUNDED),
-        ("kTimeLimit", True, SolveStatus.LIMIT_FEASIBLE),
-        ("kTimeLimit", False, SolveStatus.LIMIT_NO_SOLUTION),
-        ("kIterationLimit", True, SolveStatus.LIMIT_FEASIBLE),
-        ("kMemoryLimit", False, SolveStatus.LIMIT_NO_SOLUTION),
-        ("kSolveError", True, SolveStatus.NUMERICAL),
-        ("kUnknown", True, SolveStatus.NUMERICAL),
-        ("kNotset", False, SolveStatus.NUMERICAL),
+        ("kOptimal", False, "CONVERGED", SolveStatus.OPTIMAL),
+        ("kInfeasible", False, "INFEASIBLE", SolveStatus.INFEASIBLE),
+        ("kUnbounded", False, "UNBOUNDED", SolveStatus.UNBOUNDED),
+        ("kUnboundedOrInfeasible", False, "INFEASIBLE_OR_UNBOUNDED", SolveStatus.UNBOUNDED),
+        ("kTimeLimit", True, "TIME_LIMIT", SolveStatus.LIMIT_FEASIBLE),
+        ("kTimeLimit", False, "TIME_LIMIT", SolveStatus.LIMIT_NO_SOLUTION),
+        ("kIterationLimit", True, "ITERATION_LIMIT", SolveStatus.LIMIT_FEASIBLE),
+        ("kMemoryLimit", False, "OTHER_LIMIT", SolveStatus.LIMIT_NO_SOLUTION),
+        ("kSolveError", True, "ERROR", SolveStatus.NUMERICAL),
+        ("kUnknown", True, "ERROR", SolveStatus.NUMERICAL),
+        ("kNotset", False, "ERROR", SolveStatus.NUMERICAL),
     ],
 )
-def test_every_highs_status_is_mapped(name, feasible, expected):
+def test_every_highs_status_is_mapped(name, feasible, termination, expected):
     import highspy
 
     from optimizer.engines.highs import _status_of
 
-    assert _status_of(getattr(highspy.HighsModelStatus, name), feasible) is expected
+    why, found = _status_of(getattr(highspy.HighsModelStatus, name), feasible)
+    assert why is Termination[termination]
+    assert SolveStatus.of(why, found) is expected
     assert expected.has_plan == (expected in (SolveStatus.OPTIMAL, SolveStatus.LIMIT_FEASIBLE))
+    # a plan comes back exactly when the label says so; a limit with one is only feasible
+    assert (found is not SolutionStatus.NO_SOLUTION) == expected.has_plan
+    assert (found is SolutionStatus.OPTIMAL) == (expected is SolveStatus.OPTIMAL)
 
 
 def test_plan_at_a_limit_is_labelled_not_proven_optimal():
@@ -123,8 +130,10 @@ def test_plan_at_a_limit_is_labelled_not_proven_optimal():
 
     inst = make_instance(n_items=2)
     data = program_data(inst, generate_scenarios(inst))
-    sol = solve_program(data, engine="matrix")
-    sol.status, sol.gap, sol.termination = SolveStatus.LIMIT_FEASIBLE, 0.012, "Time limit reached"
+    sol = solve_program(data, SolveConfig("matrix"))
+    sol.status, sol.gap = SolutionStatus.FEASIBLE, 0.012
+    sol.termination, sol.message = Termination.TIME_LIMIT, "Time limit reached"
+    assert sol.outcome is SolveStatus.LIMIT_FEASIBLE and sol.has_plan
     table = plan_table(inst, sol.base_stock, sol.reserved, sol.evaluation)
     summary = build_summary(inst, data, sol, None, table, {})
     assert summary["proven_optimal"] is False

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
+from optimizer.engines.base import SolveConfig, SolveRequest
 from optimizer.engines.dispatch import Solution, solve_program
-from optimizer.engines.highs import SolverOptions
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data
 from optimizer.program.simulate import simulate_plan
@@ -77,18 +77,12 @@ def price_plan(
     base_stock: np.ndarray,
     reserved: np.ndarray,
     *,
-    engine: str = "auto",
-    options: SolverOptions | None = None,
+    config: SolveConfig | None = None,
     keep_fill_rate: bool = False,
 ) -> Solution:
     """Optimal hindsight recourse of a fixed plan (its cost on ``data``'s scenarios)."""
     return solve_program(
-        data,
-        engine=engine,
-        options=options,
-        base_stock=base_stock,
-        reserved=reserved,
-        keep_fill_rate=keep_fill_rate,
+        data, config, SolveRequest.fixed(base_stock, reserved, keep_fill_rate=keep_fill_rate)
     )
 
 
@@ -113,27 +107,31 @@ def compute_diagnostics(
     *,
     eval_scenarios: int | None = None,
     seed: int | None = None,
-    options: SolverOptions | None = None,
+    config: SolveConfig | None = None,
 ) -> Diagnostics:
-    """Compute every diagnostic of the RP plan ``rp`` (which must carry a plan)."""
-    options = options or SolverOptions()
+    """Compute every diagnostic of the RP plan ``rp`` (which must carry a plan).
+
+    The EV, EEV, WS and out-of-sample programs are solved by ``auto`` with the settings
+    of ``config`` (the engine that made the plan need not accept them).
+    """
+    config = (config or SolveConfig()).with_engine("auto")
     S, K = rp.base_stock, rp.reserved
     notes = []
 
     ev_data = program_data(instance, mean_value_scenario(instance))
-    ev = solve_program(ev_data, options=options)
+    ev = solve_program(ev_data, config)
     eev = vss = None
     if ev.has_plan:
-        eev_sol = price_plan(data, ev.base_stock, ev.reserved, options=options, keep_fill_rate=True)
+        eev_sol = price_plan(data, ev.base_stock, ev.reserved, config=config, keep_fill_rate=True)
         if eev_sol.has_plan:
             eev = eev_sol.objective
             vss = eev - rp.objective
         else:
             notes.append(
-                f"EEV: the EV (JIT) plan is {eev_sol.status.value} in the stochastic "
+                f"EEV: the EV (JIT) plan is {eev_sol.outcome.value} in the stochastic "
                 "program (it cannot meet the fill-rate targets)"
             )
-    ws = solve_program(data, options=options, anticipative=True)
+    ws = solve_program(data, config, SolveRequest.wait_and_see())
     ws_value = ws.objective if ws.has_plan else float("nan")
 
     causal = causal_evaluation(data, S, K)
@@ -142,7 +140,7 @@ def compute_diagnostics(
     n_eval = int(eval_scenarios or max(instance.plan.scenarios, data.n_scenarios))
     fresh = generate_scenarios(instance, n_eval, seed=seed, stream="evaluate")
     fresh_data = program_data(instance, fresh)
-    oos = price_plan(fresh_data, S, K, options=options)
+    oos = price_plan(fresh_data, S, K, config=config)
     oos_ci = (
         mean_ci(oos.evaluation.scenario_cost, fresh_data.probability)
         if oos.has_plan

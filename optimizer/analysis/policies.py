@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from optimizer.engines.base import SolveConfig
 from optimizer.engines.dispatch import Solution, require_plan, solve_program
-from optimizer.engines.highs import SolverOptions
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data
 from optimizer.scenarios import ScenarioSet, generate_scenarios, mean_value_scenario
@@ -347,15 +347,10 @@ def _solved(
     family: str,
     data: ProgramData,
     description: str,
-    engine: str,
-    options: SolverOptions | None,
-    workers: int,
+    config: SolveConfig | None,
 ) -> PolicyPlan:
-    options = options or SolverOptions()
     started = time.perf_counter()
-    sol = require_plan(
-        solve_program(data, engine=engine, options=options, workers=workers), data, options
-    )
+    sol = require_plan(solve_program(data, config), data, config)
     return PolicyPlan(
         name=name,
         family=family,
@@ -369,13 +364,7 @@ def _solved(
     )
 
 
-def ev_policy(
-    instance: Instance,
-    *,
-    engine: str = "auto",
-    options: SolverOptions | None = None,
-    workers: int = 2,
-) -> PolicyPlan:
+def ev_policy(instance: Instance, *, config: SolveConfig | None = None) -> PolicyPlan:
     """``ev``: the program solved on :func:`~optimizer.scenarios.mean_value_scenario`.
 
     Mean demand and suppliers always up; its plan is JIT, :math:`S_i = (L_i+1)\\mu_i`
@@ -393,9 +382,7 @@ def ev_policy(
         "ev",
         data,
         "mean-value (EV) plan: the program on average demand, no disruption",
-        engine,
-        options,
-        workers,
+        config,
     )
 
 
@@ -403,9 +390,7 @@ def stochastic_policy(
     instance: Instance,
     scenarios: ScenarioSet | None = None,
     *,
-    engine: str = "auto",
-    options: SolverOptions | None = None,
-    workers: int = 2,
+    config: SolveConfig | None = None,
 ) -> PolicyPlan:
     """``stochastic``: the two-stage plan (RP) on the optimisation scenarios.
 
@@ -428,9 +413,7 @@ def stochastic_policy(
         "stochastic",
         data,
         f"two-stage stochastic plan (RP) on {data.n_scenarios} scenarios",
-        engine,
-        options,
-        workers,
+        config,
     )
 
 
@@ -491,9 +474,7 @@ def make_policies(
     scenarios: ScenarioSet | None = None,
     include_ev: bool = True,
     include_stochastic: bool = True,
-    engine: str = "auto",
-    options: SolverOptions | None = None,
-    workers: int = 2,
+    config: SolveConfig | None = None,
 ) -> list[PolicyPlan]:
     """The standard policy set: jit, jic_<k>, classic_<pct>, newsvendor, ev, stochastic.
 
@@ -505,7 +486,7 @@ def make_policies(
         Cycle service levels in percent of the ``classic_<pct>`` policies.
     scenarios : ScenarioSet, optional
         Optimisation scenarios of the stochastic plan (default: the instance's own).
-    engine, options, workers
+    config : SolveConfig, optional
         Passed to :func:`optimizer.engines.dispatch.solve_program` for ``ev`` and ``stochastic``.
 
     Raises
@@ -532,10 +513,8 @@ def make_policies(
             seen.add(p.name)
     policies.append(newsvendor_policy(instance))
     if include_ev:
-        policies.append(ev_policy(instance, engine=engine, options=options, workers=workers))
+        policies.append(ev_policy(instance, config=config))
     if include_stochastic:
-        policies.append(
-            stochastic_policy(instance, scenarios, engine=engine, options=options, workers=workers)
-        )
+        policies.append(stochastic_policy(instance, scenarios, config=config))
     log.info("policies of %s: %s", instance.name, ", ".join(p.name for p in policies))
     return policies

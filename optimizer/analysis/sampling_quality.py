@@ -40,8 +40,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from optimizer.engines.base import SolveConfig, SolveRequest
 from optimizer.engines.dispatch import require_plan, solve_program
-from optimizer.engines.highs import SolverOptions
 from optimizer.instance import Instance
 from optimizer.program.data import program_data
 from optimizer.scenarios import ScenarioSet, generate_scenarios
@@ -132,9 +132,7 @@ def mrp_gap(
     replications: int = 10,
     seed: int | None = None,
     level: float = 0.95,
-    engine: str = "auto",
-    options: SolverOptions | None = None,
-    workers: int = 2,
+    config: SolveConfig | None = None,
     progress: Progress | None = None,
 ) -> GapEstimate:
     """Mak–Morton–Wood multiple-replication gap estimate of the plan :math:`(S, K)`.
@@ -159,7 +157,6 @@ def mrp_gap(
     """
     if replications < 2:
         raise ValueError("the multiple-replication procedure needs at least 2 replications")
-    options = options or SolverOptions()
     say = progress or (lambda _msg: None)
     S = np.asarray(base_stock, dtype=float)
     K = np.zeros_like(S) if reserved is None else np.asarray(reserved, dtype=float)
@@ -168,24 +165,14 @@ def mrp_gap(
     for r in range(1, replications + 1):
         say(f"replication {r}/{replications} ({n_scenarios} scenarios)")
         data = program_data(instance, replication_scenarios(instance, r, n_scenarios, seed))
-        opt = require_plan(
-            solve_program(data, engine=engine, options=options, workers=workers), data, options
-        )
-        priced = solve_program(
-            data,
-            engine=engine,
-            options=options,
-            workers=workers,
-            base_stock=S,
-            reserved=K,
-            keep_fill_rate=True,
-        )
+        opt = require_plan(solve_program(data, config), data, config)
+        priced = solve_program(data, config, SolveRequest.fixed(S, K, keep_fill_rate=True))
         value = priced.objective if priced.has_plan else float("inf")
         if not priced.has_plan:
             log.warning(
                 "replication %d: the candidate has no feasible recourse (%s)",
                 r,
-                priced.status.value,
+                priced.outcome.value,
             )
         gap = value - opt.objective
         if gap < -1e-6 * max(1.0, abs(opt.objective)):
@@ -219,9 +206,7 @@ def sample_size_study(
     replications: int = 10,
     seed: int | None = None,
     level: float = 0.95,
-    engine: str = "auto",
-    options: SolverOptions | None = None,
-    workers: int = 2,
+    config: SolveConfig | None = None,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Gap bound and plan stability of the stochastic plan for each sample size :math:`N`.
@@ -240,7 +225,6 @@ def sample_size_study(
         ``plan_change`` (value-weighted relative change of the candidate from the
         previous :math:`N`), ``base_stock_value`` (:math:`\\sum_i c_i S_i`), ``seconds``.
     """
-    options = options or SolverOptions()
     say = progress or (lambda _msg: None)
     seed = instance.plan.seed if seed is None else int(seed)
     cost = instance.items.unit_cost.astype(float)
@@ -251,9 +235,7 @@ def sample_size_study(
         t0 = time.perf_counter()
         say(f"N = {N}: candidate")
         data = program_data(instance, generate_scenarios(instance, int(N), seed=seed))
-        cand = require_plan(
-            solve_program(data, engine=engine, options=options, workers=workers), data, options
-        )
+        cand = require_plan(solve_program(data, config), data, config)
         est = mrp_gap(
             instance,
             cand.base_stock,
@@ -262,9 +244,7 @@ def sample_size_study(
             replications=replications,
             seed=seed,
             level=level,
-            engine=engine,
-            options=options,
-            workers=workers,
+            config=config,
             progress=progress,
         )
         S = np.asarray(cand.base_stock, dtype=float)

@@ -1,4 +1,8 @@
-"""``stockplan evaluate``: price a given plan on fresh out-of-sample scenarios."""
+"""``stockplan evaluate``: price a given plan on fresh out-of-sample scenarios.
+
+The pricing is :func:`optimizer.analysis.evaluation.evaluate_plan`, the same as every
+policy's in ``stockplan compare``.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,11 @@ from typing import Annotated
 
 import typer
 
-from optimizer.analysis.diagnostics import causal_evaluation, mean_ci, price_plan
+from optimizer.analysis.evaluation import evaluate_plan, evaluation_scenarios, policy_plan_table
 from optimizer.cli.common import Verbose, console, fail, fmt, load, print_plan, setup_logging
-from optimizer.errors import NoPlanError, StockplanError
+from optimizer.errors import StockplanError
 from optimizer.instance.plan_file import read_plan
-from optimizer.program.data import program_data
-from optimizer.report import plan_table, write_outputs
-from optimizer.scenarios import generate_scenarios
+from optimizer.report import write_outputs
 
 
 def evaluate(
@@ -30,32 +32,25 @@ def evaluate(
         inst = load(instance)
         S, K = read_plan(plan, inst)
         with console.status("evaluating"):
-            fresh = generate_scenarios(inst, scenarios, seed=seed, stream="evaluate")
-            data = program_data(inst, fresh)
-            priced = price_plan(data, S, K)
-            if not priced.has_plan:
-                raise NoPlanError(f"evaluation LP ended {priced.status.value}")
-            causal_eval = causal_evaluation(data, S, K)
-        table = plan_table(inst, S, K, priced.evaluation)
-        table["causal_expected_cost"] = causal_eval.lines.sum(axis=1)
-        table["causal_fill_rate"] = causal_eval.fill_rate
-        ci = mean_ci(priced.evaluation.scenario_cost, data.probability)
-        cci = mean_ci(causal_eval.scenario_cost, data.probability)
+            fresh = evaluation_scenarios(inst, scenarios, seed)
+            ev = evaluate_plan(inst, fresh, S, K, name=str(plan))
+        table = policy_plan_table(inst, ev).drop(columns="policy")
+        ci, cci = ev.expected(), ev.expected(causal=True)
         summary = {
             "instance": inst.name,
-            "scenarios": data.n_scenarios,
+            "scenarios": fresh.n_scenarios,
             "expected_cost": ci.mean,
             "ci95_low": ci.low,
             "ci95_high": ci.high,
             "causal_expected_cost": cci.mean,
             "causal_ci95_low": cci.low,
             "causal_ci95_high": cci.high,
-            "cvar": priced.evaluation.cvar,
+            "cvar": ev.hindsight.cvar,
+            "fill_rate": ev.fill_rate(),
+            "causal_fill_rate": ev.fill_rate(causal=True),
             "instance_name": inst.name,
-            "periods": data.periods,
-            "status": priced.status.value,
-            "termination": priced.termination,
-            "objective": priced.objective,
+            "periods": inst.plan.periods,
+            "objective": ev.hindsight.objective,
             "postures": {},
         }
         if out is not None:
@@ -65,7 +60,7 @@ def evaluate(
     print_plan(table, summary)
     console.print(
         f"expected cost {fmt(ci.mean)} (95% CI {fmt(ci.low)} – {fmt(ci.high)}) on "
-        f"{data.n_scenarios} fresh scenarios; causal run {fmt(cci.mean)} "
+        f"{fresh.n_scenarios} fresh scenarios; causal run {fmt(cci.mean)} "
         f"({fmt(cci.low)} – {fmt(cci.high)})"
     )
 

@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from optimizer.cli.common import (
-    REPO_DEMO,
     InstanceArg,
     Verbose,
     console,
@@ -19,8 +18,8 @@ from optimizer.cli.common import (
     print_plan,
     setup_logging,
 )
-from optimizer.engines.dispatch import ENGINES
-from optimizer.engines.highs import SolverOptions
+from optimizer.engines.base import MpiSppyOptions, SolveConfig
+from optimizer.engines.registry import engine_names
 from optimizer.errors import StockplanError
 from optimizer.planning import make_plan
 from optimizer.report import write_outputs
@@ -68,7 +67,9 @@ def solve(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
     scenarios: Annotated[int | None, typer.Option(min=1, help="Scenarios to sample.")] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
-    time_limit: Annotated[float | None, typer.Option(min=0.0, help="Seconds per LP.")] = None,
+    time_limit: Annotated[
+        float | None, typer.Option(min=0.0, help="Seconds per LP (mpi-sppy: hub seconds).")
+    ] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="HiGHS threads.")] = None,
     gap: Annotated[
         float,
@@ -85,14 +86,17 @@ def solve(
         str,
         typer.Option(
             help=(
-                f"One of {', '.join(ENGINES)}, or mpi-sppy (progressive hedging; launch with "
-                "'mpiexec -n K stockplan solve ... --engine mpi-sppy'))."
+                f"One of {', '.join(engine_names())} (mpi-sppy: progressive hedging; launch "
+                "with 'mpiexec -n K stockplan solve ... --engine mpi-sppy')."
             )
         ),
     ] = "auto",
     rel_gap: Annotated[
         float, typer.Option(min=0.0, help="mpi-sppy: stop at this relative gap between its bounds.")
-    ] = 1e-4,
+    ] = MpiSppyOptions.rel_gap,
+    max_iterations: Annotated[
+        int, typer.Option(min=1, help="mpi-sppy: progressive-hedging iteration limit.")
+    ] = MpiSppyOptions.max_iterations,
     eval_scenarios: Annotated[
         int | None, typer.Option(min=2, help="Fresh scenarios for the out-of-sample estimate.")
     ] = None,
@@ -100,64 +104,39 @@ def solve(
 ) -> None:
     """Compute the stochastic stocking plan; write plan.csv and summary.json."""
     setup_logging(verbose)
-    if engine == "mpi-sppy":
-        _solve_distributed(instance, out, scenarios, seed, time_limit, rel_gap, verbose)
-        return
-    if engine not in ENGINES:
+    if engine not in engine_names():
         raise typer.BadParameter(
-            f"choose one of {', '.join(ENGINES)}, mpi-sppy", param_hint="--engine"
+            f"choose one of {', '.join(engine_names())}", param_hint="--engine"
         )
+    if method not in ("choose", "simplex", "ipm"):
+        raise typer.BadParameter("choose one of choose, simplex, ipm", param_hint="--method")
+    config = SolveConfig(
+        engine=engine,
+        time_limit=time_limit,
+        threads=threads,
+        gap=gap,
+        method=method,
+        mpisppy=MpiSppyOptions(rel_gap=rel_gap, max_iterations=max_iterations),
+    )
     try:
         inst = load(instance)
-        if method not in ("choose", "simplex", "ipm"):
-            raise typer.BadParameter("choose one of choose, simplex, ipm", param_hint="--method")
-        options = SolverOptions(time_limit=time_limit, threads=threads, gap=gap, method=method)
         with console.status("solving") as status:
             result = make_plan(
                 inst,
+                config,
                 scenarios=scenarios,
                 seed=seed,
-                engine=engine,
-                options=options,
                 eval_scenarios=eval_scenarios,
                 progress=lambda msg: status.update(msg),
             )
+        if not result.solution.primary:  # another rank of a distributed engine reports
+            return
         write_outputs(out, {"plan.csv": result.plan, "summary.json": result.summary})
     except StockplanError as exc:
         fail(exc)
     print_plan(result.plan, result.summary)
     _print_summary(result.summary)
     console.print(f"wrote {out / 'plan.csv'} and {out / 'summary.json'}")
-
-
-def _solve_distributed(
-    instance: Path | None,
-    out: Path,
-    scenarios: int | None,
-    seed: int | None,
-    time_limit: float | None,
-    rel_gap: float,
-    verbose: int,
-) -> None:
-    """Run :mod:`optimizer.engines.mpisppy` on every MPI rank; rank 0 writes the outputs."""
-    try:
-        from optimizer.engines.mpisppy import main as distributed_main
-    except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        typer.echo(
-            "error: --engine mpi-sppy needs the distributed extra: pip install -e '.[distributed]'",
-            err=True,
-        )
-        raise typer.Exit(2) from exc
-    argv = [str(instance or REPO_DEMO), "--out", str(out), "--rel-gap", str(rel_gap)]
-    for flag, value in (("--scenarios", scenarios), ("--seed", seed), ("--time-limit", time_limit)):
-        if value is not None:
-            argv += [flag, str(value)]
-    argv += ["-v"] * verbose
-    try:
-        code = distributed_main(argv)
-    except StockplanError as exc:
-        fail(exc)
-    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

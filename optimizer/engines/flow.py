@@ -14,7 +14,9 @@ Puts item curves together into a solution of the whole program:
 * wait-and-see: each scenario at the minimiser of its own curve;
 * fixed plans: the optimal recourse at the given :math:`S, K`.
 
-The part dictionary it returns is what :mod:`optimizer.engines.dispatch` assembles.
+:class:`FlowEngine` is the ``flow`` engine; when the solver gives up
+(:class:`~optimizer.engines.flow_curves.FlowFailure`) the next engine that accepts the
+program solves it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 
+from optimizer.engines.base import (
+    EngineResult,
+    SolutionStatus,
+    SolveConfig,
+    SolveRequest,
+    Termination,
+    first_stage,
+)
 from optimizer.engines.flow_curves import (
     FlowFailure,
     ItemCurve,
@@ -35,11 +45,38 @@ from optimizer.engines.flow_curves import (
     item_recourse,
     scenario_curves,
 )
-from optimizer.engines.highs import LPResult, SolveStatus
 from optimizer.engines.price import certified, combine_weight
 from optimizer.program.data import ProgramData
+from optimizer.program.verifier import RecourseArrays
 
 log = logging.getLogger(__name__)
+
+
+def flow_refusal(data: ProgramData, request: SolveRequest) -> str | None:
+    """Why :func:`solve_flow` does not solve ``data`` exactly in this mode (None: it does).
+
+    Lost sales, no CVaR, no fill-rate row in force (wait-and-see and
+    ``keep_fill_rate=False`` drop them); an optimised plan may be coupled by one budget
+    or storage row; wait-and-see needs neither a plan row nor a reserving item.
+    """
+    anticipative = request.anticipative
+    if data.backorder:
+        return "it needs lost sales (this program has backorders)"
+    if data.uses_cvar:
+        return "it needs an objective without CVaR"
+    if request.keep_fill_rate and not anticipative and not np.isnan(data.fill_rate).all():
+        return "it needs items without fill-rate targets"
+    if request.fixed_plan:
+        return None
+    if anticipative:  # plan rows hold per scenario there: left to the LP
+        if not data.is_separable:
+            return "it solves wait-and-see only without budget or storage rows"
+        if data.reserves.any():
+            return "it solves wait-and-see only without reserved capacity"
+        return None
+    if data.budget is not None and data.storage is not None:
+        return "it handles at most one plan row (budget or storage), not both"
+    return None
 
 
 def flow_eligible(
@@ -49,20 +86,25 @@ def flow_eligible(
     base_stock: np.ndarray | None = None,
     keep_fill_rate: bool = True,
 ) -> bool:
-    """True when :func:`solve_flow` solves ``data`` exactly in this mode.
+    """True when :func:`solve_flow` solves ``data`` exactly in this mode."""
+    request = SolveRequest(
+        anticipative=anticipative, base_stock=base_stock, keep_fill_rate=keep_fill_rate
+    )
+    return flow_refusal(data, request) is None
 
-    Lost sales, no CVaR, no fill-rate row in force (wait-and-see and
-    ``keep_fill_rate=False`` drop them); an optimised plan may be coupled by one budget
-    or storage row; wait-and-see needs neither a plan row nor a reserving item.
-    """
-    fill_rows = keep_fill_rate and not anticipative and not np.isnan(data.fill_rate).all()
-    if data.backorder or data.uses_cvar or fill_rows:
-        return False
-    if base_stock is not None:
-        return True
-    if anticipative:  # plan rows hold per scenario there: left to the LP
-        return data.is_separable and not data.reserves.any()
-    return data.budget is None or data.storage is None
+
+class FlowEngine:
+    """Lost sales without fill-rate targets or CVaR: exact min-cost-flow curves."""
+
+    name = "flow"
+
+    def accepts(
+        self, data: ProgramData, request: SolveRequest, *, auto: bool = False
+    ) -> str | None:
+        return flow_refusal(data, request)
+
+    def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:
+        return solve_flow(data, request, workers=config.workers, time_limit=config.time_limit)
 
 
 @contextmanager
@@ -77,31 +119,30 @@ def _threads(workers: int):
 
 def solve_flow(
     data: ProgramData,
+    request: SolveRequest | None = None,
     *,
-    anticipative: bool = False,
-    base_stock: np.ndarray | None = None,
-    reserved: np.ndarray | None = None,
-    keep_fill_rate: bool = True,
     workers: int = 2,
     time_limit: float | None = None,
-) -> dict:
+) -> EngineResult:
     """Solve (or price) ``data`` with the flow solver; see the module docstring.
 
     Returns
     -------
-    dict
-        ``result`` (:class:`LPResult`), ``S``, ``K`` of shape (n, 1) or (n, N) in
-        wait-and-see mode, ``rec`` (recourse arrays), ``build``, ``size``, and ``price``
-        (:math:`\\lambda^*`, 0 when no row binds).
+    EngineResult
+        With ``details["price"]`` (:math:`\\lambda^*`, 0 when no row binds).
+
+    Raises
+    ------
+    ValueError
+        When :func:`flow_refusal` declines the program.
+    FlowFailure
+        When a trace or the price search gives up (the LP is then the safe answer).
     """
-    if not flow_eligible(
-        data, anticipative=anticipative, base_stock=base_stock, keep_fill_rate=keep_fill_rate
-    ):
-        raise ValueError(
-            "the flow engine needs lost sales without fill-rate targets or "
-            "CVaR, at most one plan row (budget or storage), and for "
-            "wait-and-see neither a plan row nor reserved capacity"
-        )
+    request = request or SolveRequest()
+    reason = flow_refusal(data, request)
+    if reason is not None:
+        raise ValueError(f"the flow engine cannot solve this program: {reason}")
+    anticipative, base_stock, reserved = request.anticipative, request.base_stock, request.reserved
     start = time.perf_counter()
 
     def out_of_time() -> bool:
@@ -154,7 +195,7 @@ def solve_flow(
                 if found[0] is None:
                     return _stopped(
                         start,
-                        SolveStatus.INFEASIBLE,
+                        Termination.INFEASIBLE,
                         "Infeasible (the plan row cannot cover the start-up pipelines)",
                     )
                 S[:, 0], K[:, 0], price = found
@@ -168,7 +209,7 @@ def solve_flow(
                 if x is None:
                     return _stopped(
                         start,
-                        SolveStatus.INFEASIBLE,
+                        Termination.INFEASIBLE,
                         "Infeasible (the plan row cannot cover the start-up pipelines)",
                     )
                 S[:, 0] = data.min_base_stock + x
@@ -176,29 +217,29 @@ def solve_flow(
             if out_of_time():
                 return _time_limit(start)
             record(int(i))
-    seconds = time.perf_counter() - start
-    res = LPResult(
-        SolveStatus.OPTIMAL, "Optimal (exact lost-sales flow)", objective=objective, seconds=seconds
+    return EngineResult(
+        status=SolutionStatus.OPTIMAL,
+        termination=Termination.CONVERGED,
+        message="Optimal (exact lost-sales flow)",
+        objective=objective,
+        base_stock=first_stage(S, request),
+        reserved=first_stage(K, request),
+        recourse=RecourseArrays(**rec),
+        solve_seconds=time.perf_counter() - start,
+        gap=0.0,
+        details={"price": price},
     )
-    return {
-        "result": res,
-        "build": 0.0,
-        "size": (0, 0, 0),
-        "S": S,
-        "K": K,
-        "rec": rec,
-        "price": price,
-    }
 
 
-def _stopped(start: float, status: SolveStatus, termination: str) -> dict:
-    """The part of a solve that ends without a plan."""
-    res = LPResult(status, termination, seconds=time.perf_counter() - start)
-    return {"result": res, "build": 0.0, "size": (0, 0, 0)}
+def _stopped(start: float, termination: Termination, message: str) -> EngineResult:
+    """The result of a solve that ends without a plan."""
+    return EngineResult(
+        SolutionStatus.NO_SOLUTION, termination, message, solve_seconds=time.perf_counter() - start
+    )
 
 
-def _time_limit(start: float) -> dict:
-    return _stopped(start, SolveStatus.LIMIT_NO_SOLUTION, "Time limit reached (flow engine)")
+def _time_limit(start: float) -> EngineResult:
+    return _stopped(start, Termination.TIME_LIMIT, "Time limit reached (flow engine)")
 
 
 def _plan_row(data: ProgramData) -> tuple[np.ndarray, float | None]:

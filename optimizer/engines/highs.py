@@ -5,13 +5,13 @@ Two routes reach it: a Pyomo model compiled with Pyomo's
 route; measured ~5x faster than the appsi hand-over, see PERFORMANCE.md) and the sparse
 matrices of :mod:`optimizer.program.matrices` (the fast path). Both end in :func:`solve_lp`.
 
-Every HiGHS model status maps to a :class:`SolveStatus`; callers decide on the status,
-never on the objective value alone.
+Every HiGHS model status maps to a :class:`~optimizer.engines.base.Termination` (why HiGHS
+stopped) and a :class:`~optimizer.engines.base.SolutionStatus` (what came back); callers
+decide on those, never on the objective value alone.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 import os
 import sys
@@ -24,6 +24,7 @@ import pyomo.environ as pyo
 import scipy.sparse as sp
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
+from optimizer.engines.base import EngineResult, SolutionStatus, SolveConfig, Termination
 from optimizer.program.matrices import StandardLP
 
 log = logging.getLogger(__name__)
@@ -52,21 +53,6 @@ def _swallow_banner() -> None:
 _swallow_banner()
 
 
-class SolveStatus(enum.Enum):
-    """What a solve produced, in the caller's vocabulary."""
-
-    OPTIMAL = "optimal"
-    LIMIT_FEASIBLE = "feasible_at_limit"  # a plan, not proven optimal
-    LIMIT_NO_SOLUTION = "no_solution_at_limit"
-    INFEASIBLE = "infeasible"
-    UNBOUNDED = "unbounded"
-    NUMERICAL = "numerical_trouble"
-
-    @property
-    def has_plan(self) -> bool:
-        return self in (SolveStatus.OPTIMAL, SolveStatus.LIMIT_FEASIBLE)
-
-
 @dataclass(frozen=True)
 class SolverOptions:
     """HiGHS settings exposed to planners.
@@ -91,6 +77,17 @@ class SolverOptions:
     gap: float = 1e-8
     presolve: bool = True
 
+    @classmethod
+    def of(cls, config: SolveConfig) -> SolverOptions:
+        """The HiGHS part of a :class:`~optimizer.engines.base.SolveConfig`."""
+        return cls(
+            time_limit=config.time_limit,
+            threads=config.threads,
+            method=config.method,
+            gap=config.gap,
+            presolve=config.presolve,
+        )
+
 
 @dataclass
 class LPResult:
@@ -98,8 +95,11 @@ class LPResult:
 
     Attributes
     ----------
-    status : SolveStatus
-    termination : str
+    status : SolutionStatus
+        What came back.
+    termination : Termination
+        Why HiGHS stopped.
+    message : str
         HiGHS's own model-status text (kept for the report).
     objective : float
         Primal objective (``nan`` without a plan).
@@ -111,8 +111,9 @@ class LPResult:
         HiGHS run time.
     """
 
-    status: SolveStatus
-    termination: str
+    status: SolutionStatus
+    termination: Termination
+    message: str
     objective: float = float("nan")
     x: np.ndarray | None = None
     row_dual: np.ndarray | None = None
@@ -123,7 +124,7 @@ class LPResult:
     @property
     def gap(self) -> float:
         """Relative gap between primal objective and dual bound (0 when optimal)."""
-        if self.status is SolveStatus.OPTIMAL:
+        if self.status is SolutionStatus.OPTIMAL:
             return 0.0
         if np.isfinite(self.objective) and np.isfinite(self.dual_bound):
             return abs(self.objective - self.dual_bound) / max(1.0, abs(self.objective))
@@ -132,27 +133,35 @@ class LPResult:
 
 _MS = highspy.HighsModelStatus
 _LIMITS = {
-    _MS.kTimeLimit,
-    _MS.kIterationLimit,
-    _MS.kSolutionLimit,
-    _MS.kInterrupt,
-    _MS.kHighsInterrupt,
-    _MS.kObjectiveBound,
-    _MS.kObjectiveTarget,
+    _MS.kTimeLimit: Termination.TIME_LIMIT,
+    _MS.kIterationLimit: Termination.ITERATION_LIMIT,
+    _MS.kSolutionLimit: Termination.OTHER_LIMIT,
+    _MS.kObjectiveBound: Termination.OTHER_LIMIT,
+    _MS.kObjectiveTarget: Termination.OTHER_LIMIT,
+    _MS.kMemoryLimit: Termination.OTHER_LIMIT,
+    _MS.kInterrupt: Termination.INTERRUPTED,
+    _MS.kHighsInterrupt: Termination.INTERRUPTED,
 }
 
 
-def _status_of(model_status: highspy.HighsModelStatus, primal_feasible: bool) -> SolveStatus:
-    """Map a HiGHS model status (and whether a feasible primal exists) to ours."""
+def _status_of(
+    model_status: highspy.HighsModelStatus, primal_feasible: bool
+) -> tuple[Termination, SolutionStatus]:
+    """Why HiGHS stopped and what came back, from its model status and whether it holds
+    a feasible primal point (a limit with one is a plan with a gap)."""
     if model_status in (_MS.kOptimal, _MS.kModelEmpty):
-        return SolveStatus.OPTIMAL
+        return Termination.CONVERGED, SolutionStatus.OPTIMAL
     if model_status == _MS.kInfeasible:
-        return SolveStatus.INFEASIBLE
-    if model_status in (_MS.kUnbounded, _MS.kUnboundedOrInfeasible):
-        return SolveStatus.UNBOUNDED
-    if model_status in _LIMITS or model_status == _MS.kMemoryLimit:
-        return SolveStatus.LIMIT_FEASIBLE if primal_feasible else SolveStatus.LIMIT_NO_SOLUTION
-    return SolveStatus.NUMERICAL  # kNotset, kLoadError, kModelError, k*solveError, kUnknown
+        return Termination.INFEASIBLE, SolutionStatus.NO_SOLUTION
+    if model_status == _MS.kUnbounded:
+        return Termination.UNBOUNDED, SolutionStatus.NO_SOLUTION
+    if model_status == _MS.kUnboundedOrInfeasible:
+        return Termination.INFEASIBLE_OR_UNBOUNDED, SolutionStatus.NO_SOLUTION
+    if model_status in _LIMITS:
+        found = SolutionStatus.FEASIBLE if primal_feasible else SolutionStatus.NO_SOLUTION
+        return _LIMITS[model_status], found
+    # kNotset, kLoadError, kModelError, k*solveError, kUnknown
+    return Termination.ERROR, SolutionStatus.NO_SOLUTION
 
 
 def _configure(h: highspy.Highs, options: SolverOptions) -> None:
@@ -213,27 +222,47 @@ def solve_lp(lp: StandardLP, options: SolverOptions | None = None) -> LPResult:
         ms = h.getModelStatus()
     info = h.getInfo()
     primal_ok = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    status = _status_of(ms, primal_ok)
+    termination, status = _status_of(ms, primal_ok)
     result = LPResult(
         status=status,
-        termination=h.modelStatusToString(ms),
+        termination=termination,
+        message=h.modelStatusToString(ms),
         seconds=seconds,
         iterations=int(info.simplex_iteration_count + info.ipm_iteration_count),
     )
-    if status.has_plan:
+    if status is not SolutionStatus.NO_SOLUTION:
         sol = h.getSolution()
         result.x = np.asarray(sol.col_value, dtype=float)
         result.row_dual = np.asarray(sol.row_dual, dtype=float)
         result.objective = float(info.objective_function_value)
-        if status is SolveStatus.OPTIMAL:
+        if status is SolutionStatus.OPTIMAL:
             result.dual_bound = result.objective
         elif info.dual_solution_status == 2 and info.primal_dual_objective_error >= 0:
             # both points feasible: HiGHS reports |primal - dual| / (1 + |primal| + |dual|)
             err = float(info.primal_dual_objective_error)
             scale = 1.0 + 2.0 * abs(result.objective)
             result.dual_bound = result.objective - err * scale
-    log.debug("HiGHS %s in %.3fs: %s", lp.shape, seconds, result.termination)
+    log.debug("HiGHS %s in %.3fs: %s", lp.shape, seconds, result.message)
     return result
+
+
+def engine_result(
+    res: LPResult, *, build_seconds: float, size: tuple[int, int, int]
+) -> EngineResult:
+    """An :class:`~optimizer.engines.base.EngineResult` without plan arrays from one LP
+    solve (the caller reads the plan off ``res.x``)."""
+    return EngineResult(
+        status=res.status,
+        termination=res.termination,
+        message=res.message,
+        objective=res.objective,
+        build_seconds=build_seconds,
+        solve_seconds=res.seconds,
+        size=size,
+        gap=res.gap if res.x is not None else float("nan"),
+        objective_bound=res.dual_bound,
+        iterations=res.iterations,
+    )
 
 
 @dataclass

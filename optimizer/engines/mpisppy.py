@@ -1,6 +1,6 @@
 """Scenario decomposition with mpi-sppy: progressive hedging with outer and inner bounds.
 
-The program of DESIGN §2 is split into one Pyomo model per scenario
+The two-stage program (README "The model") is split into one Pyomo model per scenario
 (:mod:`models.mpisppy_scenarios`); mpi-sppy runs progressive hedging (PH) on them with
 bound "cylinders" on separate MPI ranks:
 
@@ -44,9 +44,11 @@ What decomposes: risk-neutral and CVaR objectives (CVaR through a first-stage
 :math:`\\eta`, see :mod:`models.mpisppy_scenarios`), budget and storage rows. Minimum
 fill rates do not (they are expectations over scenarios) and are refused.
 
-Entry point (writes ``plan.csv`` and ``summary.json`` from rank 0 only)::
+The ``mpi-sppy`` engine (:class:`MpiSppyEngine`) runs the wheel on every rank, prices the
+incumbent with the exact recourse LP and returns the same result everywhere; only rank 0's
+is ``primary`` (the one that writes ``plan.csv`` and ``summary.json``)::
 
-    mpiexec -n 2 python -m optimizer.engines.mpisppy INSTANCE --out DIR [--rel-gap 1e-4]
+    mpiexec -n 2 stockplan solve INSTANCE --engine mpi-sppy --out DIR [--rel-gap 1e-4]
 
 Requires the optional ``distributed`` dependencies: ``mpi-sppy``, ``mpi4py`` and an MPI
 library (the ``mpich`` wheel puts ``mpiexec`` next to the interpreter).
@@ -54,15 +56,13 @@ library (the ``mpich`` wheel puts ``mpiexec`` next to the interpreter).
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import logging
 import math
 import os
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -74,6 +74,14 @@ from models.mpisppy_scenarios import (
     scenario_denouement,
     scenario_names_creator,
 )
+from optimizer.engines.base import (
+    EngineResult,
+    SolutionStatus,
+    SolveConfig,
+    SolveRequest,
+    Termination,
+)
+from optimizer.engines.matrix import MatrixEngine
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data
 from optimizer.scenarios import generate_scenarios
@@ -543,170 +551,105 @@ def _incumbent_nonants(
     return S, K, eta
 
 
-# --------------------------------------------------------------------------- CLI ------
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m optimizer.engines.mpisppy",
-        description="Solve a stockplan instance by progressive hedging with mpi-sppy "
-        "(run under mpiexec; rank 0 writes plan.csv and summary.json).",
-    )
-    p.add_argument("instance", type=Path, help="instance folder or its instance.toml")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--rel-gap", type=float, default=1e-4, help="relative gap to stop at")
-    p.add_argument("--max-iterations", type=int, default=DEFAULT_MAX_ITERATIONS)
-    p.add_argument(
-        "--rho-scale",
-        type=float,
-        default=DEFAULT_RHO_SCALE,
-        help="multiplier on the default cost-proportional rho",
-    )
-    p.add_argument(
-        "--solver",
-        default=DEFAULT_SOLVER,
-        help="Pyomo solver name: appsi_highs (default; proximal term linearised) "
-        "or highs (exact quadratic proximal term; HiGHS's QP solver can "
-        "cycle on these degenerate problems)",
-    )
-    p.add_argument("--time-limit", type=float, default=None, help="hub seconds")
-    p.add_argument(
-        "--xhat-every",
-        type=int,
-        default=DEFAULT_XHAT_EVERY,
-        help="price xbar every N iterations (2-cylinder layout)",
-    )
-    p.add_argument(
-        "--fixed-rho",
-        action="store_true",
-        help="keep rho fixed (default: mpi-sppy's PrimalDualRho rescales it)",
-    )
-    p.add_argument(
-        "--prox-tolerance",
-        type=float,
-        default=1e-1,
-        help="cut spacing of the linearised proximal term (appsi solvers)",
-    )
-    p.add_argument(
-        "--solver-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="option for the scenario solver (repeatable)",
-    )
-    p.add_argument("--scenarios", type=int, default=None)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("-v", "--verbose", action="count", default=0)
-    return p
+class MpiSppyEngine:
+    """Progressive hedging with bound cylinders under MPI (see the module docstring)."""
 
+    name = "mpi-sppy"
 
-def _write_outputs(
-    instance: Instance, data: ProgramData, result: DistributedResult, out: Path
-) -> dict[str, Any]:
-    """Price the incumbent with the exact recourse LP and write plan.csv/summary.json."""
-    from optimizer.engines.dispatch import solve_program
-    from optimizer.report import plan_table, versions, write_outputs
+    def accepts(
+        self, data: ProgramData, request: SolveRequest, *, auto: bool = False
+    ) -> str | None:
+        if request.anticipative:
+            return "it solves the here-and-now program, not the wait-and-see relaxation"
+        if request.fixed_plan:
+            return "it does not price a fixed plan (its recourse separates; use 'auto')"
+        try:
+            check_decomposable(data)
+        except ValueError as exc:
+            return str(exc)
+        if any(importlib.util.find_spec(m) is None for m in ("mpisppy", "mpi4py")):
+            return (
+                "it needs the distributed extra: pip install -e '.[distributed]' "
+                "(mpi-sppy, mpi4py, mpich)"
+            )
+        return None
 
-    summary: dict[str, Any] = {
-        "instance": instance.name,
-        "engine": "mpi-sppy",
-        "scenarios": data.n_scenarios,
-        "seed": instance.plan.seed,
-        "periods": data.periods,
-        "items": data.n_items,
-        "inner_bound": result.inner_bound,
-        "outer_bound": result.outer_bound,
-        "rel_gap": result.rel_gap,
-        "converged": result.converged,
-        "iterations": result.iterations,
-        "solve_seconds": result.seconds,
-        "layout": result.layout,
-        "ranks": result.ranks,
-        "settings": result.settings,
-    }
-    if not result.has_plan:
-        summary.update(status="no_plan", objective=None)
-        write_outputs(out, {"summary.json": summary})
-        return summary
-    priced = solve_program(data, base_stock=result.base_stock, reserved=result.reserved)
-    if not priced.has_plan:
-        summary.update(status=f"pricing_{priced.status.value}", objective=None)
-        write_outputs(out, {"summary.json": summary})
-        return summary
-    ev = priced.evaluation
-    table = plan_table(instance, result.base_stock, result.reserved, ev)
-    summary.update(
-        status="optimal" if result.converged else "feasible_at_limit",
-        objective=priced.objective,
-        expected_cost=ev.expected_cost,
-        cvar={"alpha": data.cvar_alpha, "weight": data.cvar_weight, "value": ev.cvar},
-        pricing_vs_inner_bound=priced.objective - result.inner_bound,
-        base_stock_value=float(np.dot(data.unit_cost, result.base_stock)),
-        inventory_budget=data.budget,
-        max_residual=ev.max_residual,
-        versions=versions(),
-    )
-    write_outputs(out, {"plan.csv": table, "summary.json": summary})
-    return summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry (see module docstring). Returns the exit code."""
-    from mpi4py import MPI
-
-    from optimizer.instance.io import load_instance
-
-    args = _parser().parse_args(argv)
-    comm = MPI.COMM_WORLD
-    rank = comm.Get_rank()
-    level = logging.WARNING - 10 * args.verbose if rank == 0 else logging.ERROR
-    logging.basicConfig(level=max(logging.DEBUG, level), format="%(levelname)s %(message)s")
-    instance = load_instance(args.instance)
-    if args.scenarios is not None or args.seed is not None:
-        instance = instance.with_plan(
-            **{
-                k: v
-                for k, v in (("scenarios", args.scenarios), ("seed", args.seed))
-                if v is not None
-            }
-        )
-    data = as_program_data(instance)
-    result = solve_with_mpisppy(
-        data,
-        rel_gap=args.rel_gap,
-        max_iterations=args.max_iterations,
-        rho=args.rho_scale,
-        solver_name=args.solver,
-        time_limit=args.time_limit,
-        xhat_every=args.xhat_every,
-        adaptive_rho=not args.fixed_rho,
-        prox_tolerance=args.prox_tolerance,
-        solver_options=dict(o.split("=", 1) for o in args.solver_option) or None,
-        comm=comm,
-    )
-    code = 0
-    if rank == 0:
-        summary = _write_outputs(instance, data, result, args.out)
-        log.warning(
-            "mpi-sppy: objective %s, bounds [%.8g, %.8g], gap %.3g, %d iterations; wrote %s",
-            summary.get("objective"),
-            result.outer_bound,
-            result.inner_bound,
-            result.rel_gap,
-            result.iterations,
-            args.out,
-        )
-        code = 0 if result.has_plan else 5
-    return int(comm.bcast(code, root=0))
-
-
-if __name__ == "__main__":  # pragma: no cover - exercised under mpiexec by the tests
-    try:
-        sys.exit(main())
-    except SystemExit:
-        raise
-    except BaseException:
-        logging.getLogger(__name__).exception("distributed solve failed")
+    def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:
+        """Run the wheel on every rank (collective), then price the incumbent."""
         from mpi4py import MPI
 
-        if MPI.COMM_WORLD.Get_size() > 1:
-            MPI.COMM_WORLD.Abort(1)
-        raise
+        o = config.mpisppy
+        comm = MPI.COMM_WORLD
+        ph = solve_with_mpisppy(
+            data,
+            rel_gap=o.rel_gap,
+            max_iterations=o.max_iterations,
+            rho=o.rho_scale,
+            solver_name=o.solver,
+            time_limit=config.time_limit,
+            xhat_every=o.xhat_every,
+            adaptive_rho=o.adaptive_rho,
+            solver_options=dict(o.solver_options) or None,
+            prox_tolerance=o.prox_tolerance,
+            comm=comm,
+        )
+        details = {
+            "inner_bound": ph.inner_bound,
+            "outer_bound": ph.outer_bound,
+            "rel_gap": ph.rel_gap,
+            "converged": ph.converged,
+            "iterations": ph.iterations,
+            "layout": ph.layout,
+            "ranks": ph.ranks,
+            "settings": ph.settings,
+        }
+        primary = comm.Get_rank() == 0
+        if ph.converged:
+            termination = Termination.CONVERGED
+        elif ph.iterations >= o.max_iterations:
+            termination = Termination.ITERATION_LIMIT
+        else:
+            termination = Termination.TIME_LIMIT if config.time_limit else Termination.OTHER_LIMIT
+        if not ph.has_plan:
+            return EngineResult(
+                SolutionStatus.NO_SOLUTION,
+                termination,
+                "no incumbent plan from progressive hedging",
+                solve_seconds=ph.seconds,
+                iterations=ph.iterations,
+                objective_bound=ph.outer_bound,
+                details=details,
+                primary=primary,
+            )
+        # the incumbent's exact cost: its recourse LP (plan fixed)
+        priced = MatrixEngine().solve(
+            data,
+            SolveRequest.fixed(ph.base_stock, ph.reserved),
+            config.with_engine(MatrixEngine.name),
+        )
+        if not priced.has_plan:
+            priced.message = f"pricing the incumbent: {priced.message}"
+            priced.details, priced.primary = details, primary
+            return priced
+        details["pricing_vs_inner_bound"] = priced.objective - ph.inner_bound
+        return EngineResult(
+            status=SolutionStatus.OPTIMAL if ph.converged else SolutionStatus.FEASIBLE,
+            termination=termination,
+            message=(
+                f"{'Converged' if ph.converged else 'Stopped'} (progressive hedging, "
+                f"relative gap {ph.rel_gap:.3g} after {ph.iterations} iterations)"
+            ),
+            objective=priced.objective,
+            base_stock=ph.base_stock,
+            reserved=ph.reserved,
+            recourse=priced.recourse,
+            build_seconds=priced.build_seconds,
+            solve_seconds=ph.seconds + priced.solve_seconds,
+            size=priced.size,
+            gap=ph.rel_gap,
+            subproblems=data.n_scenarios,
+            objective_bound=ph.outer_bound,
+            iterations=ph.iterations,
+            details=details,
+            primary=primary,
+        )
