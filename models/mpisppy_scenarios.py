@@ -14,7 +14,7 @@ Scenario model of scenario :math:`w` (probability :math:`p_w`):
   subproblems bounded);
 * the plan rows :math:`\\sum_i c_i S_i \\le B` and :math:`\\sum_i v_i S_i \\le V` (first-stage
   constraints, repeated in every scenario model, which is harmless);
-* the recourse of scenario :math:`w` (DESIGN §2) and its cost :math:`C_w`;
+* the recourse of scenario :math:`w` (README "The model") and its cost :math:`C_w`;
 * objective :math:`f_w = C_w` (risk neutral, :math:`\\lambda = 0`) or, with the CVaR blend
   of Rockafellar–Uryasev,
 

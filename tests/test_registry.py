@@ -213,3 +213,18 @@ def test_a_wrong_engine_answer_is_caught_by_the_verifier(fake, monkeypatch):
     monkeypatch.setattr(_Fake, "solve", corrupt)
     with pytest.raises(VerificationError, match="fake solve"):
         solve_program(_data(KINDS["backorder"]))
+
+
+def test_mpisppy_is_an_engine_like_the_others(tmp_path):
+    """Asked for by name through the CLI it declines what it cannot decompose, with its
+    own reason and the usage exit code, before any MPI is started."""
+    folder = tmp_path / "inst"
+    write_instance(make_instance(n_items=2, scenarios=6, periods=4, fill_rate=0.9), folder)
+    res = CliRunner().invoke(
+        app, ["solve", str(folder), "--engine", "mpi-sppy", "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 2
+    assert "engine 'mpi-sppy' cannot solve this program" in res.output
+    assert "fill rate" in res.output
+    config = SolveConfig("mpi-sppy")
+    assert config.mpisppy.rel_gap == 1e-4 and config.mpisppy.max_iterations == 500

@@ -1,7 +1,7 @@
 """Stocking policies as first-class objects: heuristic baselines and the two optimised plans.
 
 Every policy produces a plan in the same form as the stochastic program: a base-stock level
-:math:`S_i` and a reserved emergency capacity :math:`K_i` per item (DESIGN §2, §5). The
+:math:`S_i` and a reserved emergency capacity :math:`K_i` per item (README "The model"). The
 plan is then priced by :mod:`optimizer.analysis.comparison` on common out-of-sample scenarios and
 tabulated with :func:`optimizer.report.plan_table`.
 
@@ -21,7 +21,7 @@ name                      base stock :math:`S_i`
                           :math:`z_{pct} = \\Phi^{-1}(pct/100)` (cycle service level)
 ``newsvendor``            :math:`F^{-1}_{D^{(L+1)}}\\big(\\pi_i/(\\pi_i+h_i)\\big)` on the law of
                           :math:`L_i+1` periods of demand of the item's own family
-``ev``                    the program solved on the mean-value scenario (DESIGN §2: EV)
+``ev``                    the program solved on the mean-value scenario (the EV problem)
 ``stochastic``            the two-stage program solved on the optimisation scenarios (RP)
 ========================  ==================================================================
 
@@ -29,8 +29,8 @@ Heuristics reserve no emergency capacity (:math:`K_i = 0`; an item whose emergen
 needs a reservation therefore has none under a heuristic, an item whose source needs no
 reservation keeps using it). Every heuristic :math:`S_i` is raised to the pipeline floor
 :math:`L_i\\mu_i` when it falls below (the model's start-up rule :math:`S_i \\ge L_i\\mu_i`,
-DESIGN §2); this can only happen for a service level or fractile below 50 %. Nothing else is
-clipped.
+README "The model"); this can only happen for a service level or fractile below 50 %.
+Nothing else is clipped.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def cycle_mean(instance: Instance) -> np.ndarray:
 
 
 def pipeline_floor(instance: Instance) -> np.ndarray:
-    """Smallest admissible base stock, :math:`L_i\\mu_i` (DESIGN §2 start-up rule)."""
+    """Smallest admissible base stock, :math:`L_i\\mu_i` (the start-up rule)."""
     it = instance.items
     return it.lead_time * it.demand_mean.astype(float)
 
@@ -245,7 +245,7 @@ def newsvendor_fractile(instance: Instance) -> np.ndarray:
     :math:`h_i` is the per-period holding cost (storage + capital + obsolescence) and
     :math:`\\pi_i` the stockout penalty. With backorders :math:`\\pi_i` is the penalty per
     unit backordered per period and the fractile is the exact single-item optimum (no
-    disruption, no emergency supply; DESIGN §2). With lost sales :math:`\\pi_i` is the
+    disruption, no emergency supply). With lost sales :math:`\\pi_i` is the
     penalty per lost unit and the same ratio is the usual lost-sales fractile, an
     approximation of the lost-sales optimum (exact for :math:`L_i = 0`).
     """
@@ -368,7 +368,7 @@ def ev_policy(instance: Instance, *, config: SolveConfig | None = None) -> Polic
     """``ev``: the program solved on :func:`~optimizer.scenarios.mean_value_scenario`.
 
     Mean demand and suppliers always up; its plan is JIT, :math:`S_i = (L_i+1)\\mu_i`
-    (DESIGN §2), up to the solver's choice among ties.
+    (README "How to read the results": EV), up to the solver's choice among ties.
 
     Raises
     ------

@@ -1,4 +1,4 @@
-"""``stockplan compare``: the stochastic plan against the heuristic policies (DESIGN §4, §5).
+"""``stockplan compare``: the stochastic plan against the heuristic policies (README "JIT or JIC?").
 
 Registered on the main application by :func:`register`.
 

@@ -2,7 +2,7 @@
 
 Two routes reach it: a Pyomo model compiled with Pyomo's
 :class:`~pyomo.repn.plugins.standard_form.LinearStandardFormCompiler` (the reference
-route; measured ~5x faster than the appsi hand-over, see PERFORMANCE.md) and the sparse
+route; measured ~5x faster than the appsi hand-over, README "Engines") and the sparse
 matrices of :mod:`optimizer.program.matrices` (the fast path). Both end in :func:`solve_lp`.
 
 Every HiGHS model status maps to a :class:`~optimizer.engines.base.Termination` (why HiGHS
