@@ -18,8 +18,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from optimizer.errors import InputProblem, InvalidInstanceError, StockplanError
-from optimizer.instance import Instance
-from optimizer.instance.io import load_instance
+from optimizer.instance import Instance, load_instance
 
 console = Console()
 err = Console(stderr=True)

@@ -12,8 +12,8 @@ from typing import Annotated
 import typer
 
 from optimizer.errors import StockplanError
+from optimizer.instance import load_instance, write_instance
 from optimizer.instance.generator import generate_instance
-from optimizer.instance.io import load_instance, write_instance
 
 log = logging.getLogger(__name__)
 
