@@ -42,6 +42,7 @@ import pandas as pd  # noqa: E402
 
 from optimizer.analysis.comparison import Comparison, cover_sweep, run_comparison  # noqa: E402
 from optimizer.analysis.diagnostics import Diagnostics, compute_diagnostics  # noqa: E402
+from optimizer.engines.base import SolveConfig  # noqa: E402
 from optimizer.instance import load_instance  # noqa: E402
 from optimizer.report import posture, versions  # noqa: E402
 
@@ -440,7 +441,7 @@ def run_regime(regime: str, args: argparse.Namespace) -> dict:
         scenarios=args.scenarios,
         eval_scenarios=args.eval_scenarios,
         seed=args.seed,
-        workers=args.workers,
+        config=SolveConfig(workers=args.workers),
     )
     t1 = time.perf_counter()
     rp = comp.policy("stochastic")

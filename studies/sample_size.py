@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from optimizer.analysis.sampling_quality import DEFAULT_SIZES, sample_size_study  # noqa: E402
+from optimizer.engines.base import SolveConfig  # noqa: E402
 from optimizer.instance import load_instance  # noqa: E402
 from optimizer.report import versions  # noqa: E402
 
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes,
         replications=args.replications,
         seed=seed,
-        workers=args.workers,
+        config=SolveConfig(workers=args.workers),
         progress=lambda m: print("  " + m, flush=True) if args.verbose else None,
     )
     wall = time.perf_counter() - start
