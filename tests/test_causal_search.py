@@ -15,7 +15,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from optimizer.engines.causal_search import fill_rate_floor, price_for_row, search_items
+from optimizer.engines.causal_price import price_for_row
+from optimizer.engines.causal_search import fill_rate_floor, search_items
 from optimizer.program.causal_kernel import play_plan
 from tests.test_causal_kernel import random_data
 

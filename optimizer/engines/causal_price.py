@@ -1,0 +1,154 @@
+"""One budget or storage row over the causal item searches: its Lagrange price.
+
+The row use :math:`\\sum_i a_i S_i(\\lambda)` of the item answers of
+:func:`optimizer.engines.causal_search.search_items` falls with the price
+:math:`\\lambda`; the price is bracketed and narrowed (regula falsi with bisection steps)
+until the row holds at the upper end, each item's search warm-started between its answers at
+the two ends. The Lagrangian bound :math:`\\sum_i \\min (F_i + \\lambda a_i S_i) - \\lambda R`
+gives the optimality gap.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.engines.causal_search import S_DIRECTIONS, Counter, ItemPlans, search_items
+from optimizer.program.causal_kernel import play_plan
+from optimizer.program.data import ProgramData
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PricedRow:
+    """Plans under the price :math:`\\lambda^*` of one budget or storage row.
+
+    Attributes
+    ----------
+    price : float
+        :math:`\\lambda^*` (the upper end of the final bracket; 0 when the row is slack).
+    plans : ItemPlans
+        The answers at ``price``: the row holds.
+    use, limit : float
+        :math:`\\sum_i a_i S_i` of ``plans`` and :math:`R`.
+    lower_bound : float
+        Best Lagrangian bound :math:`\\sum_i \\min_S (F_i + \\lambda a_i S) - \\lambda R` met.
+    low_price : float
+        Lower end of the final bracket (row violated there).
+    low_plans : ItemPlans or None
+    combined_base_stock, combined_reserved : ndarray (n,)
+        Continuous search only: the convex combination of the answers at the two ends that
+        fills the row exactly (else ``plans``' levels).
+    """
+
+    price: float
+    plans: ItemPlans
+    use: float
+    limit: float
+    lower_bound: float
+    low_price: float
+    low_plans: ItemPlans | None
+    combined_base_stock: np.ndarray
+    combined_reserved: np.ndarray
+
+    @property
+    def cost(self) -> float:
+        """:math:`\\sum_i F_i` of ``plans``."""
+        return float(self.plans.cost.sum())
+
+    @property
+    def gap(self) -> float:
+        """Relative gap of ``plans`` to :attr:`lower_bound`."""
+        return (self.cost - self.lower_bound) / max(1.0, abs(self.cost))
+
+
+def price_for_row(
+    data: ProgramData,
+    weight: np.ndarray,
+    limit: float,
+    *,
+    integer: bool = True,
+    fill_rates: bool = True,
+    rel_tol: float = 1e-9,
+    max_iter: int = 100,
+    counter: Counter | None = None,
+) -> PricedRow:
+    """Price :math:`\\lambda^*` of one row :math:`\\sum_i a_i S_i \\le R` and the item
+    answers under it (see the module docstring).
+
+    Parameters
+    ----------
+    weight : ndarray (n,)
+        :math:`a_i` (``data.unit_cost`` for the budget, ``data.volume`` for storage).
+    limit : float
+        :math:`R`.
+    rel_tol : float
+        Stop when the Lagrangian gap or the price bracket is this small (relative).
+
+    Raises
+    ------
+    ValueError
+        When the row cannot hold the lower bounds (pipelines, fill-rate floors).
+    """
+    counter = counter or Counter()
+    a = np.asarray(weight, dtype=float)
+    kw = dict(integer=integer, fill_rates=fill_rates, counter=counter, weight=a)
+
+    def answer(lam: float, lo_hint=None, hi_hint=None) -> tuple[ItemPlans, float, float]:
+        plans = search_items(data, price=lam, hint_lo=lo_hint, hint_hi=hi_hint, **kw)
+        use = float(a @ plans.base_stock)
+        bound = float(plans.cost.sum() + lam * (use - limit))
+        return plans, use, bound
+
+    lo, (lo_plans, lo_use, bound) = 0.0, answer(0.0)
+    if lo_use <= limit:
+        S, K = lo_plans.base_stock, lo_plans.reserved
+        return PricedRow(0.0, lo_plans, lo_use, limit, bound, 0.0, None, S, K)
+    floor = float(a @ lo_plans.lower)
+    if floor > limit * (1 + 1e-12) + 1e-12:
+        raise ValueError(f"the row cannot hold the lower bounds of S ({floor:.6g} > {limit:.6g})")
+    # first upper price: where every item's priced right derivative at its lower bound >= 0
+    pos = a > 0
+    at_low = play_plan(data, lo_plans.lower, lo_plans.reserved, directions=S_DIRECTIONS)
+    counter.calls += 1
+    hi = float(np.max(np.where(pos, np.maximum(0.0, -at_low.right_S) / np.where(pos, a, 1), 0)))
+    hi = max(hi, 1e-12)
+    hi_plans, hi_use, b = answer(hi, None, lo_plans.base_stock)
+    bound = max(bound, b)
+    while hi_use > limit:
+        lo, lo_plans, lo_use = hi, hi_plans, hi_use
+        hi *= 4.0
+        hi_plans, hi_use, b = answer(hi, None, lo_plans.base_stock)
+        bound = max(bound, b)
+    side = 0
+    for it in range(max_iter):
+        cost = float(hi_plans.cost.sum())
+        if (cost - bound) <= rel_tol * max(1.0, abs(cost)) or hi - lo <= rel_tol * hi:
+            break
+        # regula falsi on use(lambda) - R, Illinois-weighted, every third step a bisection
+        f_lo, f_hi = lo_use - limit, hi_use - limit
+        if side == 1:
+            f_lo *= 0.5
+        elif side == -1:
+            f_hi *= 0.5
+        lam = lo + f_lo * (hi - lo) / (f_lo - f_hi) if f_lo != f_hi else 0.5 * (lo + hi)
+        if it % 3 == 2 or not lo < lam < hi:
+            lam = 0.5 * (lo + hi)
+        plans, use, b = answer(lam, hi_plans.base_stock, lo_plans.base_stock)
+        bound = max(bound, b)
+        if use > limit:
+            lo, lo_plans, lo_use = lam, plans, use
+            side = 1 if side != 1 else side
+        else:
+            hi, hi_plans, hi_use = lam, plans, use
+            side = -1
+    S, K = hi_plans.base_stock, hi_plans.reserved
+    if not integer and lo_use > hi_use:
+        theta = float(np.clip((limit - hi_use) / (lo_use - hi_use), 0.0, 1.0))
+        S = theta * lo_plans.base_stock + (1 - theta) * hi_plans.base_stock
+        K = theta * lo_plans.reserved + (1 - theta) * hi_plans.reserved
+    log.debug("causal price search: lambda* in [%.6g, %.6g], %d calls", lo, hi, counter.calls)
+    return PricedRow(hi, hi_plans, hi_use, limit, bound, lo, lo_plans, S, K)
