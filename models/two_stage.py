@@ -1,4 +1,4 @@
-"""The two-stage stocking program of DESIGN §2 as a Pyomo ``ConcreteModel``.
+"""The two-stage stocking program (README, "The model") as a Pyomo ``ConcreteModel``.
 
 Notation (0-based periods :math:`t = 0..H-1`, the last :math:`T` costed):
 

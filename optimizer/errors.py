@@ -1,4 +1,4 @@
-"""Error types and the exit codes the CLI maps them to (DESIGN §4).
+"""Error types and the exit codes the CLI maps them to (README, "Quick start").
 
 Exit codes: 0 ok, 2 usage, 3 invalid input, 4 infeasible, 5 no plan within limits, 1 bug.
 """

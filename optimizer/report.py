@@ -1,4 +1,4 @@
-"""Plan table, summary and their files (DESIGN §4).
+"""Plan table, summary and their files (README, "How to read the results").
 
 Costs are per costed horizon (the quarter). Files are written to temporary names and
 renamed only when every file is complete, so a failed run leaves nothing half-written.

@@ -1,4 +1,4 @@
-"""Textbook known answers (Snyder & Shen, Fundamentals of Supply Chain Theory; DESIGN §6).
+"""Textbook known answers (Snyder & Shen, Fundamentals of Supply Chain Theory).
 
 The closed forms are computed here, from the formulas, not taken from a library that
 implements them; the solver's level is then priced with the closed form and must cost

@@ -18,7 +18,9 @@ from optimizer.scenarios import ScenarioSet, arrival_periods
 
 @dataclass(frozen=True)
 class ProgramData:
-    """Coefficients of the DESIGN §2 program for ``n`` items and ``N`` scenarios.
+    """Coefficients of the two-stage program for ``n`` items and ``N`` scenarios.
+
+    The program is stated in the README section "The model".
 
     Attributes
     ----------

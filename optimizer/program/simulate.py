@@ -3,7 +3,7 @@
 Unlike the hindsight recourse LP, every period is decided with no knowledge of the
 future: stock serves demand first (backlog before new demand, first in first out), then
 the emergency source up to its (reserved) capacity, and the rest is lost or
-backordered. Orders restore the inventory position to :math:`S_i` (DESIGN §2, step 4).
+backordered. Orders restore the inventory position to :math:`S_i` (README, "The model").
 The result is a :class:`~optimizer.program.verifier.RecourseArrays`, so costs and residual checks
 come from :func:`optimizer.program.verifier.evaluate_solution` like any solver output.
 """
