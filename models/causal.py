@@ -84,23 +84,23 @@ from optimizer.program.verifier import RecourseArrays, arrivals
 
 @dataclass(frozen=True)
 class CausalBounds:
-    """Bounds and big-M constants of the causal rows (see the module docstring).
+    r"""Bounds and big-M constants of the causal rows (see the module docstring).
 
     Attributes
     ----------
     s_lower : ndarray (n,)
-        :math:`\\underline S_i` (:math:`L_i\\mu_i`, rounded up for integer plans, or the
+        :math:`\underline S_i` (:math:`L_i\mu_i`, rounded up for integer plans, or the
         given plan).
     s_upper : ndarray (n, N)
-        :math:`\\bar S_i` as used by scenario ``w`` (the same in every column unless
+        :math:`\bar S_i` as used by scenario ``w`` (the same in every column unless
         wait-and-see).
     k_upper : ndarray (n,)
-        :math:`\\bar K_i` (0 for items that do not reserve).
+        :math:`\bar K_i` (0 for items that do not reserve).
     cap_lower, cap_upper : ndarray (n,)
-        :math:`\\underline\\kappa_i, \\bar\\kappa_i`, the limit of the emergency min
+        :math:`\underline\kappa_i, \bar\kappa_i`, the limit of the emergency min
         (0 without a source, ``inf`` when unlimited).
     outstanding : ndarray (n, N, H)
-        :math:`\\bar O_t`, the most that can be on order at the end of :math:`t`.
+        :math:`\bar O_t`, the most that can be on order at the end of :math:`t`.
     pipeline_left : ndarray (n, H)
         :math:`P_t`, start-up pipeline still to arrive after :math:`t`.
     stock : ndarray (n, N, H)
@@ -124,24 +124,24 @@ class CausalBounds:
 
 
 def no_shortage_level(data: ProgramData) -> np.ndarray:
-    """Per item and scenario, the base stock from which the plan never runs short.
+    r"""Per item and scenario, the base stock from which the plan never runs short.
 
     Returns
     -------
     ndarray (n, N)
-        :math:`\\max(L\\mu, \\max_t \\bar O_{w,t})`.
+        :math:`\max(L\mu, \max_t \bar O_{w,t})`.
     """
     outstanding = _outstanding(data)
     return np.maximum(data.min_base_stock[:, None], outstanding.max(axis=2, initial=0.0))
 
 
 def _pipeline_left(data: ProgramData) -> np.ndarray:
-    """:math:`P_t = L\\mu - \\sum_{u \\le t} \\text{pipe}_u`, shape (n, H)."""
+    r""":math:`P_t = L\mu - \sum_{u \le t} \text{pipe}_u`, shape (n, H)."""
     return data.min_base_stock[:, None] - np.cumsum(data.pipeline, axis=1)
 
 
 def _outstanding(data: ProgramData) -> np.ndarray:
-    """:math:`\\bar O_t` with every order equal to the period's demand, shape (n, N, H)."""
+    r""":math:`\bar O_t` with every order equal to the period's demand, shape (n, N, H)."""
     d = data.demand
     on_order = np.cumsum(d, axis=2) - np.cumsum(arrivals(data, d), axis=2)
     return _pipeline_left(data)[:, None, :] + np.maximum(on_order, 0.0)
@@ -155,7 +155,7 @@ def causal_bounds(
     integer: bool = False,
     per_scenario: bool = False,
 ) -> CausalBounds:
-    """Bounds on the plan and big-M constants of the causal rows.
+    r"""Bounds on the plan and big-M constants of the causal rows.
 
     Parameters
     ----------
@@ -164,7 +164,7 @@ def causal_bounds(
     integer : bool
         Whole-unit plans: the plan bounds are rounded outwards to integers.
     per_scenario : bool
-        Wait-and-see: each scenario's own :math:`\\bar S`.
+        Wait-and-see: each scenario's own :math:`\bar S`.
     """
     n, N, H = data.demand.shape
     d = data.demand

@@ -1,4 +1,4 @@
-"""The two-stage program as mpi-sppy scenario models (scenario decomposition).
+r"""The two-stage program as mpi-sppy scenario models (scenario decomposition).
 
 mpi-sppy (progressive hedging, Lagrangian and x-hat bounds) works on one Pyomo model per
 scenario :math:`w`, each with its own copy of the first stage and a list of the
@@ -8,24 +8,24 @@ mpi-sppy expects (``scenario_creator``, ``scenario_names_creator``, ``kw_creator
 
 Scenario model of scenario :math:`w` (probability :math:`p_w`):
 
-* first stage :math:`S_i \\ge L_i\\mu_i`, :math:`0 \\le K_i \\le \\bar e_i`, and with CVaR the
-  value-at-risk level :math:`\\eta` — all nonanticipative, with the upper bounds of
+* first stage :math:`S_i \ge L_i\mu_i`, :math:`0 \le K_i \le \bar e_i`, and with CVaR the
+  value-at-risk level :math:`\eta` — all nonanticipative, with the upper bounds of
   :func:`optimality_bounds` (they cut off no optimal plan and keep PH's Lagrangian
   subproblems bounded);
-* the plan rows :math:`\\sum_i c_i S_i \\le B` and :math:`\\sum_i v_i S_i \\le V` (first-stage
+* the plan rows :math:`\sum_i c_i S_i \le B` and :math:`\sum_i v_i S_i \le V` (first-stage
   constraints, repeated in every scenario model, which is harmless);
 * the recourse of scenario :math:`w` (README "The model") and its cost :math:`C_w`;
-* objective :math:`f_w = C_w` (risk neutral, :math:`\\lambda = 0`) or, with the CVaR blend
+* objective :math:`f_w = C_w` (risk neutral, :math:`\lambda = 0`) or, with the CVaR blend
   of Rockafellar–Uryasev,
 
-  .. math:: f_w = (1-\\lambda) C_w + \\lambda \\left(\\eta + \\frac{z_w}{1-\\alpha}\\right),
-            \\qquad z_w \\ge C_w - \\eta,\\; z_w \\ge 0,
+  .. math:: f_w = (1-\lambda) C_w + \lambda \left(\eta + \frac{z_w}{1-\alpha}\right),
+            \qquad z_w \ge C_w - \eta,\; z_w \ge 0,
 
-  so :math:`\\sum_w p_w f_w` is exactly the extensive-form objective
-  :math:`(1-\\lambda) E[C] + \\lambda (\\eta + E[z]/(1-\\alpha))`.
+  so :math:`\sum_w p_w f_w` is exactly the extensive-form objective
+  :math:`(1-\lambda) E[C] + \lambda (\eta + E[z]/(1-\alpha))`.
 
 Not expressible per scenario: the minimum expected fill-rate rows
-:math:`\\sum_w p_w \\sum_t n_{i,w,t} \\le (1-\\beta_i) E[\\sum_t d_{i,w,t}]` couple
+:math:`\sum_w p_w \sum_t n_{i,w,t} \le (1-\beta_i) E[\sum_t d_{i,w,t}]` couple
 scenarios (an expectation, not a first-stage row); :func:`check_decomposable` rejects
 instances that set ``min_fill_rate``.
 
@@ -49,12 +49,12 @@ SCENARIO_PREFIX = "scen"
 
 
 def check_decomposable(data: ProgramData) -> None:
-    """Raise ``ValueError`` when ``data`` has a constraint that couples scenarios.
+    r"""Raise ``ValueError`` when ``data`` has a constraint that couples scenarios.
 
     Parameters
     ----------
     data : ProgramData
-        Program coefficients; the minimum fill rates :math:`\\beta_i` must all be ``nan``.
+        Program coefficients; the minimum fill rates :math:`\beta_i` must all be ``nan``.
     """
     targets = np.flatnonzero(~np.isnan(data.fill_rate))
     if targets.size:
@@ -130,7 +130,7 @@ Bounds = tuple[np.ndarray, np.ndarray, float]
 def build_decomposed_scenario(
     data: ProgramData, w: int, bounds: Bounds | None = None
 ) -> pyo.ConcreteModel:
-    """Scenario model of scenario ``w`` with its own first stage and objective :math:`f_w`.
+    r"""Scenario model of scenario ``w`` with its own first stage and objective :math:`f_w`.
 
     Parameters
     ----------
@@ -148,8 +148,8 @@ def build_decomposed_scenario(
         Components of :func:`models.two_stage.build_scenario_model` (``S``, ``ss``, ``K``
         with the upper bounds of :func:`optimality_bounds`,
         plan rows, ``scenario[w]`` with its ``cost`` :math:`C_w`), plus ``eta``, ``z`` and
-        ``cvar_excess`` when :math:`\\lambda > 0`; ``first_stage_cost`` (the reservation
-        fees :math:`T\\sum_i f_i K_i`, plus :math:`\\lambda\\eta` with CVaR); and the
+        ``cvar_excess`` when :math:`\lambda > 0`; ``first_stage_cost`` (the reservation
+        fees :math:`T\sum_i f_i K_i`, plus :math:`\lambda\eta` with CVaR); and the
         objective ``total_cost`` :math:`f_w`.
     """
     check_decomposable(data)
@@ -191,7 +191,7 @@ def nonant_components(model: pyo.ConcreteModel) -> list[pyo.Var]:
 def scenario_creator(
     scenario_name: str, data: ProgramData | None = None, bounds: Bounds | None = None, **_: Any
 ) -> pyo.ConcreteModel:
-    """mpi-sppy scenario creator: the model of ``scenario_name`` with its root node.
+    r"""mpi-sppy scenario creator: the model of ``scenario_name`` with its root node.
 
     Parameters
     ----------
@@ -206,7 +206,7 @@ def scenario_creator(
     -------
     pyomo.environ.ConcreteModel
         :func:`build_decomposed_scenario` with ``_mpisppy_node_list`` (root node holding
-        :math:`S, K[, \\eta]`) and ``_mpisppy_probability`` :math:`= p_w`.
+        :math:`S, K[, \eta]`) and ``_mpisppy_probability`` :math:`= p_w`.
     """
     from mpisppy.utils import sputils
 

@@ -1,31 +1,31 @@
-"""The two-stage stocking program (README, "The model") as a Pyomo ``ConcreteModel``.
+r"""The two-stage stocking program (README, "The model") as a Pyomo ``ConcreteModel``.
 
 Notation (0-based periods :math:`t = 0..H-1`, the last :math:`T` costed):
 
-First stage, per item :math:`i`: base stock :math:`S_i \\ge L_i\\mu_i`, safety stock
-:math:`ss_i = S_i - (L_i+1)\\mu_i`, reserved emergency capacity :math:`0 \\le K_i \\le
-\\bar e_i` (items with a reservation fee only).
+First stage, per item :math:`i`: base stock :math:`S_i \ge L_i\mu_i`, safety stock
+:math:`ss_i = S_i - (L_i+1)\mu_i`, reserved emergency capacity :math:`0 \le K_i \le
+\bar e_i` (items with a reservation fee only).
 
 Second stage, per scenario :math:`w` (a block), item and period:
 
 * on hand :math:`I`, sales of the period's demand from stock :math:`s`, emergency buys
-  :math:`e \\le \\bar e` (and :math:`\\le K`), unmet demand :math:`n` (lost, or newly
+  :math:`e \le \bar e` (and :math:`\le K`), unmet demand :math:`n` (lost, or newly
   backordered); with backorders also backlog :math:`B` and backlog served :math:`r`;
 * demand split: :math:`s_t + e_t + n_t = d_t`;
-* stock balance: :math:`I_t = I_{t-1} + \\text{pipe}_t + \\sum_{\\tau: a(\\tau)=t} o_\\tau -
-  s_t - r_t` with :math:`I_{-1} = S - L\\mu`, the start-up pipeline :math:`\\text{pipe}_t =
-  \\mu` in the :math:`L` periods from the item's first live period (``ProgramData.start``),
-  the arrival period :math:`a(\\tau)` of the order placed at the end
-  of :math:`\\tau` (first up period after :math:`\\tau` plus :math:`L`), and the base-stock
-  order :math:`o_\\tau = s_\\tau` (lost sales) or :math:`d_\\tau - e_\\tau` (backorder);
+* stock balance: :math:`I_t = I_{t-1} + \text{pipe}_t + \sum_{\tau: a(\tau)=t} o_\tau -
+  s_t - r_t` with :math:`I_{-1} = S - L\mu`, the start-up pipeline :math:`\text{pipe}_t =
+  \mu` in the :math:`L` periods from the item's first live period (``ProgramData.start``),
+  the arrival period :math:`a(\tau)` of the order placed at the end
+  of :math:`\tau` (first up period after :math:`\tau` plus :math:`L`), and the base-stock
+  order :math:`o_\tau = s_\tau` (lost sales) or :math:`d_\tau - e_\tau` (backorder);
 * backlog: :math:`B_t = B_{t-1} + n_t - r_t`, :math:`B_{-1} = 0`, and only backlog carried
-  in is served, :math:`r_t \\le B_{t-1}`.
+  in is served, :math:`r_t \le B_{t-1}`.
 
-Scenario cost :math:`C_w = \\sum_i [T f_i K_i + \\sum_{t \\ge W} (h_i I_t + p_i (n_t
-\\text{ or } B_t) + e^{prem}_i e_t)]`; objective :math:`(1-\\lambda) \\sum_w p_w C_w +
-\\lambda (\\eta + \\frac{1}{1-\\alpha} \\sum_w p_w z_w)`, :math:`z_w \\ge C_w - \\eta`,
-:math:`z \\ge 0`. Plan rows: :math:`\\sum c_i S_i \\le B`, :math:`\\sum v_i S_i \\le V`, and
-:math:`\\sum_w p_w \\sum_{t\\ge W} n_{i,w,t} \\le (1-\\beta_i) \\sum_w p_w \\sum_{t \\ge W}
+Scenario cost :math:`C_w = \sum_i [T f_i K_i + \sum_{t \ge W} (h_i I_t + p_i (n_t
+\text{ or } B_t) + e^{prem}_i e_t)]`; objective :math:`(1-\lambda) \sum_w p_w C_w +
+\lambda (\eta + \frac{1}{1-\alpha} \sum_w p_w z_w)`, :math:`z_w \ge C_w - \eta`,
+:math:`z \ge 0`. Plan rows: :math:`\sum c_i S_i \le B`, :math:`\sum v_i S_i \le V`, and
+:math:`\sum_w p_w \sum_{t\ge W} n_{i,w,t} \le (1-\beta_i) \sum_w p_w \sum_{t \ge W}
 d_{i,w,t}`.
 
 The builders are pure: :class:`~optimizer.program.data.ProgramData` in, model out.
@@ -40,9 +40,9 @@ from optimizer.program.data import ProgramData
 
 
 def _incoming(arrival: np.ndarray) -> list[list[list[int]]]:
-    """For one item and scenario set, the order periods arriving in each period.
+    r"""For one item and scenario set, the order periods arriving in each period.
 
-    Returns ``inc[w][t]`` = list of :math:`\\tau` with :math:`a_w(\\tau) = t`.
+    Returns ``inc[w][t]`` = list of :math:`\tau` with :math:`a_w(\tau) = t`.
     """
     n_scen, horizon = arrival.shape
     inc: list[list[list[int]]] = [[[] for _ in range(horizon)] for _ in range(n_scen)]

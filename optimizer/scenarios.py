@@ -101,17 +101,17 @@ def stream_rng(seed: int, stream: str, kind: str, name: str = "") -> np.random.G
 def sample_demand(
     rng: np.random.Generator, family: str, mean: float, std: float, size: tuple[int, ...]
 ) -> np.ndarray:
-    """Draw non-negative demand with the given mean :math:`\\mu` and std :math:`\\sigma`.
+    r"""Draw non-negative demand with the given mean :math:`\mu` and std :math:`\sigma`.
 
     Parameters
     ----------
     family : {"normal", "poisson", "gamma", "lognormal", "negbin"}
         ``normal`` is censored at 0 (a negative draw is zero demand, which lifts the mean
-        by :math:`\\sigma\\varphi(\\mu/\\sigma) - \\mu\\Phi(-\\mu/\\sigma)`; negligible when
-        :math:`\\mu \\ge 2\\sigma`). ``poisson`` has variance :math:`\\mu` and ignores
-        :math:`\\sigma`. ``gamma`` and ``lognormal`` match both moments exactly.
-        ``negbin`` needs :math:`\\sigma^2 > \\mu` (validated on input). With
-        :math:`\\sigma = 0` the continuous families are deterministic.
+        by :math:`\sigma\varphi(\mu/\sigma) - \mu\Phi(-\mu/\sigma)`; negligible when
+        :math:`\mu \ge 2\sigma`). ``poisson`` has variance :math:`\mu` and ignores
+        :math:`\sigma`. ``gamma`` and ``lognormal`` match both moments exactly.
+        ``negbin`` needs :math:`\sigma^2 > \mu` (validated on input). With
+        :math:`\sigma = 0` the continuous families are deterministic.
     """
     if mean <= 0:
         return np.zeros(size)
@@ -139,12 +139,12 @@ def sample_demand(
 def sample_supplier_path(
     rng: np.random.Generator, disruption: float, recovery: float, n: int, horizon: int
 ) -> np.ndarray:
-    """Two-state Markov chain started from its stationary law.
+    r"""Two-state Markov chain started from its stationary law.
 
     Returns
     -------
     ndarray of bool, shape (n, horizon)
-        ``True`` where the supplier is up. :math:`P(\\text{up}) = \\beta/(\\alpha+\\beta)`
+        ``True`` where the supplier is up. :math:`P(\text{up}) = \beta/(\alpha+\beta)`
         at every period.
     """
     up = np.ones((n, horizon), dtype=bool)
@@ -224,10 +224,10 @@ def generate_scenarios(
 
 
 def mean_value_scenario(instance: Instance) -> ScenarioSet:
-    """The single expected-value scenario: mean demand, every supplier always up.
+    r"""The single expected-value scenario: mean demand, every supplier always up.
 
     Solving the program on it gives the EV plan, which is exactly JIT
-    (:math:`S_i = (L_i+1)\\mu_i`).
+    (:math:`S_i = (L_i+1)\mu_i`).
     """
     items, horizon = instance.items, instance.horizon
     demand = np.repeat(items.demand_mean[:, None, None].astype(float), horizon, axis=2)
@@ -236,10 +236,10 @@ def mean_value_scenario(instance: Instance) -> ScenarioSet:
 
 
 def arrival_periods(supplier_up: np.ndarray, lead_time: int) -> np.ndarray:
-    """Period in which an order placed at the end of period :math:`\\tau` arrives.
+    r"""Period in which an order placed at the end of period :math:`\tau` arrives.
 
     The order waits in the supplier's queue until the first up period
-    :math:`k > \\tau`, ships then and arrives in period :math:`k + L`.
+    :math:`k > \tau`, ships then and arrives in period :math:`k + L`.
 
     Parameters
     ----------

@@ -139,13 +139,13 @@ def comparison_table(
     policies: Sequence[PolicyPlan] = (),
     reference: str = REFERENCE,
 ) -> pd.DataFrame:
-    """One row per plan, ranked by hindsight expected cost (``rank`` 1 is cheapest).
+    r"""One row per plan, ranked by hindsight expected cost (``rank`` 1 is cheapest).
 
     Columns: :data:`TABLE_COLUMNS`. The ``vs_stochastic`` columns are the paired
     difference :math:`E[C^{plan} - C^{ref}]` and its 95% interval (``nan`` without a
     ``reference`` plan); ``causal_rank`` ranks by the causal expected cost.
-    ``budget_use`` / ``storage_use`` are :math:`\\sum_i c_i S_i / B` and
-    :math:`\\sum_i v_i S_i / V` (``nan`` without the limit; above 1 a heuristic breaks
+    ``budget_use`` / ``storage_use`` are :math:`\sum_i c_i S_i / B` and
+    :math:`\sum_i v_i S_i / V` (``nan`` without the limit; above 1 a heuristic breaks
     it), ``fill_targets_missed`` counts items below their ``min_fill_rate`` (hindsight).
     """
     by_name = {p.name: p for p in policies}
@@ -321,9 +321,9 @@ def run_comparison(
 
 
 def cover_sweep(comparison: Comparison, covers: Sequence[float]) -> pd.DataFrame:
-    """JIT → JIC sweep: uniform cover :math:`k` on every item, priced like the policies.
+    r"""JIT → JIC sweep: uniform cover :math:`k` on every item, priced like the policies.
 
-    Plan :math:`S_i = (L_i+1)\\mu_i + k\\mu_i`, :math:`K_i = 0`, on the comparison's
+    Plan :math:`S_i = (L_i+1)\mu_i + k\mu_i`, :math:`K_i = 0`, on the comparison's
     evaluation scenarios (plans already priced, e.g. ``jit`` and ``jic_<k>``, are reused).
 
     Returns

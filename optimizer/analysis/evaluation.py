@@ -1,4 +1,4 @@
-"""Pricing fixed plans on one scenario set: hindsight recourse and causal run.
+r"""Pricing fixed plans on one scenario set: hindsight recourse and causal run.
 
 Every plan — heuristic or optimised — is priced on the *same* fresh scenarios
 (``generate_scenarios(instance, M, seed, stream="evaluate")``, independent of the
@@ -20,13 +20,13 @@ interval of a difference is much narrower than the two separate intervals sugges
 
 Reported per plan (per costed horizon, the quarter): :math:`E[C]` with a 95% Student-t
 interval (:func:`optimizer.analysis.diagnostics.mean_ci`), the six cost lines, the fill rate
-:math:`1 - \\sum_i E[\\text{unmet}_i] / \\sum_i E[d_i]`, the average capital tied up in
-stock :math:`\\sum_i c_i \\bar I_i`, and :math:`CVaR_{0.95}[C]`
+:math:`1 - \sum_i E[\text{unmet}_i] / \sum_i E[d_i]`, the average capital tied up in
+stock :math:`\sum_i c_i \bar I_i`, and :math:`CVaR_{0.95}[C]`
 (:func:`optimizer.program.verifier.cvar`).
 
 Pricing drops the plan-level rows (budget, storage: the plan is fixed) and the CVaR blend:
 given the plan, the recourse separates by scenario, and minimising every :math:`C_w`
-minimises :math:`E[C]` and :math:`CVaR_\\alpha[C]` together, so the expected cost and the
+minimises :math:`E[C]` and :math:`CVaR_\alpha[C]` together, so the expected cost and the
 CVaR are both read from one separable solve.
 
 :func:`evaluate_plan` is the one implementation of pricing a plan: ``stockplan evaluate``
@@ -87,10 +87,10 @@ def evaluation_scenarios(
 
 
 def pricing_data(instance: Instance, scenarios: ScenarioSet) -> ProgramData:
-    """:class:`ProgramData` for pricing fixed plans: no plan rows, no CVaR blend, no targets.
+    r""":class:`ProgramData` for pricing fixed plans: no plan rows, no CVaR blend, no targets.
 
     The result is always separable item by item (see the module docstring for why this
-    changes neither :math:`E[C]` nor :math:`CVaR_\\alpha[C]` of a fixed plan). Fill-rate
+    changes neither :math:`E[C]` nor :math:`CVaR_\alpha[C]` of a fixed plan). Fill-rate
     targets are dropped too (a fixed plan's recourse is priced without them, as
     ``keep_fill_rate=False`` does; misses are reported in the comparison table).
     """
@@ -125,13 +125,13 @@ def _scenario_slice(data: ProgramData, index: np.ndarray) -> tuple[float, Progra
 
 
 def unmet_in_period(data: ProgramData, rec: RecourseArrays) -> np.ndarray:
-    """Expected units of costed demand not served in their own period, per item.
+    r"""Expected units of costed demand not served in their own period, per item.
 
-    Lost sales: :math:`\\sum_t n_t`. Backorders: :math:`\\sum_t \\min(B_t, d_t - e_t)`, the
+    Lost sales: :math:`\sum_t n_t`. Backorders: :math:`\sum_t \min(B_t, d_t - e_t)`, the
     part of the period's demand still in the backlog at period end when the backlog is
     served first in, first out (as the causal simulator does). The recourse LP may record
     a unit as backordered and serve it from stock in the same period (:math:`n_t = r_t`,
-    no cost), so :math:`\\sum_t n_t` does not measure service with backorders.
+    no cost), so :math:`\sum_t n_t` does not measure service with backorders.
     """
     W = data.warmup
     if data.backorder:
@@ -178,7 +178,7 @@ def stack_scenario_blocks(data: ProgramData, blocks: int) -> ProgramData:
 # ------------------------------------------------------------------ one plan's costs --
 @dataclass
 class PlanEvaluation:
-    """One plan priced on one scenario set, hindsight LP and causal run.
+    r"""One plan priced on one scenario set, hindsight LP and causal run.
 
     Attributes
     ----------
@@ -190,7 +190,7 @@ class PlanEvaluation:
     probability : ndarray (M,)
         :math:`p_w`.
     demand : ndarray (n,)
-        :math:`E[\\sum_{t>W} d_{i,t}]`, expected demand of the costed horizon per item.
+        :math:`E[\sum_{t>W} d_{i,t}]`, expected demand of the costed horizon per item.
     unit_cost : ndarray (n,)
         :math:`c_i`.
     lp_seconds, sim_seconds : float
@@ -218,7 +218,7 @@ class PlanEvaluation:
 
     @property
     def demand_total(self) -> float:
-        """:math:`\\sum_i E[\\sum_{t>W} d_{i,t}]`."""
+        r""":math:`\sum_i E[\sum_{t>W} d_{i,t}]`."""
         return float(self.demand.sum())
 
     def item_fill_rate(self, causal: bool = False) -> np.ndarray:
@@ -247,7 +247,7 @@ class PlanEvaluation:
         return float(1.0 - self.stockout_units(causal).sum() / self.demand_total)
 
     def capital_tied_up(self, causal: bool = False) -> float:
-        """Average value of stock on hand, :math:`\\sum_i c_i \\bar I_i`."""
+        r"""Average value of stock on hand, :math:`\sum_i c_i \bar I_i`."""
         ev = self.causal if causal else self.hindsight
         return float(self.unit_cost @ ev.avg_on_hand)
 

@@ -1,25 +1,25 @@
-"""Stocking policies as first-class objects: heuristic baselines and the two optimised plans.
+r"""Stocking policies as first-class objects: heuristic baselines and the two optimised plans.
 
 Every policy produces a plan in the same form as the stochastic program: a base-stock level
 :math:`S_i` and a reserved emergency capacity :math:`K_i` per item (README "The model"). The
 plan is then priced by :mod:`optimizer.analysis.comparison` on common out-of-sample scenarios and
 tabulated with :func:`optimizer.report.plan_table`.
 
-Notation (per item :math:`i`, per period): mean demand :math:`\\mu_i`, standard deviation
-:math:`\\sigma_i`, lead time :math:`L_i`, holding cost :math:`h_i` (storage + capital +
+Notation (per item :math:`i`, per period): mean demand :math:`\mu_i`, standard deviation
+:math:`\sigma_i`, lead time :math:`L_i`, holding cost :math:`h_i` (storage + capital +
 obsolescence, :attr:`Instance.holding_cost <optimizer.instance.Instance.holding_cost>`) and
-stockout penalty :math:`\\pi_i`. The protection interval of a periodic base-stock policy is
+stockout penalty :math:`\pi_i`. The protection interval of a periodic base-stock policy is
 :math:`L_i + 1` periods, so every heuristic is "(L+1)-period mean demand plus a safety
 stock":
 
 ========================  ==================================================================
 name                      base stock :math:`S_i`
 ========================  ==================================================================
-``jit``                   :math:`(L_i+1)\\mu_i` (safety stock 0, the mean-value plan)
-``jic_<k>``               :math:`(L_i+1)\\mu_i + k\\mu_i` (k periods of mean-demand cover)
-``classic_<pct>``         :math:`(L_i+1)\\mu_i + z_{pct}\\,\\sigma_i\\sqrt{L_i+1}`,
-                          :math:`z_{pct} = \\Phi^{-1}(pct/100)` (cycle service level)
-``newsvendor``            :math:`F^{-1}_{D^{(L+1)}}\\big(\\pi_i/(\\pi_i+h_i)\\big)` on the law of
+``jit``                   :math:`(L_i+1)\mu_i` (safety stock 0, the mean-value plan)
+``jic_<k>``               :math:`(L_i+1)\mu_i + k\mu_i` (k periods of mean-demand cover)
+``classic_<pct>``         :math:`(L_i+1)\mu_i + z_{pct}\,\sigma_i\sqrt{L_i+1}`,
+                          :math:`z_{pct} = \Phi^{-1}(pct/100)` (cycle service level)
+``newsvendor``            :math:`F^{-1}_{D^{(L+1)}}\big(\pi_i/(\pi_i+h_i)\big)` on the law of
                           :math:`L_i+1` periods of demand of the item's own family
 ``ev``                    the program solved on the mean-value scenario (the EV problem)
 ``stochastic``            the two-stage program solved on the optimisation scenarios (RP)
@@ -28,7 +28,7 @@ name                      base stock :math:`S_i`
 Heuristics reserve no emergency capacity (:math:`K_i = 0`; an item whose emergency source
 needs a reservation therefore has none under a heuristic, an item whose source needs no
 reservation keeps using it). Every heuristic :math:`S_i` is raised to the pipeline floor
-:math:`L_i\\mu_i` when it falls below (the model's start-up rule :math:`S_i \\ge L_i\\mu_i`,
+:math:`L_i\mu_i` when it falls below (the model's start-up rule :math:`S_i \ge L_i\mu_i`,
 README "The model"); this can only happen for a service level or fractile below 50 %.
 Nothing else is clipped.
 """
@@ -63,7 +63,7 @@ HEURISTICS = ("jit", "jic", "classic", "newsvendor")
 
 @dataclass
 class PolicyPlan:
-    """A plan produced by one policy.
+    r"""A plan produced by one policy.
 
     Attributes
     ----------
@@ -81,7 +81,7 @@ class PolicyPlan:
         :math:`k` (periods of cover) for ``jic``, the service level in percent for
         ``classic``; ``None`` otherwise.
     clipped : ndarray of bool (n,)
-        Items whose heuristic level was raised to the pipeline floor :math:`L_i\\mu_i`.
+        Items whose heuristic level was raised to the pipeline floor :math:`L_i\mu_i`.
     fit_seconds : float
         Time to compute the plan (solves included).
     solution : Solution or None
@@ -109,21 +109,21 @@ class PolicyPlan:
 
 # ------------------------------------------------------------------ building blocks ----
 def cycle_mean(instance: Instance) -> np.ndarray:
-    """Mean demand over the protection interval, :math:`(L_i+1)\\mu_i`."""
+    r"""Mean demand over the protection interval, :math:`(L_i+1)\mu_i`."""
     it = instance.items
     return (it.lead_time + 1) * it.demand_mean.astype(float)
 
 
 def pipeline_floor(instance: Instance) -> np.ndarray:
-    """Smallest admissible base stock, :math:`L_i\\mu_i` (the start-up rule)."""
+    r"""Smallest admissible base stock, :math:`L_i\mu_i` (the start-up rule)."""
     it = instance.items
     return it.lead_time * it.demand_mean.astype(float)
 
 
 def demand_std(instance: Instance) -> np.ndarray:
-    """Per-period standard deviation :math:`\\sigma_i` of the law scenarios are drawn from.
+    r"""Per-period standard deviation :math:`\sigma_i` of the law scenarios are drawn from.
 
-    ``poisson`` items use :math:`\\sqrt{\\mu_i}` (their sampling ignores ``demand_std``);
+    ``poisson`` items use :math:`\sqrt{\mu_i}` (their sampling ignores ``demand_std``);
     every other family uses ``demand_std`` as given.
     """
     it = instance.items
@@ -134,7 +134,7 @@ def demand_std(instance: Instance) -> np.ndarray:
 
 
 def _floor(instance: Instance, S: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Raise ``S`` to :math:`L_i\\mu_i` where it falls below; log the items concerned."""
+    r"""Raise ``S`` to :math:`L_i\mu_i` where it falls below; log the items concerned."""
     low = pipeline_floor(instance)
     clipped = S < low
     if clipped.any():
@@ -176,12 +176,12 @@ def _label(x: float) -> str:
 
 # ------------------------------------------------------------------------ heuristics ----
 def cover_policy(instance: Instance, k: float) -> PolicyPlan:
-    """``jic_<k>``: :math:`S_i = (L_i+1)\\mu_i + k\\mu_i`; :math:`k = 0` is ``jit``.
+    r"""``jic_<k>``: :math:`S_i = (L_i+1)\mu_i + k\mu_i`; :math:`k = 0` is ``jit``.
 
     Parameters
     ----------
     k : float
-        Periods of mean-demand cover held as safety stock (:math:`ss_i = k\\mu_i`).
+        Periods of mean-demand cover held as safety stock (:math:`ss_i = k\mu_i`).
     """
     started = time.perf_counter()
     k = float(k)
@@ -205,19 +205,19 @@ def cover_policy(instance: Instance, k: float) -> PolicyPlan:
 
 
 def jit_policy(instance: Instance) -> PolicyPlan:
-    """``jit``: safety stock 0, :math:`S_i = (L_i+1)\\mu_i`."""
+    r"""``jit``: safety stock 0, :math:`S_i = (L_i+1)\mu_i`."""
     return cover_policy(instance, 0.0)
 
 
 def classic_policy(instance: Instance, service: float) -> PolicyPlan:
-    """``classic_<pct>``: :math:`S_i = (L_i+1)\\mu_i + z\\,\\sigma_i\\sqrt{L_i+1}`.
+    r"""``classic_<pct>``: :math:`S_i = (L_i+1)\mu_i + z\,\sigma_i\sqrt{L_i+1}`.
 
     Parameters
     ----------
     service : float
         Cycle service level in percent, :math:`0 < pct < 100`;
-        :math:`z = \\Phi^{-1}(pct/100)` (normal approximation whatever the demand family,
-        as the textbook safety-stock formula does). :math:`\\sigma_i` from
+        :math:`z = \Phi^{-1}(pct/100)` (normal approximation whatever the demand family,
+        as the textbook safety-stock formula does). :math:`\sigma_i` from
         :func:`demand_std`.
     """
     started = time.perf_counter()
@@ -240,12 +240,12 @@ def classic_policy(instance: Instance, service: float) -> PolicyPlan:
 
 
 def newsvendor_fractile(instance: Instance) -> np.ndarray:
-    """Critical fractile :math:`\\pi_i/(\\pi_i+h_i)` per item.
+    r"""Critical fractile :math:`\pi_i/(\pi_i+h_i)` per item.
 
     :math:`h_i` is the per-period holding cost (storage + capital + obsolescence) and
-    :math:`\\pi_i` the stockout penalty. With backorders :math:`\\pi_i` is the penalty per
+    :math:`\pi_i` the stockout penalty. With backorders :math:`\pi_i` is the penalty per
     unit backordered per period and the fractile is the exact single-item optimum (no
-    disruption, no emergency supply). With lost sales :math:`\\pi_i` is the
+    disruption, no emergency supply). With lost sales :math:`\pi_i` is the
     penalty per lost unit and the same ratio is the usual lost-sales fractile, an
     approximation of the lost-sales optimum (exact for :math:`L_i = 0`).
     """
@@ -256,12 +256,12 @@ def newsvendor_fractile(instance: Instance) -> np.ndarray:
 
 
 def lead_time_demand(family: str, mean: float, std: float, periods: int) -> Any | None:
-    """Law of the sum of ``periods`` i.i.d. periods of demand, as a frozen scipy law.
+    r"""Law of the sum of ``periods`` i.i.d. periods of demand, as a frozen scipy law.
 
     Parameters
     ----------
     family : {"normal", "poisson", "gamma", "lognormal", "negbin"}
-        Per-period family with mean :math:`\\mu` and standard deviation :math:`\\sigma`
+        Per-period family with mean :math:`\mu` and standard deviation :math:`\sigma`
         (matched as in :func:`optimizer.scenarios.sample_demand`).
     periods : int
         :math:`m = L + 1`.
@@ -269,20 +269,20 @@ def lead_time_demand(family: str, mean: float, std: float, periods: int) -> Any 
     Returns
     -------
     scipy.stats frozen distribution, or None
-        ``None`` when demand is deterministic (:math:`\\mu \\le 0`, or :math:`\\sigma = 0`
-        for a continuous family): the sum is then :math:`m\\mu`.
+        ``None`` when demand is deterministic (:math:`\mu \le 0`, or :math:`\sigma = 0`
+        for a continuous family): the sum is then :math:`m\mu`.
 
     Notes
     -----
-    * normal: :math:`N(m\\mu, \\sigma^2 m)` (exact; the sampler's censoring at 0 is
-      ignored, negligible for :math:`\\mu \\ge 2\\sigma`);
-    * poisson: :math:`\\mathrm{Poisson}(m\\mu)` (exact);
-    * gamma: shape :math:`m(\\mu/\\sigma)^2`, scale :math:`\\sigma^2/\\mu` (exact: shapes add);
-    * negbin: ``nbinom(m·r, q)`` with :math:`r = \\mu^2/(\\sigma^2-\\mu)`,
-      :math:`q = \\mu/\\sigma^2` (exact: :math:`r` adds); Poisson when
-      :math:`\\sigma^2 \\le \\mu`, as the sampler does;
-    * lognormal: the lognormal with the sum's mean :math:`m\\mu` and variance
-      :math:`m\\sigma^2` (moment-matched; a sum of lognormals has no closed form).
+    * normal: :math:`N(m\mu, \sigma^2 m)` (exact; the sampler's censoring at 0 is
+      ignored, negligible for :math:`\mu \ge 2\sigma`);
+    * poisson: :math:`\mathrm{Poisson}(m\mu)` (exact);
+    * gamma: shape :math:`m(\mu/\sigma)^2`, scale :math:`\sigma^2/\mu` (exact: shapes add);
+    * negbin: ``nbinom(m·r, q)`` with :math:`r = \mu^2/(\sigma^2-\mu)`,
+      :math:`q = \mu/\sigma^2` (exact: :math:`r` adds); Poisson when
+      :math:`\sigma^2 \le \mu`, as the sampler does;
+    * lognormal: the lognormal with the sum's mean :math:`m\mu` and variance
+      :math:`m\sigma^2` (moment-matched; a sum of lognormals has no closed form).
     """
     m = int(periods)
     if m < 1:
@@ -310,13 +310,13 @@ def lead_time_demand(family: str, mean: float, std: float, periods: int) -> Any 
 
 
 def newsvendor_policy(instance: Instance) -> PolicyPlan:
-    """``newsvendor``: :math:`S_i = F^{-1}_i(\\pi_i/(\\pi_i+h_i))`.
+    r"""``newsvendor``: :math:`S_i = F^{-1}_i(\pi_i/(\pi_i+h_i))`.
 
     :math:`F_i` is the law of :math:`L_i+1` periods of the item's demand
     (:func:`lead_time_demand`, the item's own family) and the fractile is
     :func:`newsvendor_fractile`: with backorders the exact base-stock optimum without
-    disruptions; with lost sales the lost-sales fractile :math:`\\pi/(\\pi+h)` (an
-    approximation for :math:`L_i \\ge 1`). Supply disruptions, black swans and emergency
+    disruptions; with lost sales the lost-sales fractile :math:`\pi/(\pi+h)` (an
+    approximation for :math:`L_i \ge 1`). Supply disruptions, black swans and emergency
     supply are ignored, as the textbook formula does.
     """
     started = time.perf_counter()
@@ -365,9 +365,9 @@ def _solved(
 
 
 def ev_policy(instance: Instance, *, config: SolveConfig | None = None) -> PolicyPlan:
-    """``ev``: the program solved on :func:`~optimizer.scenarios.mean_value_scenario`.
+    r"""``ev``: the program solved on :func:`~optimizer.scenarios.mean_value_scenario`.
 
-    Mean demand and suppliers always up; its plan is JIT, :math:`S_i = (L_i+1)\\mu_i`
+    Mean demand and suppliers always up; its plan is JIT, :math:`S_i = (L_i+1)\mu_i`
     (README "How to read the results": EV), up to the solver's choice among ties.
 
     Raises
@@ -476,7 +476,7 @@ def make_policies(
     include_stochastic: bool = True,
     config: SolveConfig | None = None,
 ) -> list[PolicyPlan]:
-    """The standard policy set: jit, jic_<k>, classic_<pct>, newsvendor, ev, stochastic.
+    r"""The standard policy set: jit, jic_<k>, classic_<pct>, newsvendor, ev, stochastic.
 
     Parameters
     ----------
@@ -492,7 +492,7 @@ def make_policies(
     Raises
     ------
     ValueError
-        For a cover :math:`k \\le 0` or a service level outside (0, 100).
+        For a cover :math:`k \le 0` or a service level outside (0, 100).
     InfeasiblePlanError, NoPlanError
         When a solve has no usable plan.
     """

@@ -1,28 +1,28 @@
-"""How good is a sample-average plan? Optimality-gap estimates and sample-size studies.
+r"""How good is a sample-average plan? Optimality-gap estimates and sample-size studies.
 
-The stochastic plan :math:`\\hat x_N` solves the sample-average approximation (SAA) on
-:math:`N` scenarios. Its optimality gap :math:`f(\\hat x_N) - z^*` (true expected cost
+The stochastic plan :math:`\hat x_N` solves the sample-average approximation (SAA) on
+:math:`N` scenarios. Its optimality gap :math:`f(\hat x_N) - z^*` (true expected cost
 minus true optimum) is estimated with the multiple-replication procedure of Mak, Morton &
 Wood (1999, Operations Research Letters 24, 47–56):
 
 for :math:`r = 1..R`, draw :math:`n` fresh scenarios (independent stream ``f"mrp{r}"``),
-solve the SAA on them (optimum :math:`\\hat v_n^r`) and price the candidate on the same
-scenarios (:math:`\\hat f_n^r(\\hat x_N)`, the optimal recourse of the fixed plan); then
+solve the SAA on them (optimum :math:`\hat v_n^r`) and price the candidate on the same
+scenarios (:math:`\hat f_n^r(\hat x_N)`, the optimal recourse of the fixed plan); then
 
 .. math::
 
-    G_r = \\hat f_n^r(\\hat x_N) - \\hat v_n^r \\ge 0,\\qquad
-    \\bar G = \\frac1R \\sum_r G_r,\\qquad
-    \\text{UCB}_{0.95} = \\bar G + t_{0.95,R-1}\\, s_G / \\sqrt R .
+    G_r = \hat f_n^r(\hat x_N) - \hat v_n^r \ge 0,\qquad
+    \bar G = \frac1R \sum_r G_r,\qquad
+    \text{UCB}_{0.95} = \bar G + t_{0.95,R-1}\, s_G / \sqrt R .
 
-Because :math:`E[\\hat v_n] \\le z^*`, :math:`E[G_r] \\ge f(\\hat x_N) - z^*`: the bound is
+Because :math:`E[\hat v_n] \le z^*`, :math:`E[G_r] \ge f(\hat x_N) - z^*`: the bound is
 conservative, the more so for small :math:`n` (its bias shrinks as :math:`n` grows).
 
 The sample-size study repeats this for several :math:`N` (with :math:`n = N`) and adds the
 stability of the plan: the spread of the replication plans :math:`S^r_i` across
-replications (in periods of mean demand, :math:`\\mathrm{sd}_r(S^r_i)/\\mu_i`) and the
+replications (in periods of mean demand, :math:`\mathrm{sd}_r(S^r_i)/\mu_i`) and the
 relative change of the candidate plan from one :math:`N` to the next,
-:math:`\\sum_i c_i|S_i^{(N)} - S_i^{(N')}| / \\sum_i c_i S_i^{(N)}`.
+:math:`\sum_i c_i|S_i^{(N)} - S_i^{(N')}| / \sum_i c_i S_i^{(N)}`.
 
 The objective is the program's own (hindsight recourse, with its CVaR blend if any); the
 candidate is priced with the fill-rate rows kept, so a candidate that misses a fill-rate
@@ -55,18 +55,18 @@ DEFAULT_SIZES: tuple[int, ...] = (25, 50, 100, 200, 400)
 
 @dataclass
 class GapEstimate:
-    """Multiple-replication estimate of a plan's optimality gap.
+    r"""Multiple-replication estimate of a plan's optimality gap.
 
     Attributes
     ----------
     n_scenarios : int
         :math:`n`, scenarios per replication.
     gaps : ndarray (R,)
-        :math:`G_r = \\hat f_n^r(\\hat x) - \\hat v_n^r`.
+        :math:`G_r = \hat f_n^r(\hat x) - \hat v_n^r`.
     saa_values : ndarray (R,)
-        :math:`\\hat v_n^r`, SAA optima of the replications.
+        :math:`\hat v_n^r`, SAA optima of the replications.
     candidate_values : ndarray (R,)
-        :math:`\\hat f_n^r(\\hat x)`, the candidate's cost on each replication.
+        :math:`\hat f_n^r(\hat x)`, the candidate's cost on each replication.
     plans : ndarray (R, n_items)
         :math:`S^r`, the replication optima (for plan stability).
     level : float
@@ -88,7 +88,7 @@ class GapEstimate:
 
     @property
     def mean_gap(self) -> float:
-        """:math:`\\bar G`."""
+        r""":math:`\bar G`."""
         return float(self.gaps.mean())
 
     @property
@@ -98,7 +98,7 @@ class GapEstimate:
 
     @property
     def upper_bound(self) -> float:
-        """One-sided :math:`\\bar G + t_{level,R-1} s_G/\\sqrt R`."""
+        r"""One-sided :math:`\bar G + t_{level,R-1} s_G/\sqrt R`."""
         R = self.replications
         if R < 2:
             return float("nan")
@@ -106,13 +106,13 @@ class GapEstimate:
 
     @property
     def lower_bound_estimate(self) -> float:
-        """:math:`\\bar v_n = \\frac1R\\sum_r \\hat v_n^r`, a statistical lower bound on
+        r""":math:`\bar v_n = \frac1R\sum_r \hat v_n^r`, a statistical lower bound on
         :math:`z^*` (in expectation)."""
         return float(self.saa_values.mean())
 
     @property
     def candidate_estimate(self) -> float:
-        """:math:`\\frac1R\\sum_r \\hat f_n^r(\\hat x)`, the candidate's expected cost."""
+        r""":math:`\frac1R\sum_r \hat f_n^r(\hat x)`, the candidate's expected cost."""
         return float(self.candidate_values.mean())
 
 
@@ -135,16 +135,16 @@ def mrp_gap(
     config: SolveConfig | None = None,
     progress: Progress | None = None,
 ) -> GapEstimate:
-    """Mak–Morton–Wood multiple-replication gap estimate of the plan :math:`(S, K)`.
+    r"""Mak–Morton–Wood multiple-replication gap estimate of the plan :math:`(S, K)`.
 
     Parameters
     ----------
     base_stock, reserved : ndarray (n_items,)
-        The candidate plan :math:`\\hat x`.
+        The candidate plan :math:`\hat x`.
     n_scenarios : int
         :math:`n` scenarios per replication.
     replications : int
-        :math:`R \\ge 2`.
+        :math:`R \ge 2`.
     seed : int, optional
         Root seed (default ``plan.seed``); replication ``r`` uses stream ``f"mrp{r}"``.
     level : float
@@ -209,7 +209,7 @@ def sample_size_study(
     config: SolveConfig | None = None,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
-    """Gap bound and plan stability of the stochastic plan for each sample size :math:`N`.
+    r"""Gap bound and plan stability of the stochastic plan for each sample size :math:`N`.
 
     For each :math:`N`: the candidate is the SAA plan on :math:`N` optimisation scenarios
     (stream ``"optimise"``), and :func:`mrp_gap` runs with :math:`n = N`.
@@ -220,10 +220,10 @@ def sample_size_study(
         One row per :math:`N`: ``N, rp_objective`` (in-sample), ``candidate_estimate``,
         ``lower_bound_estimate``, ``mean_gap, gap_std, gap_ucb`` (one-sided ``level``),
         ``gap_ucb_rel`` (relative to ``candidate_estimate``), ``cover_spread`` (mean over
-        items of :math:`\\mathrm{sd}_r(S^r_i)/\\mu_i`, periods), ``plan_spread`` (mean
-        over items of :math:`\\mathrm{sd}_r(S^r_i)/\\mathrm{mean}_r(S^r_i)`),
+        items of :math:`\mathrm{sd}_r(S^r_i)/\mu_i`, periods), ``plan_spread`` (mean
+        over items of :math:`\mathrm{sd}_r(S^r_i)/\mathrm{mean}_r(S^r_i)`),
         ``plan_change`` (value-weighted relative change of the candidate from the
-        previous :math:`N`), ``base_stock_value`` (:math:`\\sum_i c_i S_i`), ``seconds``.
+        previous :math:`N`), ``base_stock_value`` (:math:`\sum_i c_i S_i`), ``seconds``.
     """
     say = progress or (lambda _msg: None)
     seed = instance.plan.seed if seed is None else int(seed)

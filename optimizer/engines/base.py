@@ -137,23 +137,23 @@ class SolveRequest:
 
 @dataclass(frozen=True)
 class MpiSppyOptions:
-    """Settings of the ``mpi-sppy`` engine (progressive hedging).
+    r"""Settings of the ``mpi-sppy`` engine (progressive hedging).
 
     Attributes
     ----------
     rel_gap : float
-        Stop when :math:`(\\bar z - \\underline z)/|\\bar z|` is at most this.
+        Stop when :math:`(\bar z - \underline z)/|\bar z|` is at most this.
     max_iterations : int
         PH iteration limit.
     rho_scale : float
-        Multiplier on the cost-proportional :math:`\\rho`.
+        Multiplier on the cost-proportional :math:`\rho`.
     solver : str
         Pyomo solver of the scenario problems (``appsi_highs``: proximal term
         linearised; ``highs``: exact quadratic term).
     xhat_every : int
-        Price :math:`\\bar x` every this many iterations (two-cylinder layout).
+        Price :math:`\bar x` every this many iterations (two-cylinder layout).
     adaptive_rho : bool
-        Let mpi-sppy's ``PrimalDualRho`` rescale :math:`\\rho`.
+        Let mpi-sppy's ``PrimalDualRho`` rescale :math:`\rho`.
     prox_tolerance : float
         Cut spacing of the linearised proximal term.
     solver_options : tuple of (str, str)

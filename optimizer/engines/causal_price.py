@@ -1,10 +1,10 @@
-"""One budget or storage row over the causal item searches: its Lagrange price.
+r"""One budget or storage row over the causal item searches: its Lagrange price.
 
-The row use :math:`\\sum_i a_i S_i(\\lambda)` of the item answers of
+The row use :math:`\sum_i a_i S_i(\lambda)` of the item answers of
 :func:`optimizer.engines.causal_search.search_items` falls with the price
-:math:`\\lambda`; the price is bracketed and narrowed (regula falsi with bisection steps)
+:math:`\lambda`; the price is bracketed and narrowed (regula falsi with bisection steps)
 until the row holds at the upper end, each item's search warm-started between its answers at
-the two ends. The Lagrangian bound :math:`\\sum_i \\min (F_i + \\lambda a_i S_i) - \\lambda R`
+the two ends. The Lagrangian bound :math:`\sum_i \min (F_i + \lambda a_i S_i) - \lambda R`
 gives the optimality gap.
 """
 
@@ -24,18 +24,18 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class PricedRow:
-    """Plans under the price :math:`\\lambda^*` of one budget or storage row.
+    r"""Plans under the price :math:`\lambda^*` of one budget or storage row.
 
     Attributes
     ----------
     price : float
-        :math:`\\lambda^*` (the upper end of the final bracket; 0 when the row is slack).
+        :math:`\lambda^*` (the upper end of the final bracket; 0 when the row is slack).
     plans : ItemPlans
         The answers at ``price``: the row holds.
     use, limit : float
-        :math:`\\sum_i a_i S_i` of ``plans`` and :math:`R`.
+        :math:`\sum_i a_i S_i` of ``plans`` and :math:`R`.
     lower_bound : float
-        Best Lagrangian bound :math:`\\sum_i \\min_S (F_i + \\lambda a_i S) - \\lambda R` met.
+        Best Lagrangian bound :math:`\sum_i \min_S (F_i + \lambda a_i S) - \lambda R` met.
     low_price : float
         Lower end of the final bracket (row violated there).
     low_plans : ItemPlans or None
@@ -56,7 +56,7 @@ class PricedRow:
 
     @property
     def cost(self) -> float:
-        """:math:`\\sum_i F_i` of ``plans``."""
+        r""":math:`\sum_i F_i` of ``plans``."""
         return float(self.plans.cost.sum())
 
     @property
@@ -76,7 +76,7 @@ def price_for_row(
     max_iter: int = 100,
     counter: Counter | None = None,
 ) -> PricedRow:
-    """Price :math:`\\lambda^*` of one row :math:`\\sum_i a_i S_i \\le R` and the item
+    r"""Price :math:`\lambda^*` of one row :math:`\sum_i a_i S_i \le R` and the item
     answers under it (see the module docstring).
 
     Parameters

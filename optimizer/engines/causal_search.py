@@ -1,24 +1,24 @@
-"""Per-item minimisation of the causal sample-average cost (pure functions, no engine).
+r"""Per-item minimisation of the causal sample-average cost (pure functions, no engine).
 
-The item's objective is :math:`F_i(S, K) = \\sum_w p_w C_{i,w}(S, K)` (plus
-:math:`\\lambda a_i S` under a price on a budget or storage row), with :math:`C_{i,w}` the
+The item's objective is :math:`F_i(S, K) = \sum_w p_w C_{i,w}(S, K)` (plus
+:math:`\lambda a_i S` under a price on a budget or storage row), with :math:`C_{i,w}` the
 causal scenario cost of :mod:`optimizer.program.causal_kernel`. With lost sales,
 exogenous non-crossing arrivals and every period costed, the sample-path cost is convex
 in :math:`S` (Janakiraman & Roundy, Operations Research 52(5), 2004) and shortage costs
 jointly convex in :math:`(S, K)` (Huh & Janakiraman); the searches below rely on
 :math:`F_i` being convex or at least unimodal, and guard the cases where it is not
 (see "Safeguards"). The kernel gives the exact one-sided derivatives
-:math:`\\partial^\\pm_S`.
+:math:`\partial^\pm_S`.
 
 * :math:`S` (:func:`search_items`): the smallest minimiser :math:`a` is where the right
-  derivative turns non-negative, so a bracket :math:`\\partial^+(lo) < 0 \\le
-  \\partial^+(hi)` is grown from the lower bound and shrunk. Whole units: integer
+  derivative turns non-negative, so a bracket :math:`\partial^+(lo) < 0 \le
+  \partial^+(hi)` is grown from the lower bound and shrunk. Whole units: integer
   bisection to :math:`hi = lo + 1`, then the better of the two (with a convex
   :math:`F`, the best integer is the floor or the ceiling of :math:`a`). Continuous:
   alternately the crossing of the tangents at the ends (exact once one kink is left in
   the bracket, :math:`F` being piecewise linear) and the midpoint, until a point has
-  :math:`\\partial^- \\le 0 \\le \\partial^+`.
-* :math:`K` for reserving items: :math:`g(K) = \\min_S F(S, K)` is convex (partial
+  :math:`\partial^- \le 0 \le \partial^+`.
+* :math:`K` for reserving items: :math:`g(K) = \min_S F(S, K)` is convex (partial
   minimisation of a jointly convex function); integer bisection on the sign of
   :math:`g(k+1) - g(k)`, each :math:`g` an exact inner solve in :math:`S`; continuous
   :math:`K` then by golden section in :math:`[k-1, k+1]`.
@@ -32,9 +32,9 @@ jointly convex in :math:`(S, K)` (Huh & Janakiraman); the searches below rely on
   default) is also scanned on a grid of levels; where the grid beats the search, the
   answer is the grid's best level refined by a local search and the item is flagged
   ``convex = False``; whole-unit answers then descend to a level no worse than both
-  neighbours :math:`F(S \\pm 1)`.
+  neighbours :math:`F(S \pm 1)`.
 * Fill-rate targets (:func:`fill_rate_floor`): the fill rate rises with :math:`S`, so
-  the smallest level meeting :math:`\\beta_i` (bisection) raises the lower bound.
+  the smallest level meeting :math:`\beta_i` (bisection) raises the lower bound.
 * One priced row: :mod:`optimizer.engines.causal_price` prices a budget or storage row
   over these item answers.
 """
@@ -71,7 +71,7 @@ class Counter:
 
 @dataclass
 class ItemPlans:
-    """Each item's searched plan.
+    r"""Each item's searched plan.
 
     Attributes
     ----------
@@ -82,15 +82,15 @@ class ItemPlans:
         :math:`F_i(S_i, K_i)`, the expected causal cost over the costed periods, without
         the price term.
     right, left : ndarray (nb,)
-        :math:`\\partial^\\pm_S` of :math:`F_i + \\lambda a_i S` at the plan.
+        :math:`\partial^\pm_S` of :math:`F_i + \lambda a_i S` at the plan.
     right_K, left_K : ndarray (nb,)
-        :math:`\\partial^\\pm_K F_i` at the plan (0 for items that do not reserve).
+        :math:`\partial^\pm_K F_i` at the plan (0 for items that do not reserve).
     fill_rate : ndarray (nb,)
     lower : ndarray (nb,)
-        The lower bound of :math:`S` in force (:math:`L\\mu`, or the fill-rate floor).
+        The lower bound of :math:`S` in force (:math:`L\mu`, or the fill-rate floor).
     certified : ndarray of bool (nb,)
-        Continuous: :math:`\\partial^- \\le 0 \\le \\partial^+` (or :math:`S` at its lower
-        bound with :math:`\\partial^+ \\ge 0`). Whole units: :math:`F(S) \\le F(S \\pm 1)`.
+        Continuous: :math:`\partial^- \le 0 \le \partial^+` (or :math:`S` at its lower
+        bound with :math:`\partial^+ \ge 0`). Whole units: :math:`F(S) \le F(S \pm 1)`.
     convex : ndarray of bool (nb,)
         False where the safeguard found :math:`F` not convex in :math:`S`.
     counter : Counter
@@ -121,7 +121,7 @@ def _evaluate(
     counter: Counter,
     directions: np.ndarray = S_DIRECTIONS,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:math:`F + \\text{slope} \\cdot S`, its right and left S-derivatives, the fill rate."""
+    r""":math:`F + \text{slope} \cdot S`, its right and left S-derivatives, the fill rate."""
     counter.calls += 1
     counter.rows += items.size
     if items.size == 0:
@@ -139,7 +139,7 @@ def _tol(F: np.ndarray) -> np.ndarray:
 
 
 def _start_step(data: ProgramData, items: np.ndarray) -> np.ndarray:
-    """First bracket width: :math:`(L+1)\\mu` (at least one unit)."""
+    r"""First bracket width: :math:`(L+1)\mu` (at least one unit)."""
     return np.maximum(1.0, (data.lead[items] + 1) * data.mean[items])
 
 
@@ -155,7 +155,7 @@ def fill_rate_floor(
     max_doublings: int = 60,
     counter: Counter | None = None,
 ) -> np.ndarray:
-    """Smallest :math:`S \\ge L\\mu` whose causal fill rate meets the target.
+    r"""Smallest :math:`S \ge L\mu` whose causal fill rate meets the target.
 
     Parameters
     ----------
@@ -164,8 +164,8 @@ def fill_rate_floor(
     reserved : ndarray (nb,), optional
         :math:`K` of each row (emergency units count as served).
     target : ndarray (nb,), optional
-        :math:`\\beta`; default ``data.fill_rate`` of the items (``nan``: no target, the
-        floor is :math:`L\\mu`).
+        :math:`\beta`; default ``data.fill_rate`` of the items (``nan``: no target, the
+        floor is :math:`L\mu`).
     integer : bool
         Whole units (the smallest integer level) or continuous (to ``x_tol`` relative;
         the returned level meets the target).
@@ -244,8 +244,8 @@ def _minimise_S(
     x_tol: float = 1e-9,
     max_iter: int = 200,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Smallest minimiser of :math:`F(\\cdot, K) + \\text{slope}\\, S` on
-    :math:`[\\text{lower}, \\infty)` per row (a convex search; see the module docstring).
+    r"""Smallest minimiser of :math:`F(\cdot, K) + \text{slope}\, S` on
+    :math:`[\text{lower}, \infty)` per row (a convex search; see the module docstring).
 
     Returns ``(S, F, right, left)`` at the answers (``F`` includes the slope term).
     """
@@ -339,7 +339,7 @@ def _neighbours_ok(
     lower: np.ndarray,
     counter: Counter,
 ) -> np.ndarray:
-    """:math:`F(S) \\le F(S \\pm 1)` per row (the lower neighbour only when feasible)."""
+    r""":math:`F(S) \le F(S \pm 1)` per row (the lower neighbour only when feasible)."""
     nb = items.size
     below = S - 1.0 >= np.ceil(lower - 1e-9) - 1e-9
     rows = np.concatenate([np.arange(nb), np.nonzero(below)[0]])
@@ -360,8 +360,8 @@ def _scan(
     points: int,
     counter: Counter,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Scan each row's :math:`F` on ``points`` whole levels from its lower bound to twice
-    the searched level (and at least :math:`(L+2)\\mu` above the bound).
+    r"""Scan each row's :math:`F` on ``points`` whole levels from its lower bound to twice
+    the searched level (and at least :math:`(L+2)\mu` above the bound).
 
     Returns the grid's best level and value, the grid step, and whether the grid values
     are convex (second differences non-negative to round-off).
@@ -492,15 +492,15 @@ def search_items(
     x_tol: float = 1e-9,
     counter: Counter | None = None,
 ) -> ItemPlans:
-    """Each item's plan minimising its causal sample-average cost (plus a price term).
+    r"""Each item's plan minimising its causal sample-average cost (plus a price term).
 
     Parameters
     ----------
     items : ndarray of int (nb,), optional
         Default every item.
     price, weight : float, ndarray (n,)
-        :math:`\\lambda` and :math:`a` (``data.unit_cost`` or ``data.volume``): the
-        objective is :math:`F_i + \\lambda a_i S_i`.
+        :math:`\lambda` and :math:`a` (``data.unit_cost`` or ``data.volume``): the
+        objective is :math:`F_i + \lambda a_i S_i`.
     integer : bool
         Whole units for :math:`S` and :math:`K` (default) or the continuous optimum.
     fill_rates : bool
@@ -619,12 +619,12 @@ def _reserve_top(data: ProgramData, items: np.ndarray, integer: bool) -> np.ndar
 
 
 def _search_reserve(data: ProgramData, items: np.ndarray, rows: np.ndarray, inner, integer: bool):
-    """Joint :math:`(S, K)` for reserving rows: convex search on :math:`g(K)`.
+    r"""Joint :math:`(S, K)` for reserving rows: convex search on :math:`g(K)`.
 
-    Integer bisection on the sign of :math:`g(k+1) - g(k)` over :math:`k \\in
-    [0, \\bar K]`; then, as :math:`g` need not be unimodal, the best of 17 reservations
+    Integer bisection on the sign of :math:`g(k+1) - g(k)` over :math:`k \in
+    [0, \bar K]`; then, as :math:`g` need not be unimodal, the best of 17 reservations
     across the range if it is better, and a descent to a whole :math:`k` no worse than
-    :math:`k \\pm 1`; continuous :math:`K` then by golden section on :math:`[k-1, k+1]`.
+    :math:`k \pm 1`; continuous :math:`K` then by golden section on :math:`[k-1, k+1]`.
     Returns ``(S, K, F, lower)``.
     """
     top = _reserve_top(data, items, True)

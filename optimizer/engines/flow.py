@@ -1,15 +1,15 @@
-"""Plans from the exact lost-sales flow solver (:mod:`optimizer.engines.flow_curves`).
+r"""Plans from the exact lost-sales flow solver (:mod:`optimizer.engines.flow_curves`).
 
 Puts item curves together into a solution of the whole program:
 
 * separable programs: each item at the minimiser of its expected-cost curve; an item that
   reserves emergency capacity gets :math:`K` by Kelley's cutting planes on the convex
-  function :math:`F(K) = T f K + \\min_S Q(S; K)`, each evaluation an exact inner solve
+  function :math:`F(K) = T f K + \min_S Q(S; K)`, each evaluation an exact inner solve
   that also yields a subgradient (from the optimal flows' node potentials);
-* one budget or storage row :math:`\\sum_i a_i S_i \\le R` (no reserving item): the exact
-  Lagrangian price :math:`\\lambda^*` from a sweep over every item's curve breakpoints
-  (at :math:`\\lambda` item :math:`i` sits where its slope plus :math:`\\lambda a_i` turns
-  non-negative); the item(s) indifferent at :math:`\\lambda^*` fill the row exactly, which
+* one budget or storage row :math:`\sum_i a_i S_i \le R` (no reserving item): the exact
+  Lagrangian price :math:`\lambda^*` from a sweep over every item's curve breakpoints
+  (at :math:`\lambda` item :math:`i` sits where its slope plus :math:`\lambda a_i` turns
+  non-negative); the item(s) indifferent at :math:`\lambda^*` fill the row exactly, which
   satisfies the KKT conditions;
 * wait-and-see: each scenario at the minimiser of its own curve;
 * fixed plans: the optimal recourse at the given :math:`S, K`.
@@ -124,12 +124,12 @@ def solve_flow(
     workers: int = 2,
     time_limit: float | None = None,
 ) -> EngineResult:
-    """Solve (or price) ``data`` with the flow solver; see the module docstring.
+    r"""Solve (or price) ``data`` with the flow solver; see the module docstring.
 
     Returns
     -------
     EngineResult
-        With ``details["price"]`` (:math:`\\lambda^*`, 0 when no row binds).
+        With ``details["price"]`` (:math:`\lambda^*`, 0 when no row binds).
 
     Raises
     ------
@@ -256,7 +256,7 @@ def _emergency_cap(data: ProgramData, i: int, reserved: float) -> float | None:
 
 
 def _scenario_argmins(data: ProgramData, i: int) -> np.ndarray:
-    """:math:`S_w - L\\mu` minimising each scenario's own curve (wait-and-see)."""
+    r""":math:`S_w - L\mu` minimising each scenario's own curve (wait-and-see)."""
     curves = scenario_curves(data, i)
     seg_x, seg_g, n_seg = curves.x, curves.slope, curves.n_seg
     valid = np.arange(seg_x.shape[1])[None, :] < n_seg[:, None]
@@ -496,8 +496,8 @@ def _still_optimal(f, k: float | None, hi: float) -> float | None:
 def _priced_plan(
     curves: list[ItemCurve], weight: np.ndarray, room: float
 ) -> tuple[np.ndarray | None, float]:
-    """Exact optimum of :math:`\\min \\sum_i Q_i(x_i)` s.t. :math:`\\sum_i a_i x_i \\le`
-    ``room`` (:math:`x = S - L\\mu`).
+    r"""Exact optimum of :math:`\min \sum_i Q_i(x_i)` s.t. :math:`\sum_i a_i x_i \le`
+    ``room`` (:math:`x = S - L\mu`).
 
     Returns ``(x, lambda*)``; ``x`` is None when ``room < 0`` (infeasible).
     """
@@ -505,8 +505,8 @@ def _priced_plan(
 
 
 class PriceSweep:
-    """The breakpoint sweep for :math:`\\min \\sum_i Q_i(x_i)` s.t.
-    :math:`\\sum_i a_i x_i \\le R`, its events sorted once for any number of rooms.
+    r"""The breakpoint sweep for :math:`\min \sum_i Q_i(x_i)` s.t.
+    :math:`\sum_i a_i x_i \le R`, its events sorted once for any number of rooms.
 
     Every curve segment with a negative slope is an event: below the price
     :math:`-Q_i'/a_i` item :math:`i` moves from the segment's start to its end. Sorted by
@@ -540,14 +540,14 @@ class PriceSweep:
         return int(np.searchsorted(self.cum, room, side="right"))
 
     def price(self, room: float) -> float:
-        """:math:`\\lambda^*` for ``room`` (0 when the unpriced plan fits)."""
+        r""":math:`\lambda^*` for ``room`` (0 when the unpriced plan fits)."""
         if self.free_use <= room:
             return 0.0
         k = self._overshoot(room)
         return float(self.theta[k]) if k < self.use.size else 0.0
 
     def use_at(self, price: float) -> float:
-        """Row use :math:`\\sum_i a_i x_i` of the smallest minimisers at ``price``."""
+        r"""Row use :math:`\sum_i a_i x_i` of the smallest minimisers at ``price``."""
         if price <= 0.0:
             return self.free_use
         k = int(np.searchsorted(-self.theta, -price, side="left"))  # events above price

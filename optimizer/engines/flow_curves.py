@@ -30,18 +30,18 @@ MAX_SEGMENTS_PER_PERIOD = 8
 
 @dataclass
 class ItemCurve:
-    """Expected cost of one item as a convex piecewise-linear function of :math:`S`.
+    r"""Expected cost of one item as a convex piecewise-linear function of :math:`S`.
 
     Attributes
     ----------
     x : ndarray (m,)
-        Breakpoints of :math:`x = S - L\\mu`, ascending, ``x[0] = 0``.
+        Breakpoints of :math:`x = S - L\mu`, ascending, ``x[0] = 0``.
     slope : ndarray (m,)
         Right slope :math:`Q'(S)` on ``[x[j], x[j+1])`` (the last one continues forever).
     value0 : float
-        :math:`Q(L\\mu)`.
+        :math:`Q(L\mu)`.
     cap_left, cap_right : ndarray (m,) or None
-        At each breakpoint, :math:`E\\sum_t \\mu_t` (the cap duals of
+        At each breakpoint, :math:`E\sum_t \mu_t` (the cap duals of
         :mod:`~optimizer.engines.flow_kernels`) for the scenario potentials of the
         segments left and right of it (from curves traced ``with_cap_gradient``);
         :meth:`cap_subgradient` mixes them.
@@ -54,13 +54,13 @@ class ItemCurve:
     cap_right: np.ndarray | None = None
 
     def value(self, x: float) -> float:
-        """:math:`Q(L\\mu + x)`."""
+        r""":math:`Q(L\mu + x)`."""
         ends = np.append(self.x[1:], np.inf)
         length = np.clip(np.minimum(ends, x) - self.x, 0.0, None)
         return float(self.value0 + np.dot(length, self.slope))
 
     def argmin(self, price: float = 0.0) -> float:
-        """Smallest minimiser of :math:`Q(L\\mu + x) + \\text{price}\\cdot x`."""
+        r"""Smallest minimiser of :math:`Q(L\mu + x) + \text{price}\cdot x`."""
         return float(self.x[self.argmin_index(price)])
 
     def argmin_index(self, price: float = 0.0) -> int:
@@ -113,7 +113,7 @@ def _item_args(data: ProgramData, i: int, emergency_cap: float | None = None) ->
 
 @dataclass
 class ScenarioCurves:
-    """Each scenario's cost curve of one item (:math:`x = S - L\\mu`).
+    r"""Each scenario's cost curve of one item (:math:`x = S - L\mu`).
 
     Attributes
     ----------
@@ -121,11 +121,11 @@ class ScenarioCurves:
         Segment starts and slopes; row ``w`` uses its first ``n_seg[w]`` entries.
     n_seg : ndarray of int (N,)
     value0 : ndarray (N,)
-        :math:`Q_w(L\\mu)`.
+        :math:`Q_w(L\mu)`.
     I, s : ndarray (N, M, H) or None
         Stock and sales at each segment start (when traced with ``with_stock``).
     cap_grad : ndarray (N, M) or None
-        The cap duals :math:`\\sum_t \\mu_t` of each segment's potentials
+        The cap duals :math:`\sum_t \mu_t` of each segment's potentials
         (``with_cap_gradient``).
     """
 
@@ -138,7 +138,7 @@ class ScenarioCurves:
     cap_grad: np.ndarray | None = None
 
     def values(self, x: np.ndarray) -> np.ndarray:
-        """:math:`Q_w(L\\mu + x_w)` for every scenario."""
+        r""":math:`Q_w(L\mu + x_w)` for every scenario."""
         valid = np.arange(self.x.shape[1])[None, :] < self.n_seg[:, None]
         ends = np.where(
             np.arange(self.x.shape[1])[None, :] + 1 < self.n_seg[:, None],
@@ -207,7 +207,7 @@ def expected_curve(
     *,
     with_cap_gradient: bool = False,
 ) -> ItemCurve:
-    """:math:`Q_i(S) = \\sum_w p_w Q_{i,w}(S)` as an :class:`ItemCurve` (from ``curves``
+    r""":math:`Q_i(S) = \sum_w p_w Q_{i,w}(S)` as an :class:`ItemCurve` (from ``curves``
     when given), with the cap duals at its breakpoints when traced with them."""
     if curves is None:
         curves = scenario_curves(data, i, emergency_cap, with_cap_gradient=with_cap_gradient)

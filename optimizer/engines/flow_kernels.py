@@ -1,34 +1,34 @@
-"""Compiled kernels of the lost-sales flow solver: the recourse as a min-cost flow of stock units.
+r"""Compiled kernels of the lost-sales flow solver: the recourse as a min-cost flow of stock units.
 
 With lost sales the inventory position of an item never changes: every unit sold is
 re-ordered at once, so the :math:`S` units of an item circulate. In one scenario a unit
 either sits on hand from period :math:`t` to :math:`t+1` (costing :math:`h` in costed
 periods) or serves a demand in period :math:`t` and comes back when the re-order arrives,
-in period :math:`a_t > t` (:math:`a_t \\ge H`: after the horizon). Serving a unit of
+in period :math:`a_t > t` (:math:`a_t \ge H`: after the horizon). Serving a unit of
 demand saves what the demand would otherwise cost: :math:`p` for the part beyond the
-emergency capacity :math:`\\bar e`, the premium :math:`\\pi < p` for the part within it,
+emergency capacity :math:`\bar e`, the premium :math:`\pi < p` for the part within it,
 nothing in the uncosted warm-up. So the recourse of scenario :math:`w` at plan :math:`S` is
 a min-cost flow on the time-ordered graph
 
-* nodes :math:`t = t_0..H-1` and a sink, supplies :math:`S - L\\mu` at the item's first
-  live period :math:`t_0` and :math:`\\mu` at each start-up pipeline arrival;
-* hold arcs :math:`t \\to t+1` (the last into the sink), cost :math:`h [t \\ge W]`,
+* nodes :math:`t = t_0..H-1` and a sink, supplies :math:`S - L\mu` at the item's first
+  live period :math:`t_0` and :math:`\mu` at each start-up pipeline arrival;
+* hold arcs :math:`t \to t+1` (the last into the sink), cost :math:`h [t \ge W]`,
   unbounded (the flow is :math:`I_t`);
-* sale arcs :math:`t \\to a_t`: capacity :math:`(d_t - \\bar e)^+` at cost :math:`-p` and
-  :math:`\\min(d_t, \\bar e)` at cost :math:`-\\pi` in costed periods, :math:`d_t` at cost 0
+* sale arcs :math:`t \to a_t`: capacity :math:`(d_t - \bar e)^+` at cost :math:`-p` and
+  :math:`\min(d_t, \bar e)` at cost :math:`-\pi` in costed periods, :math:`d_t` at cost 0
   in the warm-up (the flow is :math:`s_t`; :math:`e_t, n_t` follow).
 
 Successive shortest paths from :math:`t_0` give each scenario's cost
 :math:`Q_w(S)` as a convex piecewise-linear function exactly: every augmentation is a
 segment whose slope is the path's cost. Summing the slopes with probabilities
 :math:`p_w` gives the item's expected cost curve :math:`Q(S)`; the optimal plan is the
-first breakpoint where its right slope (plus a price :math:`\\lambda a_i` for a priced
+first breakpoint where its right slope (plus a price :math:`\lambda a_i` for a priced
 budget or storage row) turns non-negative. A reserved capacity :math:`K` (fee
-:math:`f` per costed period) caps the emergency arcs at :math:`\\min(\\bar e, K)`; the
+:math:`f` per costed period) caps the emergency arcs at :math:`\min(\bar e, K)`; the
 expected cost is jointly convex in :math:`(S, K)` and :math:`K` is found by a convex
 line search around the exact inner solve in :math:`S`. The shortest-path distances of
 each augmentation are an optimal dual of the flow; from them follow the duals of the caps
-:math:`e_t \\le K` (:func:`_cap_gradient`) and so an exact subgradient of the
+:math:`e_t \le K` (:func:`_cap_gradient`) and so an exact subgradient of the
 expected cost in :math:`K` (:meth:`ItemCurve.cap_subgradient`), which lets the line
 search use tangents instead of secants.
 
@@ -60,9 +60,9 @@ def _arc(m, u, v, capacity, unit_cost, tail, head, cap, cost):
 
 @njit(cache=True)
 def _build_arcs(first, W, H, d, a, h, p, prem, cap_e, tail, head, cap, cost):
-    """Arcs of one scenario's graph (local node ``t - first``, sink ``H - first``).
+    r"""Arcs of one scenario's graph (local node ``t - first``, sink ``H - first``).
 
-    Returns the number of arcs and the no-sale cost :math:`\\sum_{t \\ge W} f_t(d_t)`.
+    Returns the number of arcs and the no-sale cost :math:`\sum_{t \ge W} f_t(d_t)`.
     Arcs are listed by tail period, hold arc first, so a forward sweep in list order
     follows time.
     """
@@ -183,13 +183,13 @@ def _scenario(
     seg_k,
     k_grad,
 ):
-    """One scenario's recourse.
+    r"""One scenario's recourse.
 
-    ``target < 0``: trace the curve :math:`Q_w(L\\mu + x)` into ``seg_x`` (segment starts)
+    ``target < 0``: trace the curve :math:`Q_w(L\mu + x)` into ``seg_x`` (segment starts)
     and ``seg_g`` (slopes), and with ``store`` the stock :math:`I_t, s_t` at each segment
-    start into ``seg_I, seg_s``; return ``(Q_w(L\\mu), n_segments)``,
+    start into ``seg_I, seg_s``; return ``(Q_w(L\mu), n_segments)``,
     ``n_segments = -1`` on overflow or a failed shortest-path search. ``target >= 0``:
-    solve at :math:`x = S - L\\mu` = ``target``, write :math:`I_t, s_t` and return
+    solve at :math:`x = S - L\mu` = ``target``, write :math:`I_t, s_t` and return
     ``(Q_w(S), 0)``.
 
     With ``k_grad`` (tracing) ``seg_k[k]`` gets :func:`_cap_gradient` for the node
@@ -287,17 +287,17 @@ def _scenario(
 
 @njit(cache=True)
 def _cap_gradient(first, W, H, d, a, p, prem, cap_e, dist):
-    """:math:`\\sum_t \\mu_t`: the duals of the emergency caps :math:`e_t \\le \\bar e`
+    r""":math:`\sum_t \mu_t`: the duals of the emergency caps :math:`e_t \le \bar e`
     that go with node potentials ``dist`` (shortest-path distances of the current
     residual graph, an optimal dual of the current flow).
 
     A period whose demand reaches the cap has
-    :math:`\\mu_t = -(p - \\pi)\\,\\mathrm{clip}((r_t - \\pi)/(p - \\pi), 0, 1)` with
-    :math:`r_t = \\phi(t) - \\phi(a_t)` the value of a unit of stock sold in period
-    :math:`t` against its return: one more unit of cap saves :math:`p - \\pi` where
-    demand goes unmet even at that value (:math:`r_t \\ge p`), nothing where stock is
-    cheaper than the premium (:math:`r_t \\le \\pi`), and :math:`r_t - \\pi` between.
-    Demand below the cap leaves it slack (:math:`\\mu_t = 0`).
+    :math:`\mu_t = -(p - \pi)\,\mathrm{clip}((r_t - \pi)/(p - \pi), 0, 1)` with
+    :math:`r_t = \phi(t) - \phi(a_t)` the value of a unit of stock sold in period
+    :math:`t` against its return: one more unit of cap saves :math:`p - \pi` where
+    demand goes unmet even at that value (:math:`r_t \ge p`), nothing where stock is
+    cheaper than the premium (:math:`r_t \le \pi`), and :math:`r_t - \pi` between.
+    Demand below the cap leaves it slack (:math:`\mu_t = 0`).
     """
     total = 0.0
     if prem >= p:

@@ -1,21 +1,21 @@
-"""Scenario decomposition with mpi-sppy: progressive hedging with outer and inner bounds.
+r"""Scenario decomposition with mpi-sppy: progressive hedging with outer and inner bounds.
 
 The two-stage program (README "The model") is split into one Pyomo model per scenario
 (:mod:`models.mpisppy_scenarios`); mpi-sppy runs progressive hedging (PH) on them with
 bound "cylinders" on separate MPI ranks:
 
-* **outer (lower) bound** :math:`\\underline z`: a Lagrangian spoke solves every
+* **outer (lower) bound** :math:`\underline z`: a Lagrangian spoke solves every
   scenario with the current PH weights :math:`W_w` and no proximal term,
-  :math:`\\underline z = \\sum_w p_w \\min_x [f_w(x) + W_w^T x]` (valid because
-  :math:`\\sum_w p_w W_w = 0`);
-* **inner (upper) bound** :math:`\\bar z`: the expected cost of a nonanticipative plan
-  :math:`\\hat x`, from an x-hat spoke (``XhatShuffleInnerBound`` tries the scenario
+  :math:`\underline z = \sum_w p_w \min_x [f_w(x) + W_w^T x]` (valid because
+  :math:`\sum_w p_w W_w = 0`);
+* **inner (upper) bound** :math:`\bar z`: the expected cost of a nonanticipative plan
+  :math:`\hat x`, from an x-hat spoke (``XhatShuffleInnerBound`` tries the scenario
   solutions as candidates) or, with two cylinders, from the hub itself, which prices
-  :math:`\\bar x = \\sum_w p_w x_w` every ``xhat_every`` iterations (:math:`\\bar x` satisfies
+  :math:`\bar x = \sum_w p_w x_w` every ``xhat_every`` iterations (:math:`\bar x` satisfies
   the first-stage rows, which are convex, and the recourse is complete, so it is
   always feasible).
 
-The run stops when :math:`(\\bar z - \\underline z)/|\\bar z| \\le` ``rel_gap`` or at the
+The run stops when :math:`(\bar z - \underline z)/|\bar z| \le` ``rel_gap`` or at the
 iteration/time limit.
 
 Rank layouts (``mpiexec -n P``):
@@ -23,17 +23,17 @@ Rank layouts (``mpiexec -n P``):
 * :math:`P` a multiple of 3: hub (PH) + Lagrangian spoke + x-hat shuffle spoke — the
   standard mpi-sppy wheel; each cylinder gets :math:`P/3` ranks.
 * :math:`P` even and not a multiple of 3 (e.g. 2 on a 2-core machine): hub (PH, pricing
-  :math:`\\bar x` for the inner bound) + Lagrangian spoke, :math:`P/2` ranks each. mpi-sppy's
+  :math:`\bar x` for the inner bound) + Lagrangian spoke, :math:`P/2` ranks each. mpi-sppy's
   ``PHHub`` tests the gap only when an inner-bound *spoke* exists, so a small subclass
   (``GapPHHub``) tests it against the hub's own incumbent.
-* :math:`P = 1`: PH alone with the :math:`\\bar x` inner bound; the only outer bound is
+* :math:`P = 1`: PH alone with the :math:`\bar x` inner bound; the only outer bound is
   PH's iteration-0 wait-and-see bound, so the gap does not close (for debugging).
 * other odd :math:`P` is refused.
 
 Solver and convergence. PH's proximal term makes every scenario problem a QP. HiGHS's QP
 solver (active set) was seen cycling for minutes on these degenerate problems, so the
 default is ``appsi_highs`` with mpi-sppy's linearised proximal term (LP cuts); ``highs``
-keeps the exact quadratic term. :math:`\\rho` is cost-proportional (:func:`default_rho`)
+keeps the exact quadratic term. :math:`\rho` is cost-proportional (:func:`default_rho`)
 and rescaled during the run by mpi-sppy's ``PrimalDualRho``. PH converges slowly on
 these LPs: on a 3-item, 8-scenario budget instance the gap reaches 1e-3 in ~50
 iterations (~25 s on 2 ranks) and 1e-4 in ~290 (~100 s); the extensive form takes well
@@ -41,7 +41,7 @@ under a second. Scenario decomposition pays only with many cores and scenarios t
 for one machine's memory.
 
 What decomposes: risk-neutral and CVaR objectives (CVaR through a first-stage
-:math:`\\eta`, see :mod:`models.mpisppy_scenarios`), budget and storage rows. Minimum
+:math:`\eta`, see :mod:`models.mpisppy_scenarios`), budget and storage rows. Minimum
 fill rates do not (they are expectations over scenarios) and are refused.
 
 The ``mpi-sppy`` engine (:class:`MpiSppyEngine`) runs the wheel on every rank, prices the
@@ -96,19 +96,19 @@ DEFAULT_XHAT_EVERY = 5
 
 @dataclass
 class DistributedResult:
-    """Outcome of :func:`solve_with_mpisppy` (identical on every rank).
+    r"""Outcome of :func:`solve_with_mpisppy` (identical on every rank).
 
     Attributes
     ----------
     base_stock, reserved : ndarray (n,)
-        The incumbent plan :math:`\\hat S`, :math:`\\hat K` (zeros where not reserved);
+        The incumbent plan :math:`\hat S`, :math:`\hat K` (zeros where not reserved);
         empty when no incumbent was found.
     eta : float or None
-        The incumbent's value-at-risk level :math:`\\eta` (CVaR instances only).
+        The incumbent's value-at-risk level :math:`\eta` (CVaR instances only).
     inner_bound, outer_bound : float
-        :math:`\\bar z` (expected cost of the incumbent) and :math:`\\underline z`.
+        :math:`\bar z` (expected cost of the incumbent) and :math:`\underline z`.
     rel_gap : float
-        :math:`(\\bar z - \\underline z)/\\max(1, |\\bar z|)`.
+        :math:`(\bar z - \underline z)/\max(1, |\bar z|)`.
     converged : bool
         ``rel_gap`` reached the requested tolerance.
     iterations : int
@@ -187,14 +187,14 @@ def as_program_data(
 
 
 def default_rho(data: ProgramData, scale: float = DEFAULT_RHO_SCALE) -> dict[str, np.ndarray]:
-    """Cost-proportional PH penalties :math:`\\rho` per nonanticipative variable.
+    r"""Cost-proportional PH penalties :math:`\rho` per nonanticipative variable.
 
-    Watson & Woodruff's rule :math:`\\rho_j = c_j / \\max(1, \\text{spread}_j)` with the
+    Watson & Woodruff's rule :math:`\rho_j = c_j / \max(1, \text{spread}_j)` with the
     marginal cost of a unit of base stock over the horizon, :math:`c_i = T (h_i + p_i)/2`,
-    and the natural spread of :math:`S_i`, :math:`\\sigma_i^{(L+1)} \\approx` the standard
+    and the natural spread of :math:`S_i`, :math:`\sigma_i^{(L+1)} \approx` the standard
     deviation of lead-time demand estimated from the scenarios. For :math:`K_i` the fee
     over the horizon :math:`T f_i` (at least 1% of :math:`T p_i`) over the spread of
-    demand; for :math:`\\eta` the CVaR weight :math:`\\lambda/(1-\\alpha)` over the spread
+    demand; for :math:`\eta` the CVaR weight :math:`\lambda/(1-\alpha)` over the spread
     of a scenario's cost scale.
 
     Returns
@@ -217,7 +217,7 @@ def default_rho(data: ProgramData, scale: float = DEFAULT_RHO_SCALE) -> dict[str
 
 
 def _rho_setter_for(rho: dict[str, np.ndarray]):
-    """mpi-sppy ``rho_setter``: list of (``id`` of var data, :math:`\\rho`) for one model."""
+    r"""mpi-sppy ``rho_setter``: list of (``id`` of var data, :math:`\rho`) for one model."""
 
     def rho_setter(model, **_: Any) -> list[tuple[int, float]]:
         pairs = [(id(model.S[i]), float(rho["S"][i])) for i in model.S]
@@ -230,10 +230,10 @@ def _rho_setter_for(rho: dict[str, np.ndarray]):
 
 
 def _xbar_incumbent_class(every: int):
-    """A PH extension that prices :math:`\\bar x` as an incumbent every ``every`` iterations.
+    r"""A PH extension that prices :math:`\bar x` as an incumbent every ``every`` iterations.
 
-    It fixes every local scenario's nonanticipative variables at :math:`\\bar x`, turns the
-    PH terms off, solves, and offers :math:`\\sum_w p_w f_w(\\bar x)` to the hub's best
+    It fixes every local scenario's nonanticipative variables at :math:`\bar x`, turns the
+    PH terms off, solves, and offers :math:`\sum_w p_w f_w(\bar x)` to the hub's best
     solution (``update_best_solution_if_improving``), then restores PH's state.
     """
     from mpisppy.extensions.extension import Extension
@@ -376,7 +376,7 @@ def solve_with_mpisppy(
     seed: int | None = None,
     comm: Any = None,
 ) -> DistributedResult:
-    """Solve the stochastic program by progressive hedging with bound cylinders.
+    r"""Solve the stochastic program by progressive hedging with bound cylinders.
 
     Must be called on every rank of ``comm`` (collective); every rank gets the same
     result.
@@ -386,7 +386,7 @@ def solve_with_mpisppy(
     instance_or_data : Instance or ProgramData
         An instance (scenarios sampled from it on every rank, reproducibly) or its data.
     rel_gap : float
-        Stop when :math:`(\\bar z - \\underline z)/|\\bar z|` is at most this.
+        Stop when :math:`(\bar z - \underline z)/|\bar z|` is at most this.
     max_iterations : int
         PH iteration limit.
     rho : dict, float or None
@@ -399,7 +399,7 @@ def solve_with_mpisppy(
     time_limit : float, optional
         Hub wall-clock limit in seconds.
     xhat_every : int
-        With two cylinders (or one), price :math:`\\bar x` every this many iterations.
+        With two cylinders (or one), price :math:`\bar x` every this many iterations.
     scenarios, seed : int, optional
         Override the instance's scenario count and seed.
     comm : mpi4py communicator, optional

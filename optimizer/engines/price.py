@@ -1,13 +1,13 @@
-"""Price (Lagrangian) decomposition of one plan-level row: the budget or the storage limit.
+r"""Price (Lagrangian) decomposition of one plan-level row: the budget or the storage limit.
 
-The row :math:`\\sum_i a_i S_i \\le R` (``a = unit_cost, R = B`` or ``a = volume, R = V``)
-is the only tie between items. Pricing it at :math:`\\lambda \\ge 0` separates the
-program into item problems :math:`\\min f_i(x_i) + \\lambda a_i S_i`; each is kept in its
+The row :math:`\sum_i a_i S_i \le R` (``a = unit_cost, R = B`` or ``a = volume, R = V``)
+is the only tie between items. Pricing it at :math:`\lambda \ge 0` separates the
+program into item problems :math:`\min f_i(x_i) + \lambda a_i S_i`; each is kept in its
 own persistent HiGHS instance, so a new price is a cost change and a warm re-solve.
 
-Bisection brackets the optimal price :math:`\\lambda^*` between :math:`\\lambda_{lo}`
-(row violated) and :math:`\\lambda_{hi}` (row satisfied). The solutions at both ends stay
-optimal at :math:`\\lambda^*` (an LP's optimal basis is optimal on a closed interval of
+Bisection brackets the optimal price :math:`\lambda^*` between :math:`\lambda_{lo}`
+(row violated) and :math:`\lambda_{hi}` (row satisfied). The solutions at both ends stay
+optimal at :math:`\lambda^*` (an LP's optimal basis is optimal on a closed interval of
 prices), so the convex combination that meets the row with equality is feasible for every
 item and satisfies complementary slackness: an exactly feasible, optimal plan. Tests
 prove it equal to the extensive form.

@@ -1,4 +1,4 @@
-"""Exact shortcuts for single-item programs whose LP has a closed-form optimum.
+r"""Exact shortcuts for single-item programs whose LP has a closed-form optimum.
 
 Backorders without emergency supply: every order equals the period's demand, so the net
 inventory in every period is :math:`NI_{w,t} = S - X_{w,t}` with :math:`X` exogenous
@@ -6,10 +6,10 @@ inventory in every period is :math:`NI_{w,t} = S - X_{w,t}` with :math:`X` exoge
 recourse serves the backlog as soon as stock allows, so on hand is :math:`(S-X)^+` and
 backlog :math:`(X-S)^+`, and the expected cost
 
-.. math:: \\sum_w p_w \\sum_{t \\ge W} h (S - X_{w,t})^+ + p (X_{w,t} - S)^+
+.. math:: \sum_w p_w \sum_{t \ge W} h (S - X_{w,t})^+ + p (X_{w,t} - S)^+
 
 is minimised by the :math:`p/(p+h)` quantile of :math:`X` weighted by :math:`p_w` (the
-newsvendor), raised to :math:`L\\mu` if below it. ``tests/test_fast_paths.py`` proves it
+newsvendor), raised to :math:`L\mu` if below it. ``tests/test_fast_paths.py`` proves it
 equal to the Pyomo and matrix models on every eligible kind.
 
 The ``quantile`` engine (:class:`QuantileEngine`) returns that plan (or prices a given

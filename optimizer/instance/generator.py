@@ -79,13 +79,13 @@ def _suppliers(n_suppliers: int, seed: int) -> tuple[Suppliers, np.ndarray, np.n
 
 
 def _demand(u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean :math:`\\mu`, std :math:`\\sigma` and family of weekly demand per item.
+    r"""Mean :math:`\mu`, std :math:`\sigma` and family of weekly demand per item.
 
-    :math:`\\log \\mu \\sim N(\\log 12, 1.4^2)` clipped to [1, 500]: a long tail of slow
-    movers and a few fast ones. Families: slow movers (:math:`\\mu < 4`) poisson or
+    :math:`\log \mu \sim N(\log 12, 1.4^2)` clipped to [1, 500]: a long tail of slow
+    movers and a few fast ones. Families: slow movers (:math:`\mu < 4`) poisson or
     negbin, medium ones a mix of poisson, gamma, negbin and lognormal, fast movers
-    (:math:`\\mu \\ge 30`) mostly normal. negbin gets :math:`\\sigma^2 = k\\mu`,
-    :math:`k \\in [1.5, 3]` (it needs :math:`\\sigma^2 > \\mu`); normal gets a CV of
+    (:math:`\mu \ge 30`) mostly normal. negbin gets :math:`\sigma^2 = k\mu`,
+    :math:`k \in [1.5, 3]` (it needs :math:`\sigma^2 > \mu`); normal gets a CV of
     0.1–0.4 (rarely censored at zero); gamma and lognormal 0.2–0.8.
     """
     lo, hi = DEMAND_RANGE
@@ -121,7 +121,7 @@ def generate_instance(
     budget_share: float | None = None,
     reservation_share: float = RESERVATION_SHARE,
 ) -> Instance:
-    """A realistic synthetic instance with ``n_items`` items and ``n_suppliers`` suppliers.
+    r"""A realistic synthetic instance with ``n_items`` items and ``n_suppliers`` suppliers.
 
     Parameters
     ----------
@@ -134,22 +134,22 @@ def generate_instance(
     scenarios, periods : int
         :math:`N` and :math:`T` of the ``[plan]`` table (defaults: the schema's).
     budget_share : float, optional
-        Sets :math:`B = P + \\text{share}\\,(U - P)` with the pipeline value
-        :math:`P = \\sum_i c_i L_i \\mu_i` and the value of a generous plan
-        :math:`U = \\sum_i c_i [(L_i+1)\\mu_i + 2\\sigma_i\\sqrt{L_i+1}]`; below about 0.6
+        Sets :math:`B = P + \text{share}\,(U - P)` with the pipeline value
+        :math:`P = \sum_i c_i L_i \mu_i` and the value of a generous plan
+        :math:`U = \sum_i c_i [(L_i+1)\mu_i + 2\sigma_i\sqrt{L_i+1}]`; below about 0.6
         the budget binds.
 
     Returns
     -------
     Instance
-        Unit costs :math:`c_i \\in [1, 2000]` falling with demand (log-linear with noise),
-        stockout penalties :math:`0.3`–:math:`1.5\\,c_i`, lead times 0–8 periods from the
+        Unit costs :math:`c_i \in [1, 2000]` falling with demand (log-linear with noise),
+        stockout penalties :math:`0.3`–:math:`1.5\,c_i`, lead times 0–8 periods from the
         supplier's archetype (domestic 0–1, nearshore 1–3, overseas 4–8, ±1 per item
-        within the range), reliable suppliers with :math:`\\alpha \\le 0.01` and
-        :math:`\\beta \\in [0.5, 0.9]` (some never down), unreliable ones with
-        :math:`\\alpha \\in [0.02, 0.08]`, :math:`\\beta \\in [0.2, 0.6]`; about 30% of
+        within the range), reliable suppliers with :math:`\alpha \le 0.01` and
+        :math:`\beta \in [0.5, 0.9]` (some never down), unreliable ones with
+        :math:`\alpha \in [0.02, 0.08]`, :math:`\beta \in [0.2, 0.6]`; about 30% of
         items with an emergency source (premium 15–50% of :math:`c_i`, capacity 20–80% of
-        :math:`\\mu_i` per period), a quarter of those with a reservation fee
+        :math:`\mu_i` per period), a quarter of those with a reservation fee
         (0.5–3% of :math:`c_i` per unit per period); volumes 0.01–5 per unit.
     """
     if n_items < 1 or n_suppliers < 1:
@@ -227,7 +227,7 @@ def generate_instance(
 
 
 def budget_for_share(items: Items, share: float) -> float:
-    """:math:`B = P + \\text{share}\\,(U - P)` (see :func:`generate_instance`)."""
+    r""":math:`B = P + \text{share}\,(U - P)` (see :func:`generate_instance`)."""
     c, mu, sd, L = items.unit_cost, items.demand_mean, items.demand_std, items.lead_time
     pipeline = float(c @ (L * mu))
     generous = float(c @ ((L + 1) * mu + 2.0 * sd * np.sqrt(L + 1.0)))

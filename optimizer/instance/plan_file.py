@@ -16,7 +16,7 @@ from optimizer.instance.types import Instance
 
 
 def read_plan(path: Path, instance: Instance) -> tuple[np.ndarray, np.ndarray]:
-    """Read a plan CSV (``item, base_stock[, reserved_capacity]``) in instance item order.
+    r"""Read a plan CSV (``item, base_stock[, reserved_capacity]``) in instance item order.
 
     Parameters
     ----------
@@ -35,8 +35,8 @@ def read_plan(path: Path, instance: Instance) -> tuple[np.ndarray, np.ndarray]:
     ------
     InvalidInstanceError
         Listing the problems: unreadable file, missing column, unknown or missing
-        item, a cell that is not a finite number :math:`\\ge 0`, :math:`S_i` below the
-        pipeline :math:`L_i \\mu_i`.
+        item, a cell that is not a finite number :math:`\ge 0`, :math:`S_i` below the
+        pipeline :math:`L_i \mu_i`.
     """
     name = str(path)
     try:

@@ -29,7 +29,7 @@ _STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=Tr
 
 @dataclass(frozen=True, config=_LENIENT)
 class PlanSettings:
-    """The ``[plan]`` table of ``instance.toml``.
+    r"""The ``[plan]`` table of ``instance.toml``.
 
     Attributes
     ----------
@@ -49,9 +49,9 @@ class PlanSettings:
         Uncosted warm-up periods :math:`W`; ``None`` means the default of
         :attr:`Instance.warmup <optimizer.instance.types.Instance.warmup>`.
     inventory_budget : float or None
-        :math:`B` in :math:`\\sum_i c_i S_i \\le B`.
+        :math:`B` in :math:`\sum_i c_i S_i \le B`.
     storage_capacity : float or None
-        :math:`V` in :math:`\\sum_i v_i S_i \\le V`.
+        :math:`V` in :math:`\sum_i v_i S_i \le V`.
     """
 
     periods: int = Field(13, gt=0)
@@ -88,14 +88,14 @@ class BlackSwan:
 
 @dataclass(frozen=True, config=_LENIENT)
 class RiskSettings:
-    """The ``[risk]`` table: CVaR blend :math:`(1-\\lambda) E[C] + \\lambda\\, CVaR_\\alpha[C]`.
+    r"""The ``[risk]`` table: CVaR blend :math:`(1-\lambda) E[C] + \lambda\, CVaR_\alpha[C]`.
 
     Attributes
     ----------
     cvar_alpha : float
-        Confidence level :math:`\\alpha` in [0, 1).
+        Confidence level :math:`\alpha` in [0, 1).
     cvar_weight : float
-        Weight :math:`\\lambda` in [0, 1]; 0 is risk neutral.
+        Weight :math:`\lambda` in [0, 1]; 0 is risk neutral.
     """
 
     cvar_alpha: float = Field(0.95, ge=0, lt=1)

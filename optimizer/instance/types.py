@@ -33,7 +33,7 @@ DEMAND_FAMILIES = ("normal", "poisson", "gamma", "lognormal", "negbin")
 
 @dataclass(frozen=True)
 class Items:
-    """Item table, one array entry per item (file order).
+    r"""Item table, one array entry per item (file order).
 
     Attributes
     ----------
@@ -44,7 +44,7 @@ class Items:
     unit_cost : ndarray
         :math:`c_i`, value of one unit.
     demand_mean, demand_std : ndarray
-        :math:`\\mu_i`, :math:`\\sigma_i` of demand per period.
+        :math:`\mu_i`, :math:`\sigma_i` of demand per period.
     demand_dist : ndarray of str
         Demand family, one of ``DEMAND_FAMILIES``.
     lead_time : ndarray of int
@@ -59,7 +59,7 @@ class Items:
         :math:`f_i` per reserved unit per costed period; ``nan`` means capacity
         need not be reserved (the source's capacity is simply available).
     min_fill_rate : ndarray
-        :math:`\\beta_i`; ``nan`` when none is required.
+        :math:`\beta_i`; ``nan`` when none is required.
     volume : ndarray
         :math:`v_i`, storage volume per unit (for the storage coupling row).
     capital_rate, storage_rate, obsolescence_rate : ndarray
@@ -104,15 +104,15 @@ class Items:
 
 @dataclass(frozen=True)
 class Suppliers:
-    """Supplier table with its two-state Markov chain.
+    r"""Supplier table with its two-state Markov chain.
 
     Attributes
     ----------
     name : ndarray of str
     disruption_prob : ndarray
-        :math:`\\alpha_s = P(\\text{up} \\to \\text{down})` per period.
+        :math:`\alpha_s = P(\text{up} \to \text{down})` per period.
     recovery_prob : ndarray
-        :math:`\\beta_s = P(\\text{down} \\to \\text{up})` per period.
+        :math:`\beta_s = P(\text{down} \to \text{up})` per period.
     """
 
     name: np.ndarray
@@ -159,11 +159,11 @@ class Instance:
 
     @property
     def warmup(self) -> int:
-        """Warm-up periods :math:`W`.
+        r"""Warm-up periods :math:`W`.
 
         Default: the largest lead time (at least 1) plus, when a supplier used by an item
         can fail, the length :math:`k` of a down spell that is exceeded with at most 1%
-        probability, :math:`(1-\\beta)^{k} \\le 0.01`. Without that allowance a spell in
+        probability, :math:`(1-\beta)^{k} \le 0.01`. Without that allowance a spell in
         progress at the first costed period could only have started at period 1, so
         long outages would be cut short and disruption risk under-stated (on Snyder &
         Shen's Example 9.3 the in-sample cost fell 23% below the true one).

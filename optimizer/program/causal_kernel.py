@@ -1,28 +1,28 @@
-"""Exact causal cost of a base-stock plan, with exact one-sided derivatives (numba).
+r"""Exact causal cost of a base-stock plan, with exact one-sided derivatives (numba).
 
 A scenario's causal cost :math:`C_w(S, K)` is what running the plan period by period
 costs, played exactly as :func:`optimizer.program.simulate.simulate_plan` plays it (README,
 "The model"): backlog first, then new demand from stock, then emergency supply up to the
-capacity :math:`\\bar e` (reserved items: :math:`\\min(\\bar e, K)`), the rest lost or
+capacity :math:`\bar e` (reserved items: :math:`\min(\bar e, K)`), the rest lost or
 backordered; orders restore the inventory position to :math:`S` and arrive in the
 exogenous periods ``data.arrival``; only the last ``periods`` periods are costed, plus the
 reservation fee :math:`T f K`. Every quantity of the play is built from the plan by
 ``+``, ``-`` and ``min``, so :math:`C_w` is piecewise linear in :math:`(S, K)`.
 
 Forward-mode infinitesimal perturbation analysis propagates, next to each quantity
-:math:`x`, its directional derivative :math:`x'(\\delta)` for a direction
-:math:`\\delta = (\\delta_S, \\delta_K)`. Sums carry tangents linearly; for
-:math:`\\min(a, b)` the exact rule is :math:`a'` if :math:`a < b`, :math:`b'` if
-:math:`b < a` and :math:`\\min(a', b')` on a tie. The chain rule holds for directional
+:math:`x`, its directional derivative :math:`x'(\delta)` for a direction
+:math:`\delta = (\delta_S, \delta_K)`. Sums carry tangents linearly; for
+:math:`\min(a, b)` the exact rule is :math:`a'` if :math:`a < b`, :math:`b'` if
+:math:`b < a` and :math:`\min(a', b')` on a tie. The chain rule holds for directional
 derivatives of Lipschitz piecewise-linear maps, so the result is the exact
-:math:`C_w'((S, K); \\delta)`; with :math:`\\delta = +e_S` it is the right derivative in
-:math:`S`, with :math:`\\delta = -e_S` minus the left one (:data:`DIRECTIONS`). Averaged
+:math:`C_w'((S, K); \delta)`; with :math:`\delta = +e_S` it is the right derivative in
+:math:`S`, with :math:`\delta = -e_S` minus the left one (:data:`DIRECTIONS`). Averaged
 with the scenario probabilities they are the exact one-sided derivatives of the sample
-average, so a minimiser is certified by :math:`\\partial^- \\le 0 \\le \\partial^+`.
+average, so a minimiser is certified by :math:`\partial^- \le 0 \le \partial^+`.
 
-Ties are decided with a tolerance: :math:`|a - b| \\le \\tau (1 + |S| + (L+1)\\mu)`
-counts as a tie (``tie`` is :math:`\\tau`), because a start-up pipeline of
-non-integer :math:`\\mu` leaves round-off of a few ulps on quantities that are equal in
+Ties are decided with a tolerance: :math:`|a - b| \le \tau (1 + |S| + (L+1)\mu)`
+counts as a tie (``tie`` is :math:`\tau`), because a start-up pipeline of
+non-integer :math:`\mu` leaves round-off of a few ulps on quantities that are equal in
 exact arithmetic (integer demand, integer :math:`S`). The values are never changed; the
 derivatives are then those at a point within that distance.
 
@@ -52,7 +52,7 @@ TIE = 1e-11
 
 @njit(cache=True, inline="always")
 def _dmin(a, b, da, db, tol):
-    """Directional derivative of :math:`\\min(a, b)` given those of ``a`` and ``b``."""
+    r"""Directional derivative of :math:`\min(a, b)` given those of ``a`` and ``b``."""
     if a < b - tol:
         return da
     if b < a - tol:
@@ -217,7 +217,7 @@ def _play(
 
 @dataclass
 class CausalPlay:
-    """Causal costs of a block of (item, plan) rows on every scenario.
+    r"""Causal costs of a block of (item, plan) rows on every scenario.
 
     Attributes
     ----------
@@ -228,15 +228,15 @@ class CausalPlay:
     probability : ndarray (N,)
         :math:`p_w`.
     directions : ndarray (m, 2)
-        Rows :math:`\\delta = (\\delta_S, \\delta_K)`.
+        Rows :math:`\delta = (\delta_S, \delta_K)`.
     lines : ndarray (nb, N, 6)
         Costed cost lines per scenario (``COST_LINES``: storage, capital, obsolescence,
         stockout, emergency, reservation).
     unmet, demand : ndarray (nb, N)
-        Costed unmet units :math:`\\sum_{t \\ge W} n_t` and costed demand (the fill-rate
+        Costed unmet units :math:`\sum_{t \ge W} n_t` and costed demand (the fill-rate
         numerator is ``demand - unmet``).
     cost_derivative, unmet_derivative : ndarray (nb, N, m)
-        :math:`C_w'((S, K); \\delta_j)` and the same for the unmet units.
+        :math:`C_w'((S, K); \delta_j)` and the same for the unmet units.
     """
 
     items: np.ndarray
@@ -257,7 +257,7 @@ class CausalPlay:
 
     @property
     def expected_cost(self) -> np.ndarray:
-        """:math:`\\sum_w p_w C_w` per row, shape (nb,)."""
+        r""":math:`\sum_w p_w C_w` per row, shape (nb,)."""
         return self.cost @ self.probability
 
     @property
@@ -267,7 +267,7 @@ class CausalPlay:
 
     @property
     def fill_rate(self) -> np.ndarray:
-        """:math:`1 - E[\\sum n] / E[\\sum d]` per row (1 without costed demand)."""
+        r""":math:`1 - E[\sum n] / E[\sum d]` per row (1 without costed demand)."""
         d = self.demand @ self.probability
         u = self.unmet @ self.probability
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -280,13 +280,13 @@ class CausalPlay:
         return int(hit[0])
 
     def slope(self, dS: float, dK: float) -> np.ndarray:
-        """Directional derivative of the expected cost along :math:`(\\delta_S,
-        \\delta_K)` (one of ``directions``), shape (nb,)."""
+        r"""Directional derivative of the expected cost along :math:`(\delta_S,
+        \delta_K)` (one of ``directions``), shape (nb,)."""
         return self.probability @ self.cost_derivative[:, :, self._column(dS, dK)].T
 
     def fill_slope(self, dS: float, dK: float) -> np.ndarray:
-        """Directional derivative of :attr:`fill_rate` along :math:`(\\delta_S,
-        \\delta_K)`, shape (nb,) (0 without costed demand)."""
+        r"""Directional derivative of :attr:`fill_rate` along :math:`(\delta_S,
+        \delta_K)`, shape (nb,) (0 without costed demand)."""
         d = self.demand @ self.probability
         du = self.probability @ self.unmet_derivative[:, :, self._column(dS, dK)].T
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -294,22 +294,22 @@ class CausalPlay:
 
     @property
     def right_S(self) -> np.ndarray:
-        """:math:`\\partial^+_S E[C]` per row."""
+        r""":math:`\partial^+_S E[C]` per row."""
         return self.slope(1.0, 0.0)
 
     @property
     def left_S(self) -> np.ndarray:
-        """:math:`\\partial^-_S E[C]` per row."""
+        r""":math:`\partial^-_S E[C]` per row."""
         return -self.slope(-1.0, 0.0)
 
     @property
     def right_K(self) -> np.ndarray:
-        """:math:`\\partial^+_K E[C]` per row (0 for items that do not reserve)."""
+        r""":math:`\partial^+_K E[C]` per row (0 for items that do not reserve)."""
         return self.slope(0.0, 1.0)
 
     @property
     def left_K(self) -> np.ndarray:
-        """:math:`\\partial^-_K E[C]` per row."""
+        r""":math:`\partial^-_K E[C]` per row."""
         return -self.slope(0.0, -1.0)
 
 
@@ -327,7 +327,7 @@ def play_plan(
     directions: np.ndarray = DIRECTIONS,
     tie: float = TIE,
 ) -> CausalPlay:
-    """Play the plan causally for a block of items on every scenario.
+    r"""Play the plan causally for a block of items on every scenario.
 
     Parameters
     ----------
@@ -338,9 +338,9 @@ def play_plan(
     items : ndarray of int (nb,), optional
         Item of each row; default every item once (then ``nb = n``). Indices may repeat.
     directions : ndarray (m, 2)
-        Directions :math:`(\\delta_S, \\delta_K)` to differentiate along.
+        Directions :math:`(\delta_S, \delta_K)` to differentiate along.
     tie : float
-        Relative tie tolerance :math:`\\tau` of the ``min`` rule.
+        Relative tie tolerance :math:`\tau` of the ``min`` rule.
 
     Returns
     -------

@@ -18,7 +18,7 @@ from optimizer.scenarios import ScenarioSet, arrival_periods
 
 @dataclass(frozen=True)
 class ProgramData:
-    """Coefficients of the two-stage program for ``n`` items and ``N`` scenarios.
+    r"""Coefficients of the two-stage program for ``n`` items and ``N`` scenarios.
 
     The program is stated in the README section "The model".
 
@@ -33,10 +33,10 @@ class ProgramData:
     demand : ndarray (n, N, H)
         :math:`d_{i,w,t}`.
     arrival : ndarray of int (n, N, H)
-        Arrival period of the order placed at the end of period :math:`\\tau`
+        Arrival period of the order placed at the end of period :math:`\tau`
         (``>= H``: after the horizon).
     mean, lead : ndarray (n,)
-        :math:`\\mu_i`, :math:`L_i`.
+        :math:`\mu_i`, :math:`L_i`.
     carrying : ndarray (3, n)
         Per-period carrying cost per unit on hand: storage, capital, obsolescence.
     holding : ndarray (n,)
@@ -50,7 +50,7 @@ class ProgramData:
     fee : ndarray (n,)
         Reservation fee per reserved unit per costed period; ``nan`` when not reserved.
     fill_rate : ndarray (n,)
-        Minimum expected fill rate :math:`\\beta_i`; ``nan`` when none.
+        Minimum expected fill rate :math:`\beta_i`; ``nan`` when none.
     unit_cost, volume : ndarray (n,)
         :math:`c_i`, :math:`v_i` for the coupling rows.
     budget, storage : float or None
@@ -60,7 +60,7 @@ class ProgramData:
         periods. Before it the item is inert (no demand, nothing ordered); at it the item
         starts from inventory position :math:`S_i` with its start-up pipeline.
     cvar_alpha, cvar_weight : float
-        :math:`\\alpha`, :math:`\\lambda`.
+        :math:`\alpha`, :math:`\lambda`.
     """
 
     backorder: bool
@@ -128,7 +128,7 @@ class ProgramData:
 
     @property
     def min_base_stock(self) -> np.ndarray:
-        """:math:`L_i \\mu_i`: the start-up stock must cover the pipeline."""
+        r""":math:`L_i \mu_i`: the start-up stock must cover the pipeline."""
         return self.lead * self.mean
 
     @property

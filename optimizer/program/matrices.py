@@ -24,7 +24,7 @@ from optimizer.program.data import ProgramData
 
 @dataclass
 class StandardLP:
-    """:math:`\\min c^T x + c_0` s.t. :math:`l_r \\le Ax \\le u_r`, :math:`l_c \\le x \\le u_c`."""
+    r""":math:`\min c^T x + c_0` s.t. :math:`l_r \le Ax \le u_r`, :math:`l_c \le x \le u_c`."""
 
     c: np.ndarray
     A: sp.csc_array

@@ -42,23 +42,23 @@ class RecourseArrays:
 
 @dataclass
 class Evaluation:
-    """Costs and service of one plan on one scenario set (costed periods only).
+    r"""Costs and service of one plan on one scenario set (costed periods only).
 
     Attributes
     ----------
     objective : float
-        :math:`(1-\\lambda) E[C] + \\lambda\\, CVaR_\\alpha[C]`.
+        :math:`(1-\lambda) E[C] + \lambda\, CVaR_\alpha[C]`.
     expected_cost : float
-        :math:`E[C] = \\sum_w p_w C_w`.
+        :math:`E[C] = \sum_w p_w C_w`.
     cvar : float
-        :math:`CVaR_\\alpha[C]` of the scenario costs (exact, from the discrete law).
+        :math:`CVaR_\alpha[C]` of the scenario costs (exact, from the discrete law).
     scenario_cost : ndarray (N,)
         :math:`C_w` summed over items.
     item_scenario_cost : ndarray (n, N)
     lines : ndarray (n, 6)
         Expected cost per item and line (``COST_LINES``) over the horizon.
     fill_rate : ndarray (n,)
-        :math:`1 - E[\\sum n]/E[\\sum d]`.
+        :math:`1 - E[\sum n]/E[\sum d]`.
     avg_on_hand, stockout_units, emergency_units : ndarray (n,)
         Expected average on-hand per period, expected unmet and emergency units per horizon.
     residual : dict of str to float
@@ -83,7 +83,7 @@ class Evaluation:
 
 
 def cvar(values: np.ndarray, prob: np.ndarray, alpha: float) -> float:
-    """Exact :math:`CVaR_\\alpha` of a discrete law (mean of the worst :math:`1-\\alpha` mass)."""
+    r"""Exact :math:`CVaR_\alpha` of a discrete law (mean of the worst :math:`1-\alpha` mass)."""
     order = np.argsort(values)[::-1]
     v, p = values[order], prob[order]
     tail = 1.0 - alpha
