@@ -22,7 +22,10 @@ and this script owns what lies between them. The blocks and their sources:
   ``note`` lines: the last batch is the current measurement, the one before it "earlier
   runs"), ``benchmarks/results/scaling_compare_50x100x13[_coupled].jsonl`` and the sweep
   ``benchmarks/results/scaling.jsonl`` (log-log slopes ``b``, ``c`` of
-  ``log t = a + b log n + c log N`` over items n and scenarios N).
+  ``log t = a + b log n + c log N`` over items n and scenarios N);
+* ``code-map`` — the README's code map, drawn from the tree: each stage of the data flow
+  with the first docstring line of every module in it (so the map cannot drift from the
+  code).
 
 Usage::
 
@@ -346,10 +349,66 @@ def scale_targets_table(root: Path) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------
+# code map: drawn from the tree itself
+
+#: The stages of the data flow, upstream first, as tests/test_layering.py orders them.
+STAGES = (
+    ("optimizer/errors.py", "errors and exit codes (every stage raises them)"),
+    ("optimizer/instance", "files → validated instance"),
+    ("optimizer/scenarios.py", "instance → scenarios (numpy)"),
+    ("optimizer/program", "scenarios → the program's numbers and its numpy semantics"),
+    ("models", "the program's numbers → Pyomo models (the source of truth)"),
+    ("optimizer/engines", "program → solution: one module per engine behind one registry"),
+    ("optimizer/report.py", "solution → plan table and output files"),
+    ("optimizer/analysis", "solutions → diagnostics, policies, fair comparisons"),
+    ("optimizer/planning.py", "one solve end to end, as the CLI runs it"),
+    ("optimizer/cli", "the command line, one module per command"),
+)
+
+
+def _summary(path: Path) -> str:
+    """First line of a module's docstring (empty when it has none)."""
+    import ast
+
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
+    first = re.sub(r":\w+:`~?([^`]+)`", r"`\1`", first)  # reST roles -> code
+    return first.replace("``", "`")
+
+
+def code_map(_results: Path) -> str:
+    """The README's code map: each stage of the data flow with its modules' first lines.
+
+    Drawn from the tree this script belongs to (not the results folder).
+    """
+    root = ROOT
+    lines = ["| stage | module | what it holds |", "| --- | --- | --- |"]
+    for rel, stage in STAGES:
+        path = root / rel
+        if path.is_file():
+            lines.append(f"| {stage} | `{rel}` | {_summary(path)} |")
+            continue
+        if not path.is_dir():
+            raise FiguresError(f"code map: {rel} is not in the tree")
+        modules = sorted(p for p in path.glob("*.py") if p.name != "__init__.py")
+        init = path / "__init__.py"
+        head = _summary(init) if init.exists() else ""
+        lines.append(f"| {stage} | `{rel}/` | {head} |")
+        lines.extend(f"| | `{p.name}` | {_summary(p)} |" for p in modules)
+    lines.append(
+        "| (not the library) | `benchmarks/`, `studies/`, `scripts/`, `tests/` | "
+        "performance scripts; the JIT-or-JIC and sample-size studies; maintenance "
+        "scripts; the test suite |"
+    )
+    return "\n".join(line.replace("|  |", "| |") for line in lines)
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "policy-table": policy_table,
     "sample-size": sample_size_text,
     "scale-targets": scale_targets_table,
+    "code-map": code_map,
 }
 
 
