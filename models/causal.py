@@ -405,7 +405,7 @@ def plan_values(model: pyo.ConcreteModel, data: ProgramData) -> tuple[np.ndarray
 
 
 def recourse_values(model: pyo.ConcreteModel, data: ProgramData) -> RecourseArrays:
-    """The second-stage arrays of a solved model, shape (n, N, H) each."""
+    """Read the second-stage arrays off a solved model, shape (n, N, H) each."""
     n, N, H = data.demand.shape
     out = {k: np.zeros((n, N, H)) for k in ("I", "s", "n", "e", "B", "r")}
     for w in range(N):

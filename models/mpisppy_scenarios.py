@@ -179,7 +179,7 @@ def build_decomposed_scenario(
 
 
 def nonant_components(model: pyo.ConcreteModel) -> list[pyo.Var]:
-    """The nonanticipative variables of a scenario model: ``S``, ``K`` and ``eta`` if any."""
+    """List the nonanticipative variables of a scenario model: ``S``, ``K``, ``eta`` if any."""
     out = [model.S]
     if len(model.K) > 0:
         out.append(model.K)
@@ -238,7 +238,7 @@ def kw_creator(cfg: Any = None, *, data: ProgramData | None = None) -> dict[str,
 
 
 def scenario_denouement(rank: int, scenario_name: str, scenario: pyo.ConcreteModel) -> None:
-    """Called by mpi-sppy after the run for each local scenario: log its cost."""
+    """Log the cost :math:`C_w` of a local scenario (mpi-sppy calls this after the run)."""
     w = scenario_index(scenario_name)
     cost = pyo.value(scenario.scenario[w].cost, exception=False)
     log.debug("rank %d, %s: scenario cost C_w = %s", rank, scenario_name, cost)

@@ -53,7 +53,7 @@ def _incoming(arrival: np.ndarray) -> list[list[list[int]]]:
 
 
 def _add_first_stage(owner: pyo.Block, data: ProgramData) -> None:
-    """Base stock ``S``, safety stock ``ss`` and reserved capacity ``K`` on ``owner``."""
+    """Add base stock ``S``, safety stock ``ss`` and reserved capacity ``K`` to ``owner``."""
     items = range(data.n_items)
     lower = data.min_base_stock.tolist()
     cover = ((data.lead + 1) * data.mean).tolist()

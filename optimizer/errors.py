@@ -44,6 +44,7 @@ class InputProblem:
 
     @property
     def subject(self) -> str:
+        """What ``item`` names: ``kind`` if set, else supplier, scenario or item by file."""
         if self.kind:
             return self.kind
         name = self.file.replace("\\", "/").rsplit("/", 1)[-1]
@@ -54,6 +55,7 @@ class InputProblem:
         }.get(name, "item")
 
     def __str__(self) -> str:
+        """Format as ``file, row r, <subject> 'x', column 'c': rule``, unset parts left out."""
         where = [self.file]
         if self.row is not None:
             where.append(f"row {self.row}")

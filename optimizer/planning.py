@@ -114,7 +114,7 @@ def build_summary(
     table: pd.DataFrame,
     timings: dict,
 ) -> dict:
-    """The ``summary.json`` document."""
+    """Build the ``summary.json`` document."""
     ev = sol.evaluation
     optimal = sol.status is SolutionStatus.OPTIMAL
     counts = pd.Series(posture(table["cover_periods"].to_numpy())).value_counts()

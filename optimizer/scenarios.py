@@ -50,6 +50,7 @@ class ScenarioSet:
 
     @property
     def n_scenarios(self) -> int:
+        """Number of scenarios :math:`N`."""
         return self.probability.shape[0]
 
     @property
@@ -83,7 +84,7 @@ class ScenarioSet:
 
 
 def _stable_key(text: str) -> int:
-    """A run-independent 32-bit key for a name (Python's ``hash`` is salted)."""
+    """Return a run-independent 32-bit key for a name (Python's ``hash`` is salted)."""
     return zlib.crc32(text.encode("utf-8"))
 
 
@@ -224,7 +225,7 @@ def generate_scenarios(
 
 
 def mean_value_scenario(instance: Instance) -> ScenarioSet:
-    r"""The single expected-value scenario: mean demand, every supplier always up.
+    r"""Build the single expected-value scenario: mean demand, every supplier always up.
 
     Solving the program on it gives the EV plan, which is exactly JIT
     (:math:`S_i = (L_i+1)\mu_i`).

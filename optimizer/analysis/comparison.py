@@ -198,14 +198,17 @@ class Comparison:
 
     @property
     def eval_scenarios(self) -> int:
+        """Number of out-of-sample scenarios every plan is priced on."""
         return self.evaluator.data.n_scenarios
 
     @property
     def opt_scenarios(self) -> int | None:
+        """Number of scenarios the stochastic plan was optimised on (None without it)."""
         rp = self.policy("stochastic")
         return rp.data.n_scenarios if rp is not None and rp.data is not None else None
 
     def policy(self, name: str) -> PolicyPlan | None:
+        """Return the compared policy called ``name``, or None when there is none."""
         return next((p for p in self.policies if p.name == name), None)
 
     def winner(self, causal: bool = False) -> str:

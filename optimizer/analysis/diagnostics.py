@@ -69,6 +69,7 @@ class Diagnostics:
     note: str = ""
 
     def as_dict(self) -> dict:
+        """Return the figures as a plain dict (for ``summary.json``)."""
         return asdict(self)
 
 

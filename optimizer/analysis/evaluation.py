@@ -125,7 +125,7 @@ def _scenario_slice(data: ProgramData, index: np.ndarray) -> tuple[float, Progra
 
 
 def unmet_in_period(data: ProgramData, rec: RecourseArrays) -> np.ndarray:
-    r"""Expected units of costed demand not served in their own period, per item.
+    r"""Compute the expected units of costed demand not served in their period, per item.
 
     Lost sales: :math:`\sum_t n_t`. Backorders: :math:`\sum_t \min(B_t, d_t - e_t)`, the
     part of the period's demand still in the backlog at period end when the backlog is
@@ -237,7 +237,7 @@ class PlanEvaluation:
         return mean_ci(ev.scenario_cost, self.probability)
 
     def stockout_units(self, causal: bool = False) -> np.ndarray:
-        """Expected unmet units per item over the costed periods."""
+        """Return the expected unmet units per item over the costed periods."""
         return self.causal.stockout_units if causal else self.unmet
 
     def fill_rate(self, causal: bool = False) -> float:
@@ -461,8 +461,10 @@ def evaluate_plan(
 
 
 def policy_plan_table(instance: Instance, ev: PlanEvaluation) -> pd.DataFrame:
-    """Plan table of one evaluated plan (:func:`optimizer.report.plan_table` on the
-    out-of-sample hindsight costs) plus its causal cost, fill rate and capital."""
+    """Build the plan table of one evaluated plan, with its causal cost, fill rate and capital.
+
+    The table is :func:`optimizer.report.plan_table` on the out-of-sample hindsight costs.
+    """
     served = dataclasses.replace(
         ev.hindsight, fill_rate=ev.item_fill_rate(), stockout_units=ev.unmet
     )  # see unmet_in_period

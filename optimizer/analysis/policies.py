@@ -104,6 +104,7 @@ class PolicyPlan:
 
     @property
     def is_heuristic(self) -> bool:
+        """True for the heuristic families (``jit``, ``jic``, ``classic``, ``newsvendor``)."""
         return self.family in HEURISTICS
 
 
@@ -444,8 +445,9 @@ def policy_names(
 
 
 def heuristic_policy(instance: Instance, name: str) -> PolicyPlan:
-    """Build a heuristic plan from its name (``jit``, ``jic_<k>``, ``classic_<pct>``,
-    ``newsvendor``).
+    """Build a heuristic plan from its name.
+
+    The names are ``jit``, ``jic_<k>``, ``classic_<pct>`` and ``newsvendor``.
 
     Raises
     ------
@@ -476,7 +478,7 @@ def make_policies(
     include_stochastic: bool = True,
     config: SolveConfig | None = None,
 ) -> list[PolicyPlan]:
-    r"""The standard policy set: jit, jic_<k>, classic_<pct>, newsvendor, ev, stochastic.
+    r"""Build the standard policy set: jit, jic_<k>, classic_<pct>, newsvendor, ev, stochastic.
 
     Parameters
     ----------

@@ -84,6 +84,7 @@ class GapEstimate:
 
     @property
     def replications(self) -> int:
+        """:math:`R`, the number of replications."""
         return int(self.gaps.size)
 
     @property
@@ -106,8 +107,10 @@ class GapEstimate:
 
     @property
     def lower_bound_estimate(self) -> float:
-        r""":math:`\bar v_n = \frac1R\sum_r \hat v_n^r`, a statistical lower bound on
-        :math:`z^*` (in expectation)."""
+        r""":math:`\bar v_n = \frac1R\sum_r \hat v_n^r`, a lower bound on :math:`z^*`.
+
+        The bound holds in expectation (a statistical lower bound).
+        """
         return float(self.saa_values.mean())
 
     @property

@@ -280,13 +280,17 @@ class CausalPlay:
         return int(hit[0])
 
     def slope(self, dS: float, dK: float) -> np.ndarray:
-        r"""Directional derivative of the expected cost along :math:`(\delta_S,
-        \delta_K)` (one of ``directions``), shape (nb,)."""
+        r"""Directional derivative of the expected cost along :math:`(\delta_S, \delta_K)`.
+
+        The direction is one of ``directions``; shape (nb,).
+        """
         return self.probability @ self.cost_derivative[:, :, self._column(dS, dK)].T
 
     def fill_slope(self, dS: float, dK: float) -> np.ndarray:
-        r"""Directional derivative of :attr:`fill_rate` along :math:`(\delta_S,
-        \delta_K)`, shape (nb,) (0 without costed demand)."""
+        r"""Directional derivative of :attr:`fill_rate` along :math:`(\delta_S, \delta_K)`.
+
+        Shape (nb,); 0 for an item without costed demand.
+        """
         d = self.demand @ self.probability
         du = self.probability @ self.unmet_derivative[:, :, self._column(dS, dK)].T
         with np.errstate(invalid="ignore", divide="ignore"):

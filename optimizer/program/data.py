@@ -87,19 +87,24 @@ class ProgramData:
     start: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        """Default ``start`` to period 0 for every item (the full warm-up)."""
         if self.start is None:
             object.__setattr__(self, "start", np.zeros(self.demand.shape[0], dtype=np.int64))
 
     @property
     def pipeline(self) -> np.ndarray:
-        r"""Start-up pipeline arrivals, shape (n, H): :math:`\mu_i` in the :math:`L_i`
-        periods from the item's first live period on (the shipments in transit when it
-        starts at inventory position :math:`S_i`)."""
+        r"""Start-up pipeline arrivals, shape (n, H).
+
+        :math:`\mu_i` in the :math:`L_i` periods from the item's first live period on (the
+        shipments in transit when it starts at inventory position :math:`S_i`).
+        """
         return self.pipeline_of(slice(None))
 
     def pipeline_of(self, i: int | slice) -> np.ndarray:
-        """:attr:`pipeline` of item ``i`` (shape (H,)) or of a slice of items, built
-        without the others."""
+        """Build :attr:`pipeline` of item ``i`` (shape (H,)) or of a slice of items alone.
+
+        The other items' rows are not built.
+        """
         t = np.arange(self.horizon)
         first = np.asarray(self.start[i])[..., None]
         lead = np.asarray(self.lead[i])[..., None]
@@ -108,22 +113,27 @@ class ProgramData:
 
     @property
     def n_items(self) -> int:
+        """:math:`n`, the number of items."""
         return self.demand.shape[0]
 
     @property
     def n_scenarios(self) -> int:
+        """:math:`N`, the number of scenarios."""
         return self.demand.shape[1]
 
     @property
     def horizon(self) -> int:
+        """:math:`H = W + T`, the periods per scenario."""
         return self.demand.shape[2]
 
     @property
     def has_emergency(self) -> np.ndarray:
+        """Items with an emergency source (capacity :math:`> 0`), bool (n,)."""
         return self.capacity > 0
 
     @property
     def reserves(self) -> np.ndarray:
+        """Items whose emergency capacity :math:`K_i` must be reserved at a fee, bool (n,)."""
         return self.has_emergency & ~np.isnan(self.fee)
 
     @property
@@ -133,6 +143,7 @@ class ProgramData:
 
     @property
     def uses_cvar(self) -> bool:
+        r"""True when the objective blends in :math:`CVaR_\alpha` (:math:`\lambda > 0`)."""
         return self.cvar_weight > 0
 
     @property
@@ -141,7 +152,7 @@ class ProgramData:
         return self.budget is None and self.storage is None and not self.uses_cvar
 
     def item(self, i: int | np.ndarray) -> ProgramData:
-        """Data of one item or an index array of items (plan-level limits kept as they are)."""
+        """Restrict to one item or an index array of items (plan-level limits kept as they are)."""
         idx = np.atleast_1d(np.asarray(i, dtype=int))
         fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
         for k in (

@@ -36,6 +36,7 @@ class StandardLP:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(rows, columns) of :math:`A`."""
         return self.A.shape
 
 

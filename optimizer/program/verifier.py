@@ -79,6 +79,7 @@ class Evaluation:
 
     @property
     def max_residual(self) -> float:
+        """Largest violation over all constraint groups (0 when feasible)."""
         return max(self.residual.values(), default=0.0)
 
 
