@@ -41,6 +41,7 @@ class Termination(enum.Enum):
 
     @property
     def is_limit(self) -> bool:
+        """True when the engine stopped at a limit (time, iterations, other, interrupted)."""
         return self in (
             Termination.TIME_LIMIT,
             Termination.ITERATION_LIMIT,
@@ -69,11 +70,12 @@ class SolveStatus(enum.Enum):
 
     @property
     def has_plan(self) -> bool:
+        """True when a plan came back (optimal, or feasible at a limit)."""
         return self in (SolveStatus.OPTIMAL, SolveStatus.LIMIT_FEASIBLE)
 
     @classmethod
     def of(cls, termination: Termination, status: SolutionStatus) -> SolveStatus:
-        """The label of what came back and why the engine stopped."""
+        """Label what came back and why the engine stopped, as one status."""
         if status is SolutionStatus.OPTIMAL:
             return cls.OPTIMAL
         if status is SolutionStatus.FEASIBLE:
@@ -120,6 +122,7 @@ class SolveRequest:
 
     @property
     def fixed_plan(self) -> bool:
+        """True when the request prices a given plan :math:`(S, K)` instead of optimising."""
         return self.base_stock is not None
 
     @classmethod
@@ -131,7 +134,7 @@ class SolveRequest:
 
     @classmethod
     def wait_and_see(cls) -> SolveRequest:
-        """The wait-and-see relaxation."""
+        """Request the wait-and-see relaxation (one plan per scenario)."""
         return cls(anticipative=True)
 
 
@@ -206,7 +209,7 @@ class SolveConfig:
     mpisppy: MpiSppyOptions = field(default_factory=MpiSppyOptions)
 
     def with_engine(self, engine: str) -> SolveConfig:
-        """The same settings with another engine."""
+        """Return the same settings with another engine."""
         return dataclasses.replace(self, engine=engine)
 
 
@@ -268,6 +271,7 @@ class EngineResult:
 
     @property
     def has_plan(self) -> bool:
+        """True when a solution came back (any status but ``NO_SOLUTION``)."""
         return self.status is not SolutionStatus.NO_SOLUTION
 
     def as_fields(self) -> dict[str, Any]:
@@ -276,8 +280,7 @@ class EngineResult:
 
 
 def first_stage(values: np.ndarray, request: SolveRequest) -> np.ndarray:
-    """Plan columns of shape (n, plans) as the result carries them: (n,) unless
-    wait-and-see."""
+    """Shape plan columns (n, plans) as the result carries them: (n,) unless wait-and-see."""
     return values if request.anticipative else values[:, 0]
 
 
@@ -317,8 +320,10 @@ def combine(parts: list[EngineResult], request: SolveRequest) -> EngineResult:
 
 
 class EngineGaveUp(RuntimeError):
-    """An engine that accepted a program could not finish it; the next engine that
-    accepts it is tried."""
+    """An engine that accepted a program could not finish it.
+
+    The next engine that accepts the program is tried.
+    """
 
 
 @runtime_checkable

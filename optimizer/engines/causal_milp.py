@@ -94,6 +94,7 @@ class MILPResult:
         return float("nan")
 
     def __str__(self) -> str:
+        """Format as ``termination/solution`` (Pyomo's enum names)."""
         return f"{self.termination.name}/{self.solution.name}"
 
 
@@ -117,8 +118,10 @@ _TERMINATION = {
 
 
 def model_size(model: pyo.ConcreteModel) -> tuple[int, int, int]:
-    """Variables (fixed ones included), integer ones and active constraints of ``model``:
-    the model before HiGHS's presolve."""
+    """Count the variables, integer variables and active constraints of ``model``.
+
+    Fixed variables are counted: these are the sizes before HiGHS's presolve.
+    """
     variables = list(model.component_data_objects(pyo.Var, descend_into=True))
     n_int = sum(1 for v in variables if v.is_integer())
     rows = sum(1 for _ in model.component_data_objects(pyo.Constraint, active=True))
@@ -126,8 +129,10 @@ def model_size(model: pyo.ConcreteModel) -> tuple[int, int, int]:
 
 
 def _highs_model(model: pyo.ConcreteModel) -> tuple[highspy.HighsLp, list]:
-    """Standard-form compile of ``model`` (fixed variables become constants) with the
-    integrality of each column."""
+    """Compile ``model`` to standard form, with the integrality of each column.
+
+    Fixed variables become constants.
+    """
     repn = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
     columns = list(repn.columns)
     n_col = len(columns)

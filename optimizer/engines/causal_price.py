@@ -76,8 +76,9 @@ def price_for_row(
     max_iter: int = 100,
     counter: Counter | None = None,
 ) -> PricedRow:
-    r"""Price :math:`\lambda^*` of one row :math:`\sum_i a_i S_i \le R` and the item
-    answers under it (see the module docstring).
+    r"""Find the price :math:`\lambda^*` of one row :math:`\sum_i a_i S_i \le R`.
+
+    The result carries the item answers under that price too (see the module docstring).
 
     Parameters
     ----------

@@ -244,8 +244,9 @@ def _minimise_S(
     x_tol: float = 1e-9,
     max_iter: int = 200,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    r"""Smallest minimiser of :math:`F(\cdot, K) + \text{slope}\, S` on
-    :math:`[\text{lower}, \infty)` per row (a convex search; see the module docstring).
+    r"""Find per row the smallest minimiser of :math:`F(\cdot, K) + \text{slope}\, S`.
+
+    The search is convex, on :math:`[\text{lower}, \infty)` (see the module docstring).
 
     Returns ``(S, F, right, left)`` at the answers (``F`` includes the slope term).
     """
@@ -360,8 +361,10 @@ def _scan(
     points: int,
     counter: Counter,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    r"""Scan each row's :math:`F` on ``points`` whole levels from its lower bound to twice
-    the searched level (and at least :math:`(L+2)\mu` above the bound).
+    r"""Scan each row's :math:`F` on ``points`` whole levels above its lower bound.
+
+    The grid runs to twice the searched level (and at least :math:`(L+2)\mu` above the
+    bound).
 
     Returns the grid's best level and value, the grid step, and whether the grid values
     are convex (second differences non-negative to round-off).
@@ -437,7 +440,7 @@ def _guard(
     x_tol: float,
     counter: Counter,
 ) -> np.ndarray:
-    """The convexity safeguard (module docstring), updating ``S`` and ``F`` in place.
+    """Apply the convexity safeguard (module docstring), updating ``S`` and ``F`` in place.
 
     Returns per row whether nothing contradicted convexity.
     """
@@ -530,8 +533,10 @@ def search_items(
     lower = base_lower.copy()
 
     def inner(rows, k, lo_hint=None, hi_hint=None, guarded=False):
-        """Inner solve in S at reservations ``k`` for ``rows``: (S, F, r, l, lower);
-        ``guarded``: with the convexity safeguard (for the joint search's g)."""
+        """Solve in S at reservations ``k`` for ``rows``; return (S, F, r, l, lower).
+
+        With ``guarded``, apply the convexity safeguard (for the joint search's g).
+        """
         low = base_lower[rows]
         has = ~np.isnan(target[rows])
         if has.any():

@@ -49,6 +49,7 @@ class DecomposedEngine:
     def accepts(
         self, data: ProgramData, request: SolveRequest, *, auto: bool = False
     ) -> str | None:
+        """Decline a program whose items are coupled (budget, storage row or CVaR)."""
         if not data.is_separable:
             return (
                 "it needs an instance without budget, storage or CVaR coupling; "
@@ -57,6 +58,7 @@ class DecomposedEngine:
         return None
 
     def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:
+        """Solve each item's LP on its own, over ``config.workers`` forked processes."""
         n, workers = data.n_items, config.workers
         _POOL_JOB.update(data=data, request=request, options=SolverOptions.of(config))
         try:

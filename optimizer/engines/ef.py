@@ -28,9 +28,11 @@ class PyomoEFEngine:
     def accepts(
         self, data: ProgramData, request: SolveRequest, *, auto: bool = False
     ) -> str | None:
+        """Accept every program (the reference engine)."""
         return None
 
     def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:
+        """Build the Pyomo extensive form, compile it to standard form and solve it by HiGHS."""
         t0 = time.perf_counter()
         m = build_extensive_form(data, nonanticipative=not request.anticipative)
         if request.base_stock is not None:

@@ -86,7 +86,7 @@ def flow_eligible(
     base_stock: np.ndarray | None = None,
     keep_fill_rate: bool = True,
 ) -> bool:
-    """True when :func:`solve_flow` solves ``data`` exactly in this mode."""
+    """Tell whether :func:`solve_flow` solves ``data`` exactly in this mode."""
     request = SolveRequest(
         anticipative=anticipative, base_stock=base_stock, keep_fill_rate=keep_fill_rate
     )
@@ -101,9 +101,11 @@ class FlowEngine:
     def accepts(
         self, data: ProgramData, request: SolveRequest, *, auto: bool = False
     ) -> str | None:
+        """Accept lost sales without fill-rate targets or CVaR (see :func:`flow_refusal`)."""
         return flow_refusal(data, request)
 
     def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:
+        """Solve item by item on the exact min-cost-flow cost curves (:func:`solve_flow`)."""
         return solve_flow(data, request, workers=config.workers, time_limit=config.time_limit)
 
 
@@ -232,7 +234,7 @@ def solve_flow(
 
 
 def _stopped(start: float, termination: Termination, message: str) -> EngineResult:
-    """The result of a solve that ends without a plan."""
+    """Build the result of a solve that ends without a plan."""
     return EngineResult(
         SolutionStatus.NO_SOLUTION, termination, message, solve_seconds=time.perf_counter() - start
     )
@@ -267,8 +269,10 @@ def _scenario_argmins(data: ProgramData, i: int) -> np.ndarray:
 
 
 def _best_item_plan(data: ProgramData, i: int) -> tuple[float, float, ScenarioCurves]:
-    """Optimal :math:`(S_i, K_i)` of one item on its own, with its scenario curves at
-    :math:`K_i` traced with stock (for the recourse)."""
+    """Find the optimal :math:`(S_i, K_i)` of one item on its own.
+
+    Also returns its scenario curves at :math:`K_i`, traced with stock (for the recourse).
+    """
     if not data.reserves[i]:
         curves = scenario_curves(data, i, with_stock=True)
         curve = expected_curve(data, i, curves=curves)
@@ -290,8 +294,7 @@ def _best_item_plan(data: ProgramData, i: int) -> tuple[float, float, ScenarioCu
 
 
 def _reserve_range(data: ProgramData, i: int) -> float:
-    """Largest useful reservation :math:`K`: the emergency capacity, else the largest
-    demand."""
+    """Return the largest useful :math:`K`: the emergency capacity, else the peak demand."""
     cap = float(data.capacity[i])
     return cap if np.isfinite(cap) else float(data.demand[i].max(initial=0.0))
 
@@ -306,8 +309,9 @@ def minimise_with_subgradients(
     max_iter: int = 100,
     hint: float | None = None,
 ) -> float:
-    r"""Minimiser of a convex function of one variable on ``[lo, hi]`` given
-    ``f(x) = (F(x), g)`` with :math:`g \in \partial F(x)` (Kelley's cutting planes).
+    r"""Minimise a convex function of one variable on ``[lo, hi]`` by Kelley's cutting planes.
+
+    ``f(x)`` returns ``(F(x), g)`` with :math:`g \in \partial F(x)`.
 
     An end is the answer when its subgradient points outwards (one evaluation each).
     Otherwise a bracket :math:`[a, b]` with :math:`g_a < 0 < g_b` shrinks: the tangents
@@ -496,8 +500,9 @@ def _still_optimal(f, k: float | None, hi: float) -> float | None:
 def _priced_plan(
     curves: list[ItemCurve], weight: np.ndarray, room: float
 ) -> tuple[np.ndarray | None, float]:
-    r"""Exact optimum of :math:`\min \sum_i Q_i(x_i)` s.t. :math:`\sum_i a_i x_i \le`
-    ``room`` (:math:`x = S - L\mu`).
+    r"""Solve :math:`\min \sum_i Q_i(x_i)` s.t. :math:`\sum_i a_i x_i \le` ``room`` exactly.
+
+    Here :math:`x = S - L\mu`.
 
     Returns ``(x, lambda*)``; ``x`` is None when ``room < 0`` (infeasible).
     """
@@ -505,8 +510,9 @@ def _priced_plan(
 
 
 class PriceSweep:
-    r"""The breakpoint sweep for :math:`\min \sum_i Q_i(x_i)` s.t.
-    :math:`\sum_i a_i x_i \le R`, its events sorted once for any number of rooms.
+    r"""The breakpoint sweep for :math:`\min \sum_i Q_i(x_i)` s.t. :math:`\sum_i a_i x_i \le R`.
+
+    Its events are sorted once, for any number of rooms :math:`R`.
 
     Every curve segment with a negative slope is an event: below the price
     :math:`-Q_i'/a_i` item :math:`i` moves from the segment's start to its end. Sorted by
@@ -536,7 +542,7 @@ class PriceSweep:
         self.cum = np.cumsum(self.use)
 
     def _overshoot(self, room: float) -> int:
-        """The first event whose row use overshoots ``room``."""
+        """Find the first event whose row use overshoots ``room``."""
         return int(np.searchsorted(self.cum, room, side="right"))
 
     def price(self, room: float) -> float:

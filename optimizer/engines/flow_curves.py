@@ -72,8 +72,9 @@ class ItemCurve:
         return j
 
     def cap_subgradient(self, price: float = 0.0, j: int | None = None) -> float:
-        r""":math:`E\sum_t \mu_t` at the minimiser for ``price``, from one optimal dual of
-        the whole item problem: a subgradient of
+        r"""Return :math:`E\sum_t \mu_t` at the minimiser for ``price``: a cap subgradient.
+
+        It comes from one optimal dual of the whole item problem and is a subgradient of
         :math:`\min_x [Q(x; \bar e) + \text{price}\cdot x]` in the cap :math:`\bar e`.
 
         At a breakpoint :math:`x_j` the scenarios with a breakpoint there may take the
@@ -207,8 +208,11 @@ def expected_curve(
     *,
     with_cap_gradient: bool = False,
 ) -> ItemCurve:
-    r""":math:`Q_i(S) = \sum_w p_w Q_{i,w}(S)` as an :class:`ItemCurve` (from ``curves``
-    when given), with the cap duals at its breakpoints when traced with them."""
+    r"""Build :math:`Q_i(S) = \sum_w p_w Q_{i,w}(S)` as an :class:`ItemCurve`.
+
+    It is built from ``curves`` when given, with the cap duals at its breakpoints when
+    traced with them.
+    """
     if curves is None:
         curves = scenario_curves(data, i, emergency_cap, with_cap_gradient=with_cap_gradient)
     seg_x, seg_g, n_seg, q0 = curves.x, curves.slope, curves.n_seg, curves.value0
@@ -224,8 +228,11 @@ def expected_curve(
     xs = at[start_idx]
 
     def on_breakpoints(per_segment: np.ndarray) -> tuple[float, np.ndarray]:
-        """Expected value on the first segments, and its change at each distinct
-        breakpoint ``xs`` (of a quantity constant on every scenario's segments)."""
+        """Take the expectation of a per-segment quantity at the breakpoints ``xs``.
+
+        Returns its expected value on the first segments and its change at each distinct
+        breakpoint (the quantity is constant on every scenario's segments).
+        """
         first = float(np.dot(prob, per_segment[:, 0]))
         if not at.size:
             return first, np.empty(0)

@@ -142,8 +142,10 @@ def _shortest(n_nodes, m, tail, head, cap, cost, flow, dist, pred, eps):
 
 @njit(cache=True)
 def _augment(sink, m, cap, flow, tail, head, pred, limit):
-    """Push up to ``limit`` along the predecessor path into ``sink``; return the amount
-    and the node where the path starts."""
+    """Push up to ``limit`` along the predecessor path into ``sink``.
+
+    Returns the amount and the node where the path starts.
+    """
     amount = limit
     v = sink
     while pred[v] != -(m + 1):
@@ -287,8 +289,9 @@ def _scenario(
 
 @njit(cache=True)
 def _cap_gradient(first, W, H, d, a, p, prem, cap_e, dist):
-    r""":math:`\sum_t \mu_t`: the duals of the emergency caps :math:`e_t \le \bar e`
-    that go with node potentials ``dist`` (shortest-path distances of the current
+    r"""Compute :math:`\sum_t \mu_t`, the duals of the emergency caps :math:`e_t \le \bar e`.
+
+    They go with node potentials ``dist`` (shortest-path distances of the current
     residual graph, an optimal dual of the current flow).
 
     A period whose demand reaches the cap has
@@ -316,8 +319,11 @@ def _cap_gradient(first, W, H, d, a, p, prem, cap_e, dist):
 
 @njit(cache=True)
 def _write_stock(first, H, m, tail, head, cap, flow, x, I_out, s_out):
-    """On hand :math:`I_t` (hold-arc flows; ``x`` before the first live period) and
-    sales :math:`s_t` (sale-arc flows) of the current flow."""
+    """Write on hand :math:`I_t` and sales :math:`s_t` of the current flow.
+
+    :math:`I_t` are the hold-arc flows (``x`` before the first live period), :math:`s_t`
+    the sale-arc flows.
+    """
     for t in range(H):
         I_out[t] = 0.0
         s_out[t] = 0.0
@@ -377,6 +383,11 @@ def item_curves(
     seg_k,
     k_grad,
 ):
+    r"""Trace every scenario's curve :math:`Q_w(L\mu + x)`, in parallel (:func:`_scenario`).
+
+    Writes segment starts and slopes into ``seg_x[w]``, ``seg_g[w]``, :math:`Q_w(L\mu)`
+    into ``q0[w]`` and the segment count (-1 on failure) into ``n_seg[w]``.
+    """
     N, H = d.shape
     for w in prange(N):
         I_tmp = np.empty(H)
@@ -409,6 +420,11 @@ def item_curves(
 
 @njit(cache=True, parallel=True)
 def item_flows(first, W, d, a, h, p, prem, cap_e, pipe, target, I_out, s_out, q_out):
+    r"""Solve every scenario's flow at :math:`x = S - L\mu` = ``target[w]``, in parallel.
+
+    Writes :math:`I_t, s_t` into ``I_out[w], s_out[w]`` and :math:`Q_w(S)` into
+    ``q_out[w]`` (nan on failure).
+    """
     N, H = d.shape
     for w in prange(N):
         dummy = np.empty(1)
@@ -440,9 +456,11 @@ def item_flows(first, W, d, a, h, p, prem, cap_e, pipe, target, I_out, s_out, q_
 
 @njit(cache=True, parallel=True)
 def interpolate_flows(seg_x, seg_g, n_seg, q0, seg_I, seg_s, target, I_out, s_out, q_out):
-    """Stock at ``target`` from the stored segment starts: linear inside a segment (one
-    augmenting path), the extra units held all along on the last (unbounded) one; and
-    the cost :math:`Q_w` there."""
+    """Interpolate the stock and the cost :math:`Q_w` at ``target`` from the segment starts.
+
+    The stock is linear inside a segment (one augmenting path); on the last (unbounded)
+    segment the extra units are held all along.
+    """
     N = seg_x.shape[0]
     H = I_out.shape[1]
     for w in prange(N):

@@ -32,9 +32,11 @@ INF = highspy.kHighsInf
 
 
 def _swallow_banner() -> None:
-    """HiGHS prints its banner on stdout when the first instance of a process is made,
-    whatever ``output_flag`` says; make that first instance with stdout pointed away so
-    the banner does not land in tables or JSON lines."""
+    """Make the process's first HiGHS instance with stdout pointed away.
+
+    HiGHS prints its banner on stdout when the first instance of a process is made,
+    whatever ``output_flag`` says; this keeps the banner out of tables and JSON lines.
+    """
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):  # stdout replaced (e.g. captured)
@@ -79,7 +81,7 @@ class SolverOptions:
 
     @classmethod
     def of(cls, config: SolveConfig) -> SolverOptions:
-        """The HiGHS part of a :class:`~optimizer.engines.base.SolveConfig`."""
+        """Take the HiGHS part of a :class:`~optimizer.engines.base.SolveConfig`."""
         return cls(
             time_limit=config.time_limit,
             threads=config.threads,
@@ -147,8 +149,11 @@ _LIMITS = {
 def _status_of(
     model_status: highspy.HighsModelStatus, primal_feasible: bool
 ) -> tuple[Termination, SolutionStatus]:
-    """Why HiGHS stopped and what came back, from its model status and whether it holds
-    a feasible primal point (a limit with one is a plan with a gap)."""
+    """Tell why HiGHS stopped and what came back.
+
+    Both follow from its model status and whether it holds a feasible primal point (a
+    limit with one is a plan with a gap).
+    """
     if model_status in (_MS.kOptimal, _MS.kModelEmpty):
         return Termination.CONVERGED, SolutionStatus.OPTIMAL
     if model_status == _MS.kInfeasible:
@@ -249,8 +254,10 @@ def solve_lp(lp: StandardLP, options: SolverOptions | None = None) -> LPResult:
 def engine_result(
     res: LPResult, *, build_seconds: float, size: tuple[int, int, int]
 ) -> EngineResult:
-    """An :class:`~optimizer.engines.base.EngineResult` without plan arrays from one LP
-    solve (the caller reads the plan off ``res.x``)."""
+    """Wrap one LP solve as an :class:`~optimizer.engines.base.EngineResult` without plans.
+
+    The caller reads the plan off ``res.x``.
+    """
     return EngineResult(
         status=res.status,
         termination=res.termination,

@@ -45,9 +45,11 @@ class MatrixEngine:
     def accepts(
         self, data: ProgramData, request: SolveRequest, *, auto: bool = False
     ) -> str | None:
+        """Accept every program."""
         return None
 
     def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:
+        """Assemble the whole extensive form as sparse matrices and solve it by HiGHS."""
         out = solve_part(data, request, SolverOptions.of(config))
         if out.has_plan:
             out.base_stock = first_stage(out.base_stock, request)

@@ -136,6 +136,7 @@ class DistributedResult:
 
     @property
     def has_plan(self) -> bool:
+        """True when an incumbent plan came back with a finite inner bound."""
         return self.base_stock.size > 0 and math.isfinite(self.inner_bound)
 
     def as_dict(self) -> dict[str, Any]:
@@ -179,7 +180,7 @@ def as_program_data(
     scenarios: int | None = None,
     seed: int | None = None,
 ) -> ProgramData:
-    """The :class:`ProgramData` of an instance (scenarios sampled as ``solve`` does)."""
+    """Build the :class:`ProgramData` of an instance (scenarios sampled as ``solve`` does)."""
     if isinstance(instance_or_data, ProgramData):
         return instance_or_data
     scen = generate_scenarios(instance_or_data, scenarios, seed=seed)
@@ -230,7 +231,7 @@ def _rho_setter_for(rho: dict[str, np.ndarray]):
 
 
 def _xbar_incumbent_class(every: int):
-    r"""A PH extension that prices :math:`\bar x` as an incumbent every ``every`` iterations.
+    r"""Make a PH extension that prices :math:`\bar x` as an incumbent every ``every`` iterations.
 
     It fixes every local scenario's nonanticipative variables at :math:`\bar x`, turns the
     PH terms off, solves, and offers :math:`\sum_w p_w f_w(\bar x)` to the hub's best
@@ -283,7 +284,7 @@ def _xbar_incumbent_class(every: int):
 
 
 def opt_iter(opt: Any) -> int:
-    """Current PH iteration of an mpi-sppy PH object (0 before the loop)."""
+    """Return the current PH iteration of an mpi-sppy PH object (0 before the loop)."""
     return int(getattr(opt, "_PHIter", 0) or 0)
 
 
@@ -350,7 +351,7 @@ def _config(
 
 
 def _layout(size: int) -> tuple[int, str]:
-    """Number of cylinders and their description for ``size`` ranks."""
+    """Choose the number of cylinders and their description for ``size`` ranks."""
     if size % 3 == 0:
         return 3, "PH hub + lagrangian spoke + xhatshuffle spoke"
     if size % 2 == 0:
@@ -559,6 +560,7 @@ class MpiSppyEngine:
     def accepts(
         self, data: ProgramData, request: SolveRequest, *, auto: bool = False
     ) -> str | None:
+        """Decline wait-and-see, fixed plans, undecomposable programs, or no mpi-sppy."""
         if request.anticipative:
             return "it solves the here-and-now program, not the wait-and-see relaxation"
         if request.fixed_plan:

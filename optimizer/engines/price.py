@@ -379,10 +379,12 @@ class PriceEngine:
     def accepts(
         self, data: ProgramData, request: SolveRequest, *, auto: bool = False
     ) -> str | None:
+        """Accept one budget or storage row as the only coupling (with ``auto``: large only)."""
         reason = price_refusal(data, request)
         if reason is None and auto and data.demand.size < PRICE_MIN_CELLS:
             return f"below {PRICE_MIN_CELLS:,} item-scenario-period cells the single LP is faster"
         return reason
 
     def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:
+        r"""Find the row's price :math:`\lambda^*` by item LPs, then recover the exact plan."""
         return solve_priced_row(data, SolverOptions.of(config), workers=config.workers)

@@ -50,7 +50,7 @@ def quantile_refusal(data: ProgramData, anticipative: bool = False) -> str | Non
 
 
 def quantile_eligible(data: ProgramData, anticipative: bool = False) -> bool:
-    """True when every item of ``data`` can use :func:`backorder_quantile_plan`."""
+    """Tell whether every item of ``data`` can use :func:`backorder_quantile_plan`."""
     return quantile_refusal(data, anticipative) is None
 
 
@@ -87,9 +87,11 @@ class QuantileEngine:
     def accepts(
         self, data: ProgramData, request: SolveRequest, *, auto: bool = False
     ) -> str | None:
+        """Accept uncoupled backorder programs without emergency supply or fill-rate targets."""
         return quantile_refusal(data, request.anticipative)
 
     def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:
+        r"""Take :math:`S_i` as the :math:`p/(p+h)` quantile (or the fixed plan) and simulate it."""
         t0 = time.perf_counter()
         fixed = request.base_stock
         S = backorder_quantile_plan(data) if fixed is None else np.asarray(fixed, float)

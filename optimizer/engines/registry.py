@@ -40,8 +40,10 @@ _AUTO_ORDER: list[str] = []
 
 
 def register(engine: Engine, *, auto: bool = True, before: str | None = None) -> Engine:
-    """Add ``engine`` under ``engine.name``; with ``auto`` also to ``auto``'s order (at
-    the end, or just before the engine named ``before``)."""
+    """Add ``engine`` under ``engine.name``; with ``auto`` also to ``auto``'s order.
+
+    It goes at the end of that order, or just before the engine named ``before``.
+    """
     if not isinstance(engine, Engine):
         raise TypeError(f"{engine!r} does not follow the Engine protocol")
     if engine.name in _ENGINES or engine.name == AUTO:
@@ -66,12 +68,12 @@ def engine_names() -> tuple[str, ...]:
 
 
 def auto_order() -> tuple[str, ...]:
-    """The engines ``auto`` tries, first to last."""
+    """Return the engines ``auto`` tries, first to last."""
     return tuple(_AUTO_ORDER)
 
 
 def get_engine(name: str) -> Engine:
-    """The engine registered as ``name``."""
+    """Return the engine registered as ``name``."""
     try:
         return _ENGINES[name]
     except KeyError:
