@@ -34,6 +34,7 @@ Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v in
 
 
 def setup_logging(verbose: int) -> None:
+    """Log to stderr at WARNING, INFO (``-v``) or DEBUG (``-vv``)."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(
         level=level,
@@ -44,6 +45,7 @@ def setup_logging(verbose: int) -> None:
 
 
 def load(path: Path | None) -> Instance:
+    """Load the instance at ``path``, or the bundled demo when ``path`` is None."""
     if path is None:
         if not REPO_DEMO.exists():
             raise InvalidInstanceError(
@@ -66,12 +68,14 @@ def fail(exc: StockplanError) -> None:
 
 
 def fmt(x: float | None, digits: int = 2) -> str:
+    """Format ``x`` with thousands separators and ``digits`` decimals (``-``: None, inf, nan)."""
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
         return "-"
     return f"{x:,.{digits}f}"
 
 
 def print_plan(plan: pd.DataFrame, summary: dict, limit: int = 40) -> None:
+    """Print the first ``limit`` rows of the plan table (S, ss, cover, K, fill, cost)."""
     table = Table(
         title=f"Stocking plan — {summary['instance']} (costs per {summary['periods']}"
         f"-period horizon)",

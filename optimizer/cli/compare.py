@@ -162,8 +162,10 @@ def compare(
         int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")
     ] = 0,
 ) -> None:
-    """Compare the stochastic plan with JIT, JIC, classic, newsvendor and EV policies on
-    the same fresh scenarios; write comparison.csv and plans/<policy>.csv."""
+    """Compare the stochastic plan with JIT, JIC, classic, newsvendor and EV policies.
+
+    All are priced on the same fresh scenarios; writes comparison.csv and plans/<policy>.csv.
+    """
     setup_logging(verbose)
     covers = parse_numbers(jic_k, "--jic-k", low=0.0, what="periods of cover")
     levels = parse_numbers(

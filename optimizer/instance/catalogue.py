@@ -59,6 +59,7 @@ class SupplierDraft:
 
     @property
     def names(self) -> list[str]:
+        """Non-empty supplier names in file order, each once."""
         return unique_names(self.ids)
 
 
@@ -125,9 +126,11 @@ class ItemDraft:
 
     @property
     def names(self) -> list[str]:
+        """Non-empty item names in file order, each once."""
         return unique_names(self.ids)
 
     def __getitem__(self, column: str) -> np.ndarray:
+        """Return the parsed numbers of ``column`` (``nan`` where empty or invalid)."""
         return self.values[column]
 
 

@@ -49,7 +49,7 @@ def _uniforms(seed: int, stream: int, count: int, width: int) -> np.ndarray:
 
 
 def _normal(u: np.ndarray) -> np.ndarray:
-    """Standard normal quantile of uniforms (clipped away from 0 and 1)."""
+    """Map uniforms to standard normal quantiles (clipped away from 0 and 1)."""
     return ndtri(np.clip(u, 1e-12, 1.0 - 1e-12))
 
 
@@ -121,7 +121,7 @@ def generate_instance(
     budget_share: float | None = None,
     reservation_share: float = RESERVATION_SHARE,
 ) -> Instance:
-    r"""A realistic synthetic instance with ``n_items`` items and ``n_suppliers`` suppliers.
+    r"""Generate a realistic synthetic instance of ``n_items`` items, ``n_suppliers`` suppliers.
 
     Parameters
     ----------

@@ -89,7 +89,7 @@ def default_warmup(items: ItemDraft | None, suppliers: SupplierDraft | None) -> 
 def scenario_horizon(
     settings: Settings, items: ItemDraft | None, suppliers: SupplierDraft | None
 ) -> Horizon | None:
-    """The scenario horizon, or None when settings, lead times or suppliers are unknown."""
+    """Find the scenario horizon, or None when settings, lead times or suppliers are unknown."""
     periods, warmup = settings.value("periods"), settings.value("warmup")
     if periods is UNKNOWN or warmup is UNKNOWN:
         return None

@@ -41,7 +41,7 @@ class Problems:
         self.found.append(InputProblem(file=file, rule=rule, row=row, item=item, column=column))
 
     def in_file_order(self) -> list[InputProblem]:
-        """The problems grouped by file (settings, items, suppliers, scenarios, others)."""
+        """Return the problems grouped by file (settings, items, suppliers, scenarios, others)."""
 
         def rank(problem: InputProblem) -> int:
             if problem.file.endswith(".toml"):

@@ -74,7 +74,7 @@ class Horizon:
         return self.warmup + self.periods
 
     def describe(self) -> str:
-        """The range and its split, for messages."""
+        """Describe the period range and its split, for messages."""
         return f"1..{self.total} (warm-up {self.warmup} + {self.periods} costed periods)"
 
 

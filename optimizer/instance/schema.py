@@ -103,7 +103,7 @@ class RiskSettings:
 
 
 def _strict_table(settings: type) -> type[BaseModel]:
-    """The file form of a settings dataclass: its fields, defaults and bounds, strict types."""
+    """Make the file form of a settings dataclass: its fields, defaults, bounds, strict types."""
     fields = {
         name: (info.annotation, copy.copy(info))
         for name, info in settings.__pydantic_fields__.items()  # type: ignore[attr-defined]
@@ -140,15 +140,15 @@ class InstanceFile(BaseModel):
     risk: RiskTable = Field(default_factory=RiskTable)  # type: ignore[valid-type]
 
     def plan_settings(self) -> PlanSettings:
-        """The ``[plan]`` table as :class:`PlanSettings`."""
+        """Return the ``[plan]`` table as :class:`PlanSettings`."""
         return PlanSettings(**self.plan.model_dump())
 
     def black_swan_settings(self) -> BlackSwan | None:
-        """The ``[black_swan]`` table as :class:`BlackSwan` (None when absent)."""
+        """Return the ``[black_swan]`` table as :class:`BlackSwan` (None when absent)."""
         return None if self.black_swan is None else BlackSwan(**self.black_swan.model_dump())
 
     def risk_settings(self) -> RiskSettings:
-        """The ``[risk]`` table as :class:`RiskSettings`."""
+        """Return the ``[risk]`` table as :class:`RiskSettings`."""
         return RiskSettings(**self.risk.model_dump())
 
 
@@ -167,7 +167,7 @@ def table_fields(table: str | None) -> dict[str, FieldInfo]:
 
 
 def bounds_rule(info: FieldInfo) -> str:
-    """The bounds of a number field in words (``"must be between 0 and 1"``); ``""`` if none."""
+    """State a number field's bounds in words (``"must be between 0 and 1"``; ``""``: none)."""
     bound: dict[str, Any] = {}
     for meta in info.metadata:
         for kind, cls in (("gt", Gt), ("ge", Ge), ("lt", Lt), ("le", Le)):

@@ -110,7 +110,7 @@ def _literal(value: Any) -> str:
 
 
 def describe(error: ErrorDetails) -> str:
-    """The rule a pydantic error of :class:`InstanceFile` stands for, in words."""
+    """Say in words the rule a pydantic error of :class:`InstanceFile` stands for."""
     loc = tuple(str(part) for part in error["loc"])
     key, table = loc[-1], (loc[0] if len(loc) > 1 else None)
     where = f"[{table}]" if table else "the top level"
@@ -180,7 +180,7 @@ def _file_position(loc: tuple[str, ...], data: dict[str, Any]) -> tuple[int, int
 def _without_errors(
     data: dict[str, Any], locs: list[tuple[str, ...]]
 ) -> tuple[dict[str, Any], set[str]]:
-    """``data`` without the values pydantic rejected, and the rejected ``[plan]`` keys.
+    """Drop the values pydantic rejected from ``data``; return it and the bad ``[plan]`` keys.
 
     A bad ``[plan]`` key is dropped alone (its default stands in; :meth:`Settings.value`
     reports it unknown); a bad key of another table drops that table.

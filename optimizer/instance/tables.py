@@ -48,14 +48,15 @@ class Table:
     labels: list[str | None] = field(default_factory=list)
 
     def __len__(self) -> int:
+        """Return the number of data rows."""
         return len(self.frame)
 
     def has(self, column: str) -> bool:
-        """True when the file has ``column``."""
+        """Tell whether the file has ``column``."""
         return column in self.frame.columns
 
     def text(self, column: str) -> np.ndarray:
-        """Stripped cell texts of ``column`` (all ``""`` when the column is absent)."""
+        """Return the stripped cell texts of ``column`` (all ``""`` when it is absent)."""
         if self.has(column):
             return self.frame[column].to_numpy(dtype=object)
         return np.full(len(self), "", dtype=object)

@@ -84,6 +84,7 @@ class Items:
     obsolescence_rate: np.ndarray
 
     def __len__(self) -> int:
+        """Return the number of items :math:`n`."""
         return len(self.name)
 
     @property
@@ -120,6 +121,7 @@ class Suppliers:
     recovery_prob: np.ndarray
 
     def __len__(self) -> int:
+        """Return the number of suppliers."""
         return len(self.name)
 
 
@@ -173,8 +175,11 @@ class Instance:
         return max((self.item_warmup(i) for i in range(len(self.items))), default=1)
 
     def item_warmup(self, i: int) -> int:
-        """Warm-up item ``i`` needs: its lead time (at least 1) plus its supplier's
-        outage allowance (see :attr:`warmup`)."""
+        """Return the warm-up item ``i`` needs, in periods.
+
+        That is its lead time (at least 1) plus its supplier's outage allowance (see
+        :attr:`warmup`).
+        """
         base = max(1, int(self.items.lead_time[i]))
         s = int(self.items.supplier[i])
         alpha, beta = self.suppliers.disruption_prob[s], self.suppliers.recovery_prob[s]

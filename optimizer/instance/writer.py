@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 
 def _table(settings: Any) -> dict[str, Any]:
-    """A settings dataclass as a TOML table; keys that are not set (``None``) are left out."""
+    """Turn a settings dataclass into a TOML table, leaving out keys not set (``None``)."""
     return {k: v for k, v in dataclasses.asdict(settings).items() if v is not None}
 
 
