@@ -1,4 +1,6 @@
-r"""The two-stage stocking program (README, "The model") as a Pyomo ``ConcreteModel``.
+r"""The two-stage stocking program as a Pyomo ``ConcreteModel``.
+
+The program is the one of the README section "The model".
 
 Notation (0-based periods :math:`t = 0..H-1`, the last :math:`T` costed):
 

@@ -1,6 +1,7 @@
-"""Error types and the exit codes the CLI maps them to (README, "Quick start").
+"""Error types and the exit codes the CLI maps them to.
 
-Exit codes: 0 ok, 2 usage, 3 invalid input, 4 infeasible, 5 no plan within limits, 1 bug.
+Exit codes (README, "Quick start"): 0 ok, 2 usage, 3 invalid input, 4 infeasible, 5 no plan
+within limits, 1 bug.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Plan table, summary and their files (README, "How to read the results").
+"""Plan table, summary and their files.
+
+The columns are those of the README section "How to read the results".
 
 Costs are per costed horizon (the quarter). Files are written to temporary names and
 renamed only when every file is complete, so a failed run leaves nothing half-written.

@@ -1,4 +1,6 @@
-"""Engines that solve the two-stage program, and the registry that picks one (README, "Engines").
+"""Engines that solve the two-stage program, and the registry that picks one.
+
+The README section "Engines" describes each.
 
 Each engine module says for itself whether it accepts a program and returns an
 :class:`~optimizer.engines.base.EngineResult`; :mod:`~optimizer.engines.registry` holds them by

@@ -1,4 +1,6 @@
-"""The two-stage program (README, "The model") assembled as sparse matrices (the fast path).
+"""The two-stage program assembled directly as sparse matrices (the fast path).
+
+The program is the one of the README section "The model".
 
 Same variables, rows and objective as :func:`models.two_stage.build_extensive_form`, but
 built with numpy index arithmetic instead of one Python object per variable, so a
