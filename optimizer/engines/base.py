@@ -100,12 +100,25 @@ SEVERITY = (
 )
 
 
+#: The two second stages (README "The model").
+HINDSIGHT = "hindsight"
+CAUSAL = "causal"
+RECOURSES = (CAUSAL, HINDSIGHT)
+
+
 @dataclass(frozen=True, eq=False)
 class SolveRequest:
     """Which program to solve on the data.
 
     Attributes
     ----------
+    recourse : {"hindsight", "causal"}
+        The second stage (README "The model"): the classical recourse LP that chooses
+        sales, emergency buys and shortages knowing the scenario, or the plan run period
+        by period with no knowledge of the future.
+    integer : bool
+        Whole-unit levels :math:`S` and :math:`K` (the causal engines honour it; the
+        hindsight LPs are continuous).
     anticipative : bool
         Wait-and-see relaxation: one plan per scenario (no non-anticipativity).
     base_stock, reserved : ndarray (n,), optional
@@ -119,6 +132,13 @@ class SolveRequest:
     base_stock: np.ndarray | None = None
     reserved: np.ndarray | None = None
     keep_fill_rate: bool = True
+    recourse: str = HINDSIGHT
+    integer: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse a recourse that is not one of :data:`RECOURSES`."""
+        if self.recourse not in RECOURSES:
+            raise ValueError(f"recourse must be one of {RECOURSES}, not {self.recourse!r}")
 
     @property
     def fixed_plan(self) -> bool:
@@ -127,15 +147,32 @@ class SolveRequest:
 
     @classmethod
     def fixed(
-        cls, base_stock: np.ndarray, reserved: np.ndarray | None = None, *, keep_fill_rate=True
+        cls,
+        base_stock: np.ndarray,
+        reserved: np.ndarray | None = None,
+        *,
+        keep_fill_rate: bool = True,
+        recourse: str = HINDSIGHT,
     ) -> SolveRequest:
         """Price the plan :math:`(S, K)`."""
-        return cls(base_stock=base_stock, reserved=reserved, keep_fill_rate=keep_fill_rate)
+        return cls(
+            base_stock=base_stock,
+            reserved=reserved,
+            keep_fill_rate=keep_fill_rate,
+            recourse=recourse,
+        )
 
     @classmethod
-    def wait_and_see(cls) -> SolveRequest:
+    def wait_and_see(cls, recourse: str = HINDSIGHT) -> SolveRequest:
         """Request the wait-and-see relaxation (one plan per scenario)."""
-        return cls(anticipative=True)
+        return cls(anticipative=True, recourse=recourse)
+
+
+def hindsight_only(request: SolveRequest) -> str | None:
+    """Why an engine of the hindsight recourse declines ``request`` (None: it serves it)."""
+    if request.recourse != HINDSIGHT:
+        return f"it solves the hindsight recourse (this request is {request.recourse!r})"
+    return None
 
 
 @dataclass(frozen=True)

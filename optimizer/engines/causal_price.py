@@ -147,9 +147,101 @@ def price_for_row(
             hi, hi_plans, hi_use = lam, plans, use
             side = -1
     S, K = hi_plans.base_stock, hi_plans.reserved
-    if not integer and lo_use > hi_use:
+    if integer:
+        S = fill_row(data, a, limit, S, K, hi_plans.lower, counter=counter)
+    elif lo_use > hi_use:
         theta = float(np.clip((limit - hi_use) / (lo_use - hi_use), 0.0, 1.0))
         S = theta * lo_plans.base_stock + (1 - theta) * hi_plans.base_stock
         K = theta * lo_plans.reserved + (1 - theta) * hi_plans.reserved
     log.debug("causal price search: lambda* in [%.6g, %.6g], %d calls", lo, hi, counter.calls)
     return PricedRow(hi, hi_plans, hi_use, limit, bound, lo, lo_plans, S, K)
+
+
+def fill_row(
+    data: ProgramData,
+    weight: np.ndarray,
+    limit: float,
+    base_stock: np.ndarray,
+    reserved: np.ndarray,
+    lower: np.ndarray,
+    *,
+    swap_candidates: int = 40,
+    counter: Counter | None = None,
+) -> np.ndarray:
+    r"""Spend the room a whole-unit priced plan leaves in its row, one unit at a time.
+
+    At the price that makes the row hold, whole-unit answers leave room
+    :math:`R - \sum_i a_i S_i` unused (the Lagrangian has a duality gap with integers).
+    Greedy marginal allocation adds the unit with the largest saving per unit of row
+    :math:`-\Delta^+_i / a_i` while one fits; when none fits, one more unit of an item
+    :math:`i` (among the ``swap_candidates`` whose unit saves most) is paid for by the
+    fewest units :math:`m_{ij} = \lceil (a_i - \text{room}) / a_j \rceil` of another
+    item :math:`j` if that saves, and the additions resume. :math:`K` stays.
+
+    Parameters
+    ----------
+    weight : ndarray (n,)
+        :math:`a_i`.
+    limit : float
+        :math:`R`.
+    base_stock, reserved : ndarray (n,)
+        A plan that holds the row.
+    lower : ndarray (n,)
+        Lower bounds of :math:`S` (pipeline, fill-rate floors).
+
+    Returns
+    -------
+    ndarray (n,)
+        Whole-unit :math:`S` that holds the row and costs no more.
+    """
+    counter = counter or Counter()
+    a = np.asarray(weight, dtype=float)
+    S = np.asarray(base_stock, dtype=float).copy()
+    K = np.asarray(reserved, dtype=float)
+    n = S.size
+    none = np.zeros((0, 2))
+
+    def costs(levels: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        counter.calls += 1
+        return play_plan(data, levels, K[rows], items=rows, directions=none).expected_cost
+
+    every = np.arange(n)
+    here = costs(S, every)
+    room = 1e-9 * max(1.0, abs(limit))
+    for _ in range(100 * n):
+        # greedy additions: the best saving per unit of row while a unit fits
+        slack = limit - float(a @ S)
+        fits = np.flatnonzero(a <= slack + room)
+        if fits.size:
+            up = costs(S[fits] + 1.0, fits) - here[fits]
+            tol = 1e-12 * (1.0 + np.abs(here[fits]))
+            gain = np.where(up < -tol, up / np.maximum(a[fits], 1e-300), np.inf)
+            k = int(np.argmin(gain))
+            if np.isfinite(gain[k]):
+                S[fits[k]] += 1.0
+                here[fits[k]] += up[k]
+                continue
+        # exchanges: one more unit of i, paid for by the fewest units m_ij of j
+        up = costs(S + 1.0, every) - here
+        ups = np.argsort(up)[:swap_candidates]
+        ups = ups[up[ups] < 0]
+        if ups.size == 0:
+            break
+        need = np.maximum(a[ups][:, None] - slack, 0.0)  # row to free, per i
+        m = np.ceil(need / np.maximum(a[None, :], 1e-300) - 1e-9)
+        ok = (S[None, :] - m >= lower[None, :] - 1e-9) & (ups[:, None] != every[None, :])
+        ok &= a[None, :] > 0
+        pi, pj = np.nonzero(ok)
+        if pi.size == 0:
+            break
+        down = costs(S[pj] - m[pi, pj], pj) - here[pj]
+        gain = up[ups[pi]] + down
+        k = int(np.argmin(gain))
+        if not gain[k] < -1e-12 * (1.0 + abs(float(here.sum()))):
+            break
+        i_, j_ = ups[pi[k]], pj[k]
+        S[i_] += 1.0
+        S[j_] -= m[pi[k], j_]
+        here[i_] += up[i_]
+        here[j_] += down[k]
+    return S

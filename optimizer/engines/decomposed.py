@@ -11,7 +11,7 @@ from __future__ import annotations
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
 
-from optimizer.engines.base import EngineResult, SolveConfig, SolveRequest, combine
+from optimizer.engines.base import EngineResult, SolveConfig, SolveRequest, combine, hindsight_only
 from optimizer.engines.highs import SolverOptions
 from optimizer.engines.matrix import solve_part
 from optimizer.program.data import ProgramData
@@ -50,6 +50,8 @@ class DecomposedEngine:
         self, data: ProgramData, request: SolveRequest, *, auto: bool = False
     ) -> str | None:
         """Decline a program whose items are coupled (budget, storage row or CVaR)."""
+        if reason := hindsight_only(request):
+            return reason
         if not data.is_separable:
             return (
                 "it needs an instance without budget, storage or CVaR coupling; "

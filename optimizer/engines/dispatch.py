@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from optimizer.engines.base import EngineResult, SolveConfig, SolveRequest, SolveStatus
+from optimizer.engines.base import CAUSAL, EngineResult, SolveConfig, SolveRequest, SolveStatus
 from optimizer.engines.registry import run_engines
 from optimizer.errors import InfeasiblePlanError, NoPlanError
 from optimizer.program.data import ProgramData
+from optimizer.program.simulate import evaluate_causal
 from optimizer.program.verifier import Evaluation, check_solution, evaluate_solution
 
 log = logging.getLogger(__name__)
@@ -86,14 +87,13 @@ def solve_program(
     )
     if not sol.has_plan or request.anticipative:
         return sol
-    sol.evaluation = evaluate_solution(
-        data,
-        sol.base_stock,
-        sol.reserved,
-        sol.recourse,
-        check_fill_rate=request.keep_fill_rate,
-        check_plan_rows=not request.fixed_plan,
-    )
+    checks = dict(check_fill_rate=request.keep_fill_rate, check_plan_rows=not request.fixed_plan)
+    if request.recourse == CAUSAL:  # the plan played by the independent numpy simulation
+        sol.evaluation = evaluate_causal(data, sol.base_stock, sol.reserved, **checks)
+    else:
+        sol.evaluation = evaluate_solution(
+            data, sol.base_stock, sol.reserved, sol.recourse, **checks
+        )
     if config.verify:
         check_solution(sol.evaluation, sol.objective, what=f"{name} solve")
     return sol

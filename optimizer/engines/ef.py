@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from models.two_stage import build_extensive_form, fix_plan
-from optimizer.engines.base import EngineResult, SolveConfig, SolveRequest
+from optimizer.engines.base import EngineResult, SolveConfig, SolveRequest, hindsight_only
 from optimizer.engines.highs import SolverOptions, engine_result, solve_pyomo
 from optimizer.program.data import ProgramData
 from optimizer.program.matrices import KINDS
@@ -28,7 +28,9 @@ class PyomoEFEngine:
     def accepts(
         self, data: ProgramData, request: SolveRequest, *, auto: bool = False
     ) -> str | None:
-        """Accept every program (the reference engine)."""
+        """Accept every hindsight program (the reference engine)."""
+        if reason := hindsight_only(request):
+            return reason
         return None
 
     def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:

@@ -36,6 +36,7 @@ from optimizer.engines.base import (
     SolveRequest,
     Termination,
     first_stage,
+    hindsight_only,
 )
 from optimizer.engines.flow_curves import (
     FlowFailure,
@@ -102,6 +103,8 @@ class FlowEngine:
         self, data: ProgramData, request: SolveRequest, *, auto: bool = False
     ) -> str | None:
         """Accept lost sales without fill-rate targets or CVaR (see :func:`flow_refusal`)."""
+        if reason := hindsight_only(request):
+            return reason
         return flow_refusal(data, request)
 
     def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import time
 
-from optimizer.engines.base import EngineResult, SolveConfig, SolveRequest, first_stage
+from optimizer.engines.base import (
+    EngineResult,
+    SolveConfig,
+    SolveRequest,
+    first_stage,
+    hindsight_only,
+)
 from optimizer.engines.highs import SolverOptions, engine_result, solve_lp
 from optimizer.program.data import ProgramData
 from optimizer.program.matrices import KINDS, build_lp
@@ -45,7 +51,9 @@ class MatrixEngine:
     def accepts(
         self, data: ProgramData, request: SolveRequest, *, auto: bool = False
     ) -> str | None:
-        """Accept every program."""
+        """Accept every hindsight program."""
+        if reason := hindsight_only(request):
+            return reason
         return None
 
     def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:

@@ -80,6 +80,7 @@ from optimizer.engines.base import (
     SolveConfig,
     SolveRequest,
     Termination,
+    hindsight_only,
 )
 from optimizer.engines.matrix import MatrixEngine
 from optimizer.instance import Instance
@@ -561,6 +562,8 @@ class MpiSppyEngine:
         self, data: ProgramData, request: SolveRequest, *, auto: bool = False
     ) -> str | None:
         """Decline wait-and-see, fixed plans, undecomposable programs, or no mpi-sppy."""
+        if reason := hindsight_only(request):
+            return reason
         if request.anticipative:
             return "it solves the here-and-now program, not the wait-and-see relaxation"
         if request.fixed_plan:

@@ -30,6 +30,7 @@ from optimizer.engines.base import (
     SolveConfig,
     SolveRequest,
     Termination,
+    hindsight_only,
 )
 from optimizer.engines.highs import SolverOptions, _configure, _highs_lp, _status_of
 from optimizer.program.data import ProgramData
@@ -380,6 +381,8 @@ class PriceEngine:
         self, data: ProgramData, request: SolveRequest, *, auto: bool = False
     ) -> str | None:
         """Accept one budget or storage row as the only coupling (with ``auto``: large only)."""
+        if reason := hindsight_only(request):
+            return reason
         reason = price_refusal(data, request)
         if reason is None and auto and data.demand.size < PRICE_MIN_CELLS:
             return f"below {PRICE_MIN_CELLS:,} item-scenario-period cells the single LP is faster"

@@ -28,6 +28,7 @@ from optimizer.engines.base import (
     SolveConfig,
     SolveRequest,
     Termination,
+    hindsight_only,
 )
 from optimizer.program.data import ProgramData
 from optimizer.program.simulate import simulate_plan
@@ -88,6 +89,8 @@ class QuantileEngine:
         self, data: ProgramData, request: SolveRequest, *, auto: bool = False
     ) -> str | None:
         """Accept uncoupled backorder programs without emergency supply or fill-rate targets."""
+        if reason := hindsight_only(request):
+            return reason
         return quantile_refusal(data, request.anticipative)
 
     def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 
 from optimizer.engines.base import Engine, EngineGaveUp, EngineResult, SolveConfig, SolveRequest
+from optimizer.engines.causal import CausalEngine, CausalMILPEngine
 from optimizer.engines.decomposed import DecomposedEngine
 from optimizer.engines.ef import PyomoEFEngine
 from optimizer.engines.flow import FlowEngine
@@ -131,7 +132,10 @@ def run_engines(
     raise EngineDeclinedError(AUTO, "no registered engine accepts this program")
 
 
-# auto's order: first that accepts wins
+# auto's order: first that accepts wins (the causal engines decline hindsight requests
+# and the others causal ones, so each recourse has its own order)
+register(CausalEngine())
+register(CausalMILPEngine())
 register(QuantileEngine())
 register(FlowEngine())
 register(DecomposedEngine())

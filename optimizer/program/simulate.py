@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from optimizer.program.data import ProgramData
-from optimizer.program.verifier import RecourseArrays
+from optimizer.program.verifier import Evaluation, RecourseArrays, cvar, evaluate_solution
 
 
 def simulate_plan(
@@ -63,3 +63,83 @@ def simulate_plan(
         ):
             out[k][:, :, t] = v
     return RecourseArrays(**out)
+
+
+def evaluate_causal(
+    data: ProgramData,
+    base_stock: np.ndarray,
+    reserved: np.ndarray,
+    *,
+    check_fill_rate: bool = True,
+    check_plan_rows: bool = True,
+    chunk: int = 64,
+) -> Evaluation:
+    r"""Costs of the plan run causally, item chunk by item chunk (bounded memory).
+
+    The plan is played by :func:`simulate_plan` and costed by
+    :func:`optimizer.program.verifier.evaluate_solution` on ``chunk`` items at a time, so
+    no (n, N, H) array of the whole instance is held; the chunks' figures are joined
+    (per-item arrays side by side, scenario costs summed) and the CVaR blend and the
+    plan rows are taken on the whole plan.
+
+    Parameters
+    ----------
+    base_stock, reserved : ndarray (n,)
+        :math:`S_i`, :math:`K_i`.
+    check_fill_rate, check_plan_rows : bool
+        Include the fill-rate and budget/storage residuals.
+    chunk : int
+        Items per chunk.
+
+    Returns
+    -------
+    Evaluation
+        Equal to ``evaluate_solution(data, S, K, simulate_plan(data, S, K))``.
+    """
+    n = data.n_items
+    S = np.asarray(base_stock, dtype=float)
+    K = np.asarray(reserved, dtype=float)
+    parts: list[Evaluation] = []
+    for lo in range(0, n, chunk):
+        idx = np.arange(lo, min(n, lo + chunk))
+        sub = data.item(idx)
+        parts.append(
+            evaluate_solution(
+                sub,
+                S[idx],
+                K[idx],
+                simulate_plan(sub, S[idx], K[idx]),
+                check_fill_rate=check_fill_rate,
+                check_plan_rows=False,
+            )
+        )
+    scen = np.sum([p.scenario_cost for p in parts], axis=0)
+    p = data.probability
+    expected = float(p @ scen)
+    tail = cvar(scen, p, data.cvar_alpha)
+    lam = data.cvar_weight
+    residual = {k: max(part.residual[k] for part in parts) for k in parts[0].residual}
+    if check_plan_rows:
+        for name, limit, weight in (
+            ("inventory_budget", data.budget, data.unit_cost),
+            ("storage_capacity", data.storage, data.volume),
+        ):
+            if limit is not None:
+                residual[name] = float(max(0.0, weight @ S - limit))
+
+    def joined(field: str) -> np.ndarray:
+        return np.concatenate([getattr(part, field) for part in parts], axis=0)
+
+    return Evaluation(
+        objective=(1.0 - lam) * expected + lam * tail if lam > 0 else expected,
+        expected_cost=expected,
+        cvar=tail,
+        scenario_cost=scen,
+        item_scenario_cost=joined("item_scenario_cost"),
+        lines=joined("lines"),
+        fill_rate=joined("fill_rate"),
+        avg_on_hand=joined("avg_on_hand"),
+        stockout_units=joined("stockout_units"),
+        emergency_units=joined("emergency_units"),
+        residual=residual,
+    )

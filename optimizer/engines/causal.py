@@ -1,0 +1,220 @@
+r"""The causal engines: plans fitted to what running them costs, period by period.
+
+Under the causal recourse (README "The model", "Recourse") a scenario's cost for a plan
+:math:`(S, K)` is the cost of playing it forward with no knowledge of the future, as
+:func:`optimizer.program.simulate.simulate_plan` does. Two engines solve that program:
+
+``causal``
+    The fast path. Each item's causal sample-average cost :math:`F_i(S_i, K_i)` is
+    minimised by :func:`optimizer.engines.causal_search.search_items` with the exact
+    one-sided derivatives of :mod:`optimizer.program.causal_kernel` (whole units unless
+    the request says otherwise; a grid scan guards against the non-convexity the uncosted
+    warm-up brings); a fill-rate target raises the lower bound of :math:`S` to the
+    smallest level that meets it; one budget or storage row is priced by
+    :func:`optimizer.engines.causal_price.price_for_row`. A fixed plan is simply played.
+``causal-milp``
+    The Pyomo model of :mod:`models.causal` (every causal ``min`` as one binary and two
+    big-M rows) solved by HiGHS's branch and bound: the source of truth the fast path is
+    tested against, for small programs and for what the fast path does not cover (the
+    CVaR blend, wait-and-see, several plan rows).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyomo.environ as pyo
+
+from models.causal import build_causal_model, plan_values, recourse_values
+from optimizer.engines.base import (
+    CAUSAL,
+    EngineResult,
+    SolutionStatus,
+    SolveConfig,
+    SolveRequest,
+    Termination,
+)
+from optimizer.engines.causal_milp import model_size, solve_milp
+from optimizer.engines.causal_price import price_for_row
+from optimizer.engines.causal_search import search_items
+from optimizer.program.causal_kernel import play_plan
+from optimizer.program.data import ProgramData
+
+#: ``auto`` hands a causal program the fast engine cannot take to the MILP only up to
+#: this many item-scenario-period cells (branch and bound grows fast beyond it).
+MILP_MAX_CELLS = 20_000
+
+
+def causal_only(request: SolveRequest) -> str | None:
+    """Why an engine of the causal recourse declines ``request`` (None: it serves it)."""
+    if request.recourse != CAUSAL:
+        return f"it solves the causal recourse (this request is {request.recourse!r})"
+    return None
+
+
+class CausalEngine:
+    """``causal``: per-item exact-derivative searches, one priced row (see module)."""
+
+    name = "causal"
+
+    def accepts(
+        self, data: ProgramData, request: SolveRequest, *, auto: bool = False
+    ) -> str | None:
+        """Causal recourse; no CVaR blend, no wait-and-see, at most one plan row."""
+        if reason := causal_only(request):
+            return reason
+        if request.fixed_plan:
+            return None
+        if request.anticipative:
+            return "it does not solve the wait-and-see relaxation (use 'causal-milp')"
+        if data.uses_cvar:
+            return "the CVaR blend couples scenarios across items (use 'causal-milp')"
+        if data.budget is not None and data.storage is not None:
+            return "it prices one plan row, and this program has a budget and a storage row"
+        return None
+
+    def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:
+        """Search every item's causal optimum (or play a fixed plan)."""
+        t0 = time.perf_counter()
+        details: dict = {}
+        if request.fixed_plan:
+            S = np.asarray(request.base_stock, dtype=float)
+            K = np.zeros(data.n_items) if request.reserved is None else request.reserved
+            K = np.where(data.reserves, np.asarray(K, dtype=float), 0.0)
+            cost = play_plan(data, S, K, directions=np.zeros((0, 2))).expected_cost
+            objective = float(cost.sum())
+            certified = True
+        else:
+            keep = request.keep_fill_rate
+            row = (
+                ("inventory_budget", data.unit_cost, data.budget)
+                if data.budget is not None
+                else ("storage_capacity", data.volume, data.storage)
+                if data.storage is not None
+                else None
+            )
+            if row is None:
+                plans = search_items(data, integer=request.integer, fill_rates=keep)
+                S, K, cost = plans.base_stock, plans.reserved, plans.cost
+                certified = bool(plans.certified.all())
+                details["items_not_convex"] = int((~plans.convex).sum())
+            else:
+                name, weight, limit = row
+                try:
+                    priced = price_for_row(
+                        data, weight, float(limit), integer=request.integer, fill_rates=keep
+                    )
+                except ValueError as exc:  # the row cannot hold the lower bounds
+                    return EngineResult(
+                        status=SolutionStatus.NO_SOLUTION,
+                        termination=Termination.INFEASIBLE,
+                        message=f"infeasible: {exc}",
+                        solve_seconds=time.perf_counter() - t0,
+                    )
+                S, K = priced.combined_base_stock, priced.combined_reserved
+                cost = play_plan(data, S, K, directions=np.zeros((0, 2))).expected_cost
+                certified = True
+                details.update(
+                    {
+                        "row": name,
+                        "price": priced.price,
+                        "row_use": float(weight @ S),
+                        "lagrangian_bound": priced.lower_bound,
+                    }
+                )
+            objective = float(cost.sum())
+        details["certificate"] = (
+            "every item at a level no worse than its neighbours and than a grid scan"
+            if certified
+            else "some item not certified locally"
+        )
+        return EngineResult(
+            status=SolutionStatus.OPTIMAL,
+            termination=Termination.CONVERGED,
+            message="causal search converged" if certified else "causal search, uncertified",
+            objective=objective,
+            base_stock=S,
+            reserved=K,
+            recourse=None,
+            solve_seconds=time.perf_counter() - t0,
+            size=(0, data.n_items * (1 + int(data.reserves.any())), 0),
+            gap=0.0,
+            subproblems=data.n_items,
+            details=details,
+        )
+
+
+class CausalMILPEngine:
+    """``causal-milp``: the Pyomo causal model solved exactly by HiGHS (see module)."""
+
+    name = "causal-milp"
+
+    def accepts(
+        self, data: ProgramData, request: SolveRequest, *, auto: bool = False
+    ) -> str | None:
+        """Every causal program; in ``auto`` only small ones."""
+        if reason := causal_only(request):
+            return reason
+        if auto and data.demand.size > MILP_MAX_CELLS:
+            return (
+                f"above {MILP_MAX_CELLS:,} item-scenario-period cells branch and bound is "
+                "too slow (name it with --engine causal-milp to try anyway)"
+            )
+        return None
+
+    def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:
+        """Build :func:`models.causal.build_causal_model` and solve it by branch and bound."""
+        t0 = time.perf_counter()
+        model = build_causal_model(
+            data,
+            nonanticipative=not request.anticipative,
+            integer=request.integer,
+            base_stock=request.base_stock,
+            reserved=request.reserved,
+            keep_fill_rate=request.keep_fill_rate,
+        )
+        built = time.perf_counter() - t0
+        n_vars, _, n_rows = model_size(model)
+        res = solve_milp(model, time_limit=config.time_limit, threads=config.threads)
+        termination = {
+            "convergenceCriteriaSatisfied": Termination.CONVERGED,
+            "maxTimeLimit": Termination.TIME_LIMIT,
+            "iterationLimit": Termination.ITERATION_LIMIT,
+            "objectiveLimit": Termination.OTHER_LIMIT,
+            "interrupted": Termination.INTERRUPTED,
+            "provenInfeasible": Termination.INFEASIBLE,
+            "unbounded": Termination.UNBOUNDED,
+            "infeasibleOrUnbounded": Termination.INFEASIBLE_OR_UNBOUNDED,
+        }.get(res.termination.name, Termination.ERROR)
+        status = (
+            SolutionStatus.OPTIMAL
+            if res.optimal
+            else SolutionStatus.FEASIBLE
+            if res.has_plan
+            else SolutionStatus.NO_SOLUTION
+        )
+        out = EngineResult(
+            status=status,
+            termination=termination,
+            message=f"HiGHS MILP: {res}",
+            objective=res.objective if res.has_plan else float("nan"),
+            build_seconds=built,
+            solve_seconds=res.seconds,
+            size=(n_rows, n_vars, 0),
+            gap=res.gap if res.has_plan else float("nan"),
+            objective_bound=res.bound,
+        )
+        if res.has_plan:
+            if request.anticipative:  # one plan per scenario block, shape (n, N)
+                owners = [model.scenario[w] for w in range(data.n_scenarios)]
+                S = np.array([[pyo.value(o.S[i]) for o in owners] for i in range(data.n_items)])
+                K = np.zeros_like(S)
+                for j, o in enumerate(owners):
+                    for i in o.K:
+                        K[i, j] = pyo.value(o.K[i])
+            else:
+                S, K = plan_values(model, data)
+            out.base_stock, out.reserved = S, K
+            out.recourse = recourse_values(model, data)
+        return out

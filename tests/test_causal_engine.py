@@ -1,0 +1,126 @@
+"""The causal engines against each other and the numpy causal run.
+
+``causal`` (per-item exact-derivative searches) must reach the optimum of ``causal-milp``
+(the Pyomo model of :mod:`models.causal` solved by HiGHS's branch and bound) on tiny
+instances of every kind it accepts; both answers are re-evaluated by the numpy causal
+simulation; ``auto`` picks a causal engine for a causal request and a hindsight engine
+otherwise; the engines of the other recourse decline with their reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optimizer.engines.base import CAUSAL, SolveConfig, SolveRequest
+from optimizer.engines.dispatch import solve_program
+from optimizer.errors import EngineDeclinedError
+from optimizer.program.simulate import evaluate_causal, simulate_plan
+from optimizer.program.verifier import evaluate_solution
+from tests.test_causal_model import FREE, KINDS, make_data
+
+TOL = 1e-6
+CAUSAL_REQUEST = SolveRequest(recourse=CAUSAL, integer=True)
+#: The fast engine leaves the CVaR blend to the MILP.
+FAST_KINDS = [k for k in FREE if "cvar" not in k]
+
+
+def _solve(data, engine, request=CAUSAL_REQUEST):
+    return solve_program(data, SolveConfig(engine=engine), request)
+
+
+@pytest.mark.parametrize("kind", FAST_KINDS)
+def test_fast_causal_engine_reaches_the_milp_optimum(kind):
+    data = make_data(**FREE[kind])
+    milp = _solve(data, "causal-milp")
+    fast = _solve(data, "causal")
+    assert milp.outcome.value == "optimal" and fast.outcome.value == "optimal"
+    assert fast.objective == pytest.approx(milp.objective, rel=TOL, abs=TOL)
+    # the fast plan, played by the independent numpy simulation, costs what it says
+    ev = evaluate_solution(
+        data, fast.base_stock, fast.reserved, simulate_plan(data, fast.base_stock, fast.reserved)
+    )
+    assert ev.objective == pytest.approx(fast.objective, rel=1e-9, abs=1e-9)
+    assert ev.max_residual < 1e-9  # plan rows and fill-rate targets hold
+    assert np.all(fast.base_stock == np.round(fast.base_stock))  # whole units
+
+
+#: Kinds of the wider sweep; single-item ones where branch and bound is slow.
+SWEEP = {
+    "lost_sales": {},
+    "backorder": {},
+    "outage_queue": {},
+    "outage_queue_backorder": {},
+    "black_swan": {},
+    "emergency": {},
+    "budget": {},
+    "storage_backorder": {},
+    "fill_rate": {},
+    "reserved": dict(n_items=1, mean=(5.0,), supplier=(1,)),
+    "emergency_backorder": dict(n_items=1, mean=(5.0,), supplier=(1,)),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [5, 11, 20])
+@pytest.mark.parametrize("kind", list(SWEEP))
+def test_fast_engine_on_more_items_and_scenarios(kind, seed):
+    kw = dict(KINDS[kind])
+    kw.update(n_items=2, mean=(3.0, 4.0), scenarios=8, seed=seed)
+    kw.update(SWEEP[kind])
+    data = make_data(**kw)
+    milp = _solve(data, "causal-milp")
+    fast = _solve(data, "causal")
+    assert milp.outcome.value == "optimal"
+    assert fast.objective == pytest.approx(milp.objective, rel=TOL, abs=TOL)
+
+
+@pytest.mark.parametrize("kind", ["lost_sales", "backorder", "reserved", "fill_rate"])
+def test_fixed_plan_is_priced_by_the_causal_run(kind):
+    data = make_data(**KINDS[kind])
+    rng = np.random.default_rng(0)
+    S = data.min_base_stock + rng.integers(0, 8, data.n_items)
+    K = np.where(data.reserves, 2.0, 0.0)
+    request = SolveRequest(recourse=CAUSAL, base_stock=S, reserved=K, keep_fill_rate=False)
+    expected = evaluate_causal(data, S, K, check_fill_rate=False, check_plan_rows=False)
+    for engine in ("causal", "causal-milp"):
+        sol = _solve(data, engine, request)
+        assert sol.objective == pytest.approx(expected.objective, rel=TOL, abs=TOL), engine
+
+
+def test_chunked_causal_evaluation_equals_the_whole_one():
+    data = make_data(n_items=2, **KINDS["outage_queue"])
+    S = data.min_base_stock + 5
+    K = np.zeros(data.n_items)
+    whole = evaluate_solution(data, S, K, simulate_plan(data, S, K))
+    chunked = evaluate_causal(data, S, K, chunk=1)
+    assert chunked.objective == pytest.approx(whole.objective, rel=1e-12)
+    np.testing.assert_allclose(chunked.scenario_cost, whole.scenario_cost, rtol=1e-12)
+    np.testing.assert_allclose(chunked.lines, whole.lines, rtol=1e-12)
+    np.testing.assert_allclose(chunked.fill_rate, whole.fill_rate, rtol=1e-12)
+
+
+def test_auto_takes_a_causal_engine_only_for_a_causal_request():
+    data = make_data(**FREE["lost_sales"])
+    assert _solve(data, "auto").engine == "causal"
+    assert _solve(data, "auto", SolveRequest()).engine == "flow"
+    cvar = make_data(**FREE["cvar"])
+    sol = _solve(cvar, "auto")
+    assert sol.engine == "causal-milp"
+    assert "causal" in sol.declined  # and it says why the fast engine passed
+
+
+def test_engines_of_the_other_recourse_decline_with_their_reason():
+    data = make_data(**FREE["lost_sales"])
+    with pytest.raises(EngineDeclinedError, match="hindsight"):
+        _solve(data, "flow")
+    with pytest.raises(EngineDeclinedError, match="causal recourse"):
+        _solve(data, "causal", SolveRequest())
+
+
+def test_causal_optimum_is_never_below_the_hindsight_one():
+    for kind in ("lost_sales", "outage_queue", "emergency"):
+        data = make_data(**FREE[kind])
+        causal = _solve(data, "causal")
+        hindsight = solve_program(data, SolveConfig(), SolveRequest())
+        assert hindsight.objective <= causal.objective + TOL
