@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from optimizer.analysis.diagnostics import Diagnostics, compute_diagnostics
-from optimizer.engines.base import SolutionStatus, SolveConfig
+from optimizer.analysis.headline import MAX_EVAL_SCENARIOS, Headline, honest_cost
+from optimizer.engines.base import SolutionStatus, SolveConfig, SolveRequest
 from optimizer.engines.dispatch import Solution, require_plan, solve_program
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data
@@ -35,6 +36,7 @@ class PlanResult:
     solution: Solution
     data: ProgramData
     diagnostics: Diagnostics | None
+    headline: Headline | None = None
 
 
 def make_plan(
@@ -44,10 +46,17 @@ def make_plan(
     scenarios: int | None = None,
     seed: int | None = None,
     eval_scenarios: int | None = None,
+    max_eval_scenarios: int = MAX_EVAL_SCENARIOS,
     with_diagnostics: bool = True,
     progress: Progress | None = None,
 ) -> PlanResult:
-    """Compute the stochastic plan of ``instance`` and its diagnostics.
+    """Compute the stochastic plan of ``instance``, its honest cost and its diagnostics.
+
+    The plan is fitted to the recourse of ``instance.plan.recourse`` (whole units when
+    ``instance.plan.integer``); its headline cost and the per-item figures of the plan
+    table are its causal out-of-sample costs (:func:`optimizer.analysis.headline.honest_cost`:
+    batches of ``eval_scenarios`` fresh scenarios until the 95% interval is within 2% of
+    the mean or ``max_eval_scenarios`` are used).
 
     Parameters
     ----------
@@ -55,6 +64,8 @@ def make_plan(
         Engine and solver settings of the plan (the diagnostics' programs use ``auto``
         with the same settings). A distributed engine's non-primary ranks skip the
         diagnostics.
+    with_diagnostics : bool
+        Also compute EV, EEV, VSS, WS, EVPI and the plan's hindsight bound.
 
     Raises
     ------
@@ -70,40 +81,49 @@ def make_plan(
         instance = instance.with_plan(
             **{k: v for k, v in (("scenarios", scenarios), ("seed", seed)) if v is not None}
         )
+    request = SolveRequest(recourse=instance.plan.recourse, integer=instance.plan.integer)
     t0 = time.perf_counter()
     say("sampling scenarios")
     scen = generate_scenarios(instance)
     data = program_data(instance, scen)
     t_scen = time.perf_counter() - t0
     say(f"solving {data.n_items} items x {data.n_scenarios} scenarios x {data.horizon} periods")
-    sol = require_plan(solve_program(data, config), data, config)
-    diag = None
+    sol = require_plan(solve_program(data, config, request), data, config)
     t1 = time.perf_counter()
-    if with_diagnostics and sol.primary:
-        say("diagnostics: EV, EEV, WS, out-of-sample, causal simulation")
-        diag = compute_diagnostics(
+    diag = headline = None
+    if sol.primary:
+        say("pricing the plan causally on fresh scenarios")
+        headline = honest_cost(
             instance,
-            data,
-            sol,
-            eval_scenarios=eval_scenarios,
+            sol.base_stock,
+            sol.reserved,
+            batch=eval_scenarios,
+            max_scenarios=max_eval_scenarios,
             seed=instance.plan.seed,
-            config=config,
         )
-    t_diag = time.perf_counter() - t1
-    table = plan_table(instance, sol.base_stock, sol.reserved, sol.evaluation)
+    t2 = time.perf_counter()
+    if with_diagnostics and sol.primary:
+        say("diagnostics: EV, EEV, WS, hindsight bound")
+        diag = compute_diagnostics(instance, data, sol, config=config, request=request)
+    t3 = time.perf_counter()
+    costs = headline.evaluation if headline is not None else sol.evaluation
+    table = plan_table(instance, sol.base_stock, sol.reserved, costs)
     summary = build_summary(
         instance,
         data,
         sol,
         diag,
+        headline,
         table,
         {
             "scenarios_seconds": t_scen,
-            "diagnostics_seconds": t_diag,
+            "plan_seconds": t1 - t0,
+            "headline_seconds": t2 - t1,
+            "diagnostics_seconds": t3 - t2,
             "total_seconds": time.perf_counter() - t0,
         },
     )
-    return PlanResult(table, summary, sol, data, diag)
+    return PlanResult(table, summary, sol, data, diag, headline)
 
 
 def build_summary(
@@ -111,21 +131,29 @@ def build_summary(
     data: ProgramData,
     sol: Solution,
     diag: Diagnostics | None,
+    headline: Headline | None,
     table: pd.DataFrame,
     timings: dict,
 ) -> dict:
-    """Build the ``summary.json`` document."""
+    """Assemble the ``summary.json`` document."""
     ev = sol.evaluation
     optimal = sol.status is SolutionStatus.OPTIMAL
     counts = pd.Series(posture(table["cover_periods"].to_numpy())).value_counts()
-    demand = (data.probability[None, :] * data.demand[:, :, data.warmup :].sum(axis=2)).sum()
     summary = {
         "instance": instance.name,
         "status": sol.outcome.value,
         "proven_optimal": optimal,
         "termination": sol.message,
         "termination_condition": sol.termination.value,
+        "recourse": instance.plan.recourse,
+        "integer": instance.plan.integer,
+        "expected_cost": None,
+        "expected_cost_ci95": None,
         "objective": sol.objective,
+        "objective_is": (
+            f"the in-sample optimum of the {instance.plan.recourse} program on the "
+            "optimisation scenarios (plan on expected_cost)"
+        ),
         "gap": sol.gap,
         "engine": sol.engine,
         "scenarios": data.n_scenarios,
@@ -144,20 +172,36 @@ def build_summary(
             "nonzeros": sol.size[2],
             "subproblems": sol.subproblems,
         },
-        "expected_cost": ev.expected_cost,
+        "in_sample_cost": ev.expected_cost,
         "cvar": {"alpha": data.cvar_alpha, "weight": data.cvar_weight, "value": ev.cvar},
         "cost_lines": {
             c.removesuffix("_cost"): float(table[c].sum())
             for c in table.columns
             if c.endswith("_cost") and c != "expected_cost"
         },
-        "fill_rate": float(1.0 - ev.stockout_units.sum() / demand) if demand > 0 else 1.0,
         "capital_tied_up": float(table["capital_tied_up"].sum()),
         "base_stock_value": float(np.dot(instance.items.unit_cost, sol.base_stock)),
         "postures": {k: int(counts.get(k, 0)) for k in ("JIT", "hybrid", "JIC")},
         "max_residual": ev.max_residual,
         "versions": versions(),
     }
+    if headline is not None:
+        iv = headline.interval
+        summary.update(
+            {
+                "expected_cost": iv.mean,
+                "expected_cost_ci95": [iv.low, iv.high],
+                "expected_cost_is": (
+                    "the plan run causally on fresh out-of-sample scenarios, per costed "
+                    "horizon: the figure to plan on"
+                ),
+                "expected_cost_scenarios": iv.scenarios,
+                "expected_cost_stop": headline.stop,
+                "expected_cost_tight": headline.tight,
+                "fill_rate": headline.fill_rate,
+            }
+        )
+        summary["cvar"]["out_of_sample_causal"] = headline.evaluation.cvar
     if sol.details:  # engine figures: mpi-sppy's bounds, the price of a plan row
         summary["engine_details"] = sol.details
     if not optimal:
@@ -166,28 +210,16 @@ def build_summary(
             f"optimal, relative gap {sol.gap:.3g}"
         )
     if diag is not None:
-        d = diag.as_dict()
         summary["diagnostics"] = {
-            "RP": d["rp"],
-            "EV": d["ev"],
-            "EEV": d["eev"],
-            "VSS": d["vss"],
-            "WS": d["ws"],
-            "EVPI": d["evpi"],
-            "out_of_sample": {
-                "expected_cost": d["out_of_sample"]["mean"],
-                "ci95_low": d["out_of_sample"]["low"],
-                "ci95_high": d["out_of_sample"]["high"],
-                "scenarios": d["out_of_sample"]["scenarios"],
-                "causal_expected_cost": d["out_of_sample_causal"]["mean"],
-                "causal_ci95_low": d["out_of_sample_causal"]["low"],
-                "causal_ci95_high": d["out_of_sample_causal"]["high"],
-            },
-            "causal_simulation": {
-                "cost": d["causal_cost"],
-                "hindsight_cost": d["hindsight_cost"],
-                "gap": d["causal_gap"],
-            },
-            "note": d["note"],
+            "recourse": diag.recourse,
+            "RP": diag.rp,
+            "EV": diag.ev,
+            "EEV": diag.eev,
+            "VSS": diag.vss,
+            "WS_hindsight": diag.ws,
+            "EVPI": diag.evpi,
+            "in_sample_causal": diag.in_sample_causal,
+            "hindsight_bound": diag.hindsight_bound,
+            "note": diag.note,
         }
     return summary

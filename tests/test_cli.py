@@ -72,12 +72,23 @@ def test_solve_writes_plan_and_summary(small, tmp_path):
     assert summary["status"] == "optimal" and summary["scenarios"] == 15
     d = summary["diagnostics"]
     assert d["VSS"] >= -1e-6 and d["EVPI"] >= -1e-6
-    assert d["EVPI"] == pytest.approx(d["RP"] - d["WS"])
-    oos = d["out_of_sample"]
-    assert oos["ci95_low"] <= oos["expected_cost"] <= oos["ci95_high"]
-    assert oos["scenarios"] == 30
-    # per-item costs add up to the objective (risk-neutral instance)
-    assert plan["expected_cost"].sum() == pytest.approx(summary["objective"], rel=1e-6)
+    assert d["EVPI"] == pytest.approx(d["RP"] - d["WS_hindsight"])
+    assert d["recourse"] == summary["recourse"] == "causal"
+    assert d["RP"] == pytest.approx(summary["objective"])
+    # the hindsight recourse of the same plan can only be cheaper than its causal run
+    assert d["hindsight_bound"] <= d["in_sample_causal"] + 1e-6
+    assert d["in_sample_causal"] == pytest.approx(summary["objective"], rel=1e-9)
+    # the headline: causal, out of sample, batches of 30 until tight or the cap
+    low, high = summary["expected_cost_ci95"]
+    assert low <= summary["expected_cost"] <= high
+    n = summary["expected_cost_scenarios"]
+    assert n % 30 == 0 and 30 <= n <= 20_000
+    half = (high - low) / 2 / summary["expected_cost"]
+    assert summary["expected_cost_tight"] == (half <= 0.02)
+    assert summary["expected_cost_tight"] or n + 30 > 20_000
+    # per-item costs are the headline's lines and add up to it
+    assert plan["expected_cost"].sum() == pytest.approx(summary["expected_cost"], rel=1e-9)
+    assert (plan["base_stock"] == plan["base_stock"].round()).all()  # whole units
     assert "Stocking plan" in res.output and "VSS" in res.output
 
 
@@ -146,7 +157,7 @@ def test_time_limit_without_plan_exits_5(small, tmp_path):
         replace(make_instance(n_items=2, scenarios=80, periods=13, emergency=True)), folder
     )
     out = tmp_path / "out"
-    res = run("solve", folder, "--out", out, "--time-limit", "0")
+    res = run("solve", folder, "--out", out, "--time-limit", "0", "--recourse", "hindsight")
     assert res.exit_code == 5
     assert "limit" in res.output
     assert not out.exists()

@@ -197,7 +197,10 @@ def test_make_policies_default_set_and_validation():
         "newsvendor",
         "ev",
         "stochastic",
+        "stochastic_hindsight",
     ]
+    hindsight = make_policies(inst.with_plan(recourse="hindsight"), include_ev=False)
+    assert [p.name for p in hindsight][-1] == "stochastic"  # no second plan of its kind
     custom = make_policies(
         inst, jic_cover=[0.5, 3], service_levels=[80], include_ev=False, include_stochastic=False
     )

@@ -157,9 +157,15 @@ def test_cli_explicit_engine_mismatch_is_a_usage_error(tmp_path):
     folder = tmp_path / "inst"
     write_instance(make_instance(n_items=2, scenarios=6, periods=4, shortage="backorder"), folder)
     runner = CliRunner()
-    res = runner.invoke(app, ["solve", str(folder), "--engine", "flow", "--out", str(tmp_path)])
+    hindsight = ["--recourse", "hindsight"]
+    res = runner.invoke(
+        app, ["solve", str(folder), "--engine", "flow", "--out", str(tmp_path), *hindsight]
+    )
     assert res.exit_code == 2
     assert "engine 'flow' cannot solve this program: it needs lost sales" in res.output
+    # under the default causal recourse it declines for that reason, and says what to do
+    res = runner.invoke(app, ["solve", str(folder), "--engine", "flow", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "--recourse hindsight" in res.output
     assert "Traceback" not in res.output and not (tmp_path / "plan.csv").exists()
     res = runner.invoke(app, ["solve", str(folder), "--engine", "nope", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "mpi-sppy" in res.output
@@ -234,7 +240,17 @@ def test_mpisppy_is_an_engine_like_the_others(tmp_path):
     folder = tmp_path / "inst"
     write_instance(make_instance(n_items=2, scenarios=6, periods=4, fill_rate=0.9), folder)
     res = CliRunner().invoke(
-        app, ["solve", str(folder), "--engine", "mpi-sppy", "--out", str(tmp_path / "o")]
+        app,
+        [
+            "solve",
+            str(folder),
+            "--engine",
+            "mpi-sppy",
+            "--recourse",
+            "hindsight",
+            "--out",
+            str(tmp_path / "o"),
+        ],
     )
     assert res.exit_code == 2
     assert "engine 'mpi-sppy' cannot solve this program" in res.output

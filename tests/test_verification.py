@@ -135,6 +135,6 @@ def test_plan_at_a_limit_is_labelled_not_proven_optimal():
     sol.termination, sol.message = Termination.TIME_LIMIT, "Time limit reached"
     assert sol.outcome is SolveStatus.LIMIT_FEASIBLE and sol.has_plan
     table = plan_table(inst, sol.base_stock, sol.reserved, sol.evaluation)
-    summary = build_summary(inst, data, sol, None, table, {})
+    summary = build_summary(inst, data, sol, None, None, table, {})
     assert summary["proven_optimal"] is False
     assert "not proven optimal" in summary["warning"] and "0.012" in summary["warning"]

@@ -1,13 +1,17 @@
-"""Stochastic-programming diagnostics of a plan: RP, EV, EEV, VSS, WS, EVPI, out-of-sample.
+"""Stochastic-programming diagnostics of a plan: RP, EV, EEV, VSS, WS, EVPI, bounds.
 
-* RP  — the recourse problem's optimum (the stochastic plan).
+All on the optimisation scenarios (in sample), per costed horizon:
+
+* RP  — the program's optimum (the stochastic plan), under the plan's recourse.
 * EV  — the mean-value problem (mean demand, suppliers always up); its plan is JIT.
-* EEV — the EV plan priced in the stochastic program; VSS = EEV − RP >= 0.
-* WS  — the wait-and-see relaxation (one plan per scenario); EVPI = RP − WS >= 0.
-* Out-of-sample — the plan priced on fresh scenarios (stream ``"evaluate"``), with a 95%
-  confidence interval from the per-scenario costs.
-* Causal — the plan run by :func:`optimizer.program.simulate.simulate_plan` on the optimisation
-  scenarios; its gap to the hindsight recourse cost.
+* EEV — the EV plan priced under the same recourse; VSS = EEV − RP: what hedging is worth.
+* WS  — the hindsight wait-and-see relaxation (one plan per scenario, a recourse that sees
+  the future); EVPI = RP − WS >= 0 bounds what perfect information could save.
+* The plan run causally (``in_sample_causal``) and its hindsight recourse cost
+  (``hindsight_bound``), a lower bound on the causal one for the same plan.
+
+The plan's honest cost — causal, out of sample, with a tight interval — is
+:mod:`optimizer.analysis.headline`'s.
 """
 
 from __future__ import annotations
@@ -18,13 +22,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from optimizer.engines.base import SolveConfig, SolveRequest
+from optimizer.engines.base import HINDSIGHT, SolveConfig, SolveRequest
 from optimizer.engines.dispatch import Solution, solve_program
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data
-from optimizer.program.simulate import simulate_plan
-from optimizer.program.verifier import Evaluation, evaluate_solution
-from optimizer.scenarios import generate_scenarios, mean_value_scenario
+from optimizer.program.simulate import evaluate_causal
+from optimizer.program.verifier import Evaluation
+from optimizer.scenarios import mean_value_scenario
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +57,36 @@ def mean_ci(values: np.ndarray, prob: np.ndarray | None = None, level: float = 0
 
 @dataclass
 class Diagnostics:
-    """Figures a planner and an OR engineer expect next to the plan (per quarter)."""
+    """Figures a planner and an OR engineer expect next to the plan (per quarter).
 
+    Attributes
+    ----------
+    recourse : str
+        The second stage the plan was fitted to (``"causal"`` or ``"hindsight"``).
+    rp : float
+        The program's optimum on the optimisation scenarios (in sample).
+    ev, eev, vss : float
+        The mean-value (JIT) program's optimum, its plan's cost under the same recourse
+        on the optimisation scenarios, and ``VSS = EEV - RP``.
+    ws, evpi : float
+        The hindsight wait-and-see bound (a plan per scenario and a recourse that sees
+        the future) and ``EVPI = RP - WS``: what perfect information could save at most.
+    in_sample_causal : float
+        The plan run causally on the optimisation scenarios.
+    hindsight_bound : float
+        The plan's hindsight recourse cost on the same scenarios: a lower bound on
+        ``in_sample_causal`` for this plan.
+    """
+
+    recourse: str
     rp: float
     ev: float
     eev: float | None
     vss: float | None
     ws: float
     evpi: float
-    out_of_sample: Interval
-    out_of_sample_causal: Interval
-    causal_cost: float
-    hindsight_cost: float
-    causal_gap: float
+    in_sample_causal: float
+    hindsight_bound: float
     note: str = ""
 
     def as_dict(self) -> dict:
@@ -90,15 +111,8 @@ def price_plan(
 def causal_evaluation(
     data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray
 ) -> Evaluation:
-    """Costs of the plan run causally by :func:`optimizer.program.simulate.simulate_plan`."""
-    return evaluate_solution(
-        data,
-        base_stock,
-        reserved,
-        simulate_plan(data, base_stock, reserved),
-        check_fill_rate=False,
-        check_plan_rows=False,
-    )
+    """Costs of the plan run causally (:func:`optimizer.program.simulate.evaluate_causal`)."""
+    return evaluate_causal(data, base_stock, reserved, check_fill_rate=False, check_plan_rows=False)
 
 
 def compute_diagnostics(
@@ -106,24 +120,32 @@ def compute_diagnostics(
     data: ProgramData,
     rp: Solution,
     *,
-    eval_scenarios: int | None = None,
-    seed: int | None = None,
     config: SolveConfig | None = None,
+    request: SolveRequest | None = None,
 ) -> Diagnostics:
-    """Compute every diagnostic of the RP plan ``rp`` (which must carry a plan).
+    """Compute the stochastic-programming diagnostics of the RP plan ``rp``.
 
-    The EV, EEV, WS and out-of-sample programs are solved by ``auto`` with the settings
-    of ``config`` (the engine that made the plan need not accept them).
+    EV and EEV are solved and priced under the recourse of ``request`` (the plan's);
+    WS is the hindsight wait-and-see relaxation, which bounds both recourses from below.
+    The programs are solved by ``auto`` with the settings of ``config`` (the engine that
+    made the plan need not accept them).
     """
     config = (config or SolveConfig()).with_engine("auto")
+    request = request or SolveRequest()
+    recourse = request.recourse
     S, K = rp.base_stock, rp.reserved
     notes = []
 
     ev_data = program_data(instance, mean_value_scenario(instance))
-    ev = solve_program(ev_data, config)
+    ev = solve_program(ev_data, config, SolveRequest(recourse=recourse, integer=request.integer))
     eev = vss = None
     if ev.has_plan:
-        eev_sol = price_plan(data, ev.base_stock, ev.reserved, config=config, keep_fill_rate=True)
+        keep = recourse == HINDSIGHT  # the causal run has no choice to meet a target with
+        eev_sol = solve_program(
+            data,
+            config,
+            SolveRequest.fixed(ev.base_stock, ev.reserved, keep_fill_rate=keep, recourse=recourse),
+        )
         if eev_sol.has_plan:
             eev = eev_sol.objective
             vss = eev - rp.objective
@@ -134,31 +156,21 @@ def compute_diagnostics(
             )
     ws = solve_program(data, config, SolveRequest.wait_and_see())
     ws_value = ws.objective if ws.has_plan else float("nan")
-
-    causal = causal_evaluation(data, S, K)
-    hindsight = rp.evaluation.objective if rp.evaluation is not None else rp.objective
-
-    n_eval = int(eval_scenarios or max(instance.plan.scenarios, data.n_scenarios))
-    fresh = generate_scenarios(instance, n_eval, seed=seed, stream="evaluate")
-    fresh_data = program_data(instance, fresh)
-    oos = price_plan(fresh_data, S, K, config=config)
-    oos_ci = (
-        mean_ci(oos.evaluation.scenario_cost, fresh_data.probability)
-        if oos.has_plan
-        else Interval(float("nan"), float("nan"), float("nan"), n_eval)
-    )
-    oos_causal = causal_evaluation(fresh_data, S, K)
+    causal = evaluate_causal(data, S, K, check_fill_rate=False, check_plan_rows=False)
+    if recourse == HINDSIGHT and rp.evaluation is not None:
+        bound = rp.evaluation.objective
+    else:
+        priced = price_plan(data, S, K, config=config)
+        bound = priced.objective if priced.has_plan else float("nan")
     return Diagnostics(
+        recourse=recourse,
         rp=rp.objective,
         ev=ev.objective if ev.has_plan else float("nan"),
         eev=eev,
         vss=vss,
         ws=ws_value,
         evpi=rp.objective - ws_value,
-        out_of_sample=oos_ci,
-        out_of_sample_causal=mean_ci(oos_causal.scenario_cost, fresh_data.probability),
-        causal_cost=causal.objective,
-        hindsight_cost=hindsight,
-        causal_gap=causal.objective - hindsight,
+        in_sample_causal=causal.objective,
+        hindsight_bound=bound,
         note="; ".join(notes),
     )

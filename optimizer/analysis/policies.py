@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from optimizer.engines.base import SolveConfig
+from optimizer.engines.base import CAUSAL, HINDSIGHT, SolveConfig, SolveRequest
 from optimizer.engines.dispatch import Solution, require_plan, solve_program
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data
@@ -349,9 +349,10 @@ def _solved(
     data: ProgramData,
     description: str,
     config: SolveConfig | None,
+    request: SolveRequest | None = None,
 ) -> PolicyPlan:
     started = time.perf_counter()
-    sol = require_plan(solve_program(data, config), data, config)
+    sol = require_plan(solve_program(data, config, request), data, config)
     return PolicyPlan(
         name=name,
         family=family,
@@ -392,6 +393,7 @@ def stochastic_policy(
     scenarios: ScenarioSet | None = None,
     *,
     config: SolveConfig | None = None,
+    recourse: str | None = None,
 ) -> PolicyPlan:
     """``stochastic``: the two-stage plan (RP) on the optimisation scenarios.
 
@@ -400,6 +402,9 @@ def stochastic_policy(
     scenarios : ScenarioSet, optional
         Default: ``generate_scenarios(instance)`` (stream ``"optimise"``,
         ``plan.scenarios`` scenarios, ``plan.seed``).
+    recourse : {"causal", "hindsight"}, optional
+        The second stage the plan is fitted to (default ``plan.recourse``); a plan of the
+        other recourse than the instance's is named ``stochastic_<recourse>``.
 
     Raises
     ------
@@ -408,13 +413,16 @@ def stochastic_policy(
     """
     scen = scenarios if scenarios is not None else generate_scenarios(instance)
     data = program_data(instance, scen)
+    recourse = recourse or instance.plan.recourse
+    name = "stochastic" if recourse == instance.plan.recourse else f"stochastic_{recourse}"
     return _solved(
         instance,
-        "stochastic",
+        name,
         "stochastic",
         data,
-        f"two-stage stochastic plan (RP) on {data.n_scenarios} scenarios",
+        f"two-stage stochastic plan (RP, {recourse} recourse) on {data.n_scenarios} scenarios",
         config,
+        SolveRequest(recourse=recourse, integer=instance.plan.integer),
     )
 
 
@@ -431,8 +439,13 @@ def policy_names(
     *,
     include_ev: bool = True,
     include_stochastic: bool = True,
+    include_hindsight: bool = True,
 ) -> list[str]:
-    """Names of the standard policy set, in report order."""
+    """Names of the standard policy set, in report order.
+
+    ``include_hindsight`` adds ``stochastic_hindsight``, the plan of the hindsight
+    recourse that :func:`make_policies` adds for an instance of the causal recourse.
+    """
     names = ["jit"]
     names += [f"jic_{_label(k)}" for k in jic_cover]
     names += [f"classic_{_label(p)}" for p in service_levels]
@@ -441,6 +454,8 @@ def policy_names(
         names.append("ev")
     if include_stochastic:
         names.append("stochastic")
+        if include_hindsight:
+            names.append("stochastic_hindsight")
     return list(dict.fromkeys(names))
 
 
@@ -518,5 +533,9 @@ def make_policies(
         policies.append(ev_policy(instance, config=config))
     if include_stochastic:
         policies.append(stochastic_policy(instance, scenarios, config=config))
+        if instance.plan.recourse == CAUSAL:  # the classical plan, to show what it costs
+            policies.append(
+                stochastic_policy(instance, scenarios, config=config, recourse=HINDSIGHT)
+            )
     log.info("policies of %s: %s", instance.name, ", ".join(p.name for p in policies))
     return policies

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from optimizer.analysis.headline import MAX_EVAL_SCENARIOS
 from optimizer.cli.common import (
     InstanceArg,
     Verbose,
@@ -18,7 +19,7 @@ from optimizer.cli.common import (
     print_plan,
     setup_logging,
 )
-from optimizer.engines.base import MpiSppyOptions, SolveConfig
+from optimizer.engines.base import RECOURSES, MpiSppyOptions, SolveConfig
 from optimizer.engines.registry import engine_names
 from optimizer.errors import StockplanError
 from optimizer.planning import make_plan
@@ -30,32 +31,37 @@ def _print_summary(summary: dict) -> None:
     t.add_column("what")
     t.add_column("value", justify="right")
     t.add_row("status", f"{summary['status']} ({summary['termination']})")
-    t.add_row("objective (expected cost)", fmt(summary["objective"]))
+    if summary.get("expected_cost") is not None:
+        low, high = summary["expected_cost_ci95"]
+        t.add_row(
+            "[bold]expected cost (causal, out of sample)[/]",
+            f"[bold]{fmt(summary['expected_cost'])}[/] [{fmt(low)}, {fmt(high)}]",
+        )
+        t.add_row("  how many fresh scenarios", summary["expected_cost_stop"])
+    t.add_row(f"in-sample optimum ({summary['recourse']} recourse)", fmt(summary["objective"]))
     t.add_row(
         "postures JIT / hybrid / JIC",
         " / ".join(str(summary["postures"][k]) for k in ("JIT", "hybrid", "JIC")),
     )
-    t.add_row("fill rate", f"{summary['fill_rate']:.2%}")
+    if "fill_rate" in summary:
+        t.add_row("fill rate (out of sample)", f"{summary['fill_rate']:.2%}")
     t.add_row("capital tied up (avg)", fmt(summary["capital_tied_up"]))
     t.add_row(
-        "model build / solve seconds",
-        f"{summary['build_seconds']:.2f} / {summary['solve_seconds']:.2f}",
+        "plan / pricing / diagnostics seconds",
+        f"{summary['plan_seconds']:.2f} / {summary['headline_seconds']:.2f} / "
+        f"{summary['diagnostics_seconds']:.2f}",
     )
     d = summary.get("diagnostics")
     if d:
         t.add_row("EV (mean-value, = JIT)", fmt(d["EV"]))
         t.add_row("EEV (JIT plan under uncertainty)", fmt(d["EEV"]))
         t.add_row("VSS = EEV - RP (value of hedging)", fmt(d["VSS"]))
-        t.add_row("WS / EVPI", f"{fmt(d['WS'])} / {fmt(d['EVPI'])}")
-        o = d["out_of_sample"]
         t.add_row(
-            f"out-of-sample ({o['scenarios']} fresh scenarios)",
-            f"{fmt(o['expected_cost'])} [{fmt(o['ci95_low'])}, {fmt(o['ci95_high'])}]",
+            "WS (hindsight wait-and-see) / EVPI", f"{fmt(d['WS_hindsight'])} / {fmt(d['EVPI'])}"
         )
-        c = d["causal_simulation"]
         t.add_row(
-            "causal simulation / hindsight LP",
-            f"{fmt(c['cost'])} / {fmt(c['hindsight_cost'])} (gap {fmt(c['gap'])})",
+            "in sample: causal run / hindsight bound",
+            f"{fmt(d['in_sample_causal'])} / {fmt(d['hindsight_bound'])}",
         )
     if "warning" in summary:
         t.add_row("[yellow]warning[/]", summary["warning"])
@@ -97,9 +103,34 @@ def solve(
     max_iterations: Annotated[
         int, typer.Option(min=1, help="mpi-sppy: progressive-hedging iteration limit.")
     ] = MpiSppyOptions.max_iterations,
-    eval_scenarios: Annotated[
-        int | None, typer.Option(min=2, help="Fresh scenarios for the out-of-sample estimate.")
+    recourse: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Second stage the plan is fitted to: causal (run period by period, the "
+                "default) or hindsight (the classical recourse LP, a bound); overrides "
+                "[plan] recourse."
+            )
+        ),
     ] = None,
+    eval_scenarios: Annotated[
+        int | None,
+        typer.Option(min=2, help="Fresh scenarios per batch of the out-of-sample estimate."),
+    ] = None,
+    max_eval_scenarios: Annotated[
+        int,
+        typer.Option(
+            min=2,
+            help="Cap on the fresh scenarios of the out-of-sample estimate (sampled in "
+            "batches until its 95% interval is within 2% of the mean).",
+        ),
+    ] = MAX_EVAL_SCENARIOS,
+    no_diagnostics: Annotated[
+        bool,
+        typer.Option(
+            "--no-diagnostics", help="Skip EV, EEV, VSS, WS, EVPI and the hindsight bound."
+        ),
+    ] = False,
     verbose: Verbose = 0,
 ) -> None:
     """Compute the stochastic stocking plan; write plan.csv and summary.json."""
@@ -118,8 +149,12 @@ def solve(
         method=method,
         mpisppy=MpiSppyOptions(rel_gap=rel_gap, max_iterations=max_iterations),
     )
+    if recourse is not None and recourse not in RECOURSES:
+        raise typer.BadParameter(f"choose one of {', '.join(RECOURSES)}", param_hint="--recourse")
     try:
         inst = load(instance)
+        if recourse is not None:
+            inst = inst.with_plan(recourse=recourse)
         with console.status("solving") as status:
             result = make_plan(
                 inst,
@@ -127,6 +162,8 @@ def solve(
                 scenarios=scenarios,
                 seed=seed,
                 eval_scenarios=eval_scenarios,
+                max_eval_scenarios=max_eval_scenarios,
+                with_diagnostics=not no_diagnostics,
                 progress=lambda msg: status.update(msg),
             )
         if not result.solution.primary:  # another rank of a distributed engine reports

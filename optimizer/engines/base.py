@@ -171,7 +171,10 @@ class SolveRequest:
 def hindsight_only(request: SolveRequest) -> str | None:
     """Why an engine of the hindsight recourse declines ``request`` (None: it serves it)."""
     if request.recourse != HINDSIGHT:
-        return f"it solves the hindsight recourse (this request is {request.recourse!r})"
+        return (
+            f"it solves the hindsight recourse (this request is {request.recourse!r}; "
+            'use --recourse hindsight or [plan] recourse = "hindsight")'
+        )
     return None
 
 

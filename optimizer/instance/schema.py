@@ -22,6 +22,7 @@ from pydantic.dataclasses import dataclass
 from pydantic.fields import FieldInfo
 
 Shortage = Literal["lost_sales", "backorder"]
+Recourse = Literal["causal", "hindsight"]
 
 _LENIENT = ConfigDict(extra="forbid", allow_inf_nan=False)
 _STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
@@ -52,6 +53,12 @@ class PlanSettings:
         :math:`B` in :math:`\sum_i c_i S_i \le B`.
     storage_capacity : float or None
         :math:`V` in :math:`\sum_i v_i S_i \le V`.
+    recourse : {"causal", "hindsight"}
+        The second stage the plan is fitted to (README "The model"): the plan run period
+        by period with no knowledge of the future (the default), or the classical
+        recourse LP that sees each scenario's future (a bound).
+    integer : bool
+        Whole-unit base-stock levels and reservations (causal recourse).
     """
 
     periods: int = Field(13, gt=0)
@@ -65,6 +72,8 @@ class PlanSettings:
     warmup: int | None = Field(None, ge=0)
     inventory_budget: float | None = Field(None, gt=0)
     storage_capacity: float | None = Field(None, gt=0)
+    recourse: Recourse = "causal"
+    integer: bool = True
 
 
 @dataclass(frozen=True, config=_LENIENT)

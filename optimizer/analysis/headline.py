@@ -1,0 +1,174 @@
+r"""The plan's honest cost: causal, out of sample, sampled until its interval is tight.
+
+The headline a planner budgets on is what the plan costs when it is run period by period
+(the causal recourse, README "The model") on scenarios it was never fitted to. Fresh
+scenarios come in batches (stream ``"evaluate"`` for the first, ``"evaluate-k"`` for the
+k-th after it, so every batch is independent of the others and of the optimisation
+scenarios); after each batch the 95% Student-t interval of the mean scenario cost is
+taken over every scenario so far, and sampling stops when its half-width is at most
+``rel_half_width`` of the mean (2% by default) or when ``max_scenarios`` would be
+exceeded (the cap is reported). Each batch is played by the independent numpy simulation
+(:func:`optimizer.program.simulate.evaluate_causal`) with the plan rows, fill-rate targets
+and CVaR blend dropped: a fixed plan is priced, not re-optimised.
+
+The per-item figures of ``plan.csv`` (cost lines, fill rate, stock on hand, stockout and
+emergency units) are the pooled means over every scenario sampled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.analysis.diagnostics import Interval, mean_ci
+from optimizer.instance import Instance
+from optimizer.program.data import ProgramData, program_data
+from optimizer.program.simulate import evaluate_causal
+from optimizer.program.verifier import Evaluation, cvar
+from optimizer.scenarios import generate_scenarios
+
+log = logging.getLogger(__name__)
+
+#: Stop when the 95% half-width is at most this share of the mean.
+REL_HALF_WIDTH = 0.02
+#: Default cap on the fresh scenarios of the headline.
+MAX_EVAL_SCENARIOS = 20_000
+
+
+@dataclass
+class Headline:
+    """The plan's causal out-of-sample cost per costed horizon.
+
+    Attributes
+    ----------
+    interval : Interval
+        Mean :math:`E[C]` and its 95% confidence interval over every fresh scenario.
+    batches : int
+    stop : str
+        Why sampling stopped: the interval was tight, or the cap was reached.
+    tight : bool
+        Whether the half-width reached ``rel_half_width`` of the mean.
+    evaluation : Evaluation
+        Pooled per-item figures (``item_scenario_cost`` is left empty to bound memory).
+    demand : ndarray (n,)
+        Expected costed demand per item (the fill rate's denominator).
+    """
+
+    interval: Interval
+    batches: int
+    stop: str
+    tight: bool
+    evaluation: Evaluation
+    demand: np.ndarray
+
+    @property
+    def fill_rate(self) -> float:
+        """Share of all costed demand served from stock or emergency supply."""
+        total = float(self.demand.sum())
+        return 1.0 - float(self.evaluation.stockout_units.sum()) / total if total > 0 else 1.0
+
+    @property
+    def rel_half_width(self) -> float:
+        """Half-width of the interval as a share of the mean."""
+        iv = self.interval
+        return (iv.high - iv.low) / 2 / abs(iv.mean) if iv.mean else 0.0
+
+
+def fixed_plan_data(data: ProgramData) -> ProgramData:
+    """Drop plan rows, CVaR blend and fill-rate rows from ``data``: a fixed plan is priced."""
+    return dataclasses.replace(
+        data,
+        budget=None,
+        storage=None,
+        cvar_weight=0.0,
+        fill_rate=np.full(data.n_items, np.nan),
+    )
+
+
+def batch_stream(k: int) -> str:
+    """Random stream of the k-th batch of fresh scenarios (the first is ``"evaluate"``)."""
+    return "evaluate" if k == 0 else f"evaluate-{k}"
+
+
+def honest_cost(
+    instance: Instance,
+    base_stock: np.ndarray,
+    reserved: np.ndarray,
+    *,
+    batch: int | None = None,
+    max_scenarios: int = MAX_EVAL_SCENARIOS,
+    rel_half_width: float = REL_HALF_WIDTH,
+    seed: int | None = None,
+) -> Headline:
+    r"""Price the plan causally on fresh scenarios, batch after batch, until tight.
+
+    Parameters
+    ----------
+    base_stock, reserved : ndarray (n,)
+        :math:`S_i`, :math:`K_i`.
+    batch : int, optional
+        Scenarios per batch; default ``plan.scenarios`` (at least 100).
+    max_scenarios : int
+        Cap on the scenarios sampled in all (at least one batch is taken).
+    rel_half_width : float
+        Target half-width of the 95% interval as a share of the mean.
+    seed : int, optional
+        Root seed (default ``plan.seed``).
+    """
+    m = int(batch or max(100, instance.plan.scenarios))
+    costs: list[np.ndarray] = []
+    sums: dict[str, np.ndarray] = {}
+    demand = unmet = None
+    residual: dict[str, float] = {}
+    k = 0
+    tight = False
+    while True:
+        fresh = generate_scenarios(instance, m, seed=seed, stream=batch_stream(k))
+        data = fixed_plan_data(program_data(instance, fresh))
+        ev = evaluate_causal(
+            data, base_stock, reserved, check_fill_rate=False, check_plan_rows=False
+        )
+        k += 1
+        costs.append(ev.scenario_cost)
+        for name in ("lines", "avg_on_hand", "stockout_units", "emergency_units"):
+            sums[name] = sums.get(name, 0.0) + m * getattr(ev, name)
+        d = (data.probability[None, :] * data.demand[:, :, data.warmup :].sum(axis=2)).sum(1)
+        demand = m * d if demand is None else demand + m * d
+        unmet = m * ev.stockout_units if unmet is None else unmet + m * ev.stockout_units
+        residual = {key: max(residual.get(key, 0.0), v) for key, v in ev.residual.items()}
+        every = np.concatenate(costs)
+        iv = mean_ci(every)
+        half = (iv.high - iv.low) / 2
+        tight = half <= rel_half_width * abs(iv.mean) or half == 0.0
+        log.info("headline batch %d: %d scenarios, E[C] %.6g +- %.3g", k, every.size, iv.mean, half)
+        if tight or every.size + m > max_scenarios:
+            break
+    total = every.size
+    share = 100 * (half / abs(iv.mean) if iv.mean else 0.0)
+    stop = (
+        f"95% half-width {share:.2f}% of the mean <= {100 * rel_half_width:g}% after "
+        f"{total:,} fresh scenarios"
+        if tight
+        else f"cap of {max_scenarios:,} fresh scenarios reached with the 95% half-width at "
+        f"{share:.2f}% of the mean (target {100 * rel_half_width:g}%)"
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fill = np.where(demand > 0, 1.0 - unmet / demand, 1.0)
+    p = np.full(total, 1.0 / total)
+    pooled = Evaluation(
+        objective=iv.mean,
+        expected_cost=iv.mean,
+        cvar=cvar(every, p, instance.risk.cvar_alpha),
+        scenario_cost=every,
+        item_scenario_cost=np.empty((0, 0)),
+        lines=sums["lines"] / total,
+        fill_rate=fill,
+        avg_on_hand=sums["avg_on_hand"] / total,
+        stockout_units=sums["stockout_units"] / total,
+        emergency_units=sums["emergency_units"] / total,
+        residual=residual,
+    )
+    return Headline(iv, k, stop, tight, pooled, demand / total)
