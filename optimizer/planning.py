@@ -205,9 +205,10 @@ def build_summary(
     if sol.details:  # engine figures: mpi-sppy's bounds, the price of a plan row
         summary["engine_details"] = sol.details
     if not optimal:
+        why = "at a limit" if sol.termination.is_limit else "with an open optimality gap"
         summary["warning"] = (
-            f"plan returned at a limit ({sol.message}); not proven "
-            f"optimal, relative gap {sol.gap:.3g}"
+            f"plan returned {why} ({sol.message}); not proven optimal, relative gap "
+            f"{sol.gap:.3g}"
         )
     if diag is not None:
         summary["diagnostics"] = {

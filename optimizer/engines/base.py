@@ -63,6 +63,7 @@ class SolveStatus(enum.Enum):
 
     OPTIMAL = "optimal"
     LIMIT_FEASIBLE = "feasible_at_limit"  # a plan, not proven optimal: it has a gap
+    FEASIBLE = "feasible_with_gap"  # converged to a plan whose optimality gap is not closed
     LIMIT_NO_SOLUTION = "no_solution_at_limit"
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
@@ -71,7 +72,7 @@ class SolveStatus(enum.Enum):
     @property
     def has_plan(self) -> bool:
         """True when a plan came back (optimal, or feasible at a limit)."""
-        return self in (SolveStatus.OPTIMAL, SolveStatus.LIMIT_FEASIBLE)
+        return self in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE, SolveStatus.LIMIT_FEASIBLE)
 
     @classmethod
     def of(cls, termination: Termination, status: SolutionStatus) -> SolveStatus:
@@ -79,7 +80,7 @@ class SolveStatus(enum.Enum):
         if status is SolutionStatus.OPTIMAL:
             return cls.OPTIMAL
         if status is SolutionStatus.FEASIBLE:
-            return cls.LIMIT_FEASIBLE
+            return cls.FEASIBLE if termination is Termination.CONVERGED else cls.LIMIT_FEASIBLE
         if termination is Termination.INFEASIBLE:
             return cls.INFEASIBLE
         if termination in (Termination.UNBOUNDED, Termination.INFEASIBLE_OR_UNBOUNDED):
@@ -92,6 +93,7 @@ class SolveStatus(enum.Enum):
 #: Labels from best to worst (the worst sub-problem speaks for a decomposed solve).
 SEVERITY = (
     SolveStatus.OPTIMAL,
+    SolveStatus.FEASIBLE,
     SolveStatus.LIMIT_FEASIBLE,
     SolveStatus.NUMERICAL,
     SolveStatus.LIMIT_NO_SOLUTION,

@@ -166,6 +166,7 @@ def fill_row(
     lower: np.ndarray,
     *,
     swap_candidates: int = 40,
+    max_exchanges: int = 200,
     counter: Counter | None = None,
 ) -> np.ndarray:
     r"""Spend the room a whole-unit priced plan leaves in its row, one unit at a time.
@@ -175,8 +176,10 @@ def fill_row(
     Greedy marginal allocation adds the unit with the largest saving per unit of row
     :math:`-\Delta^+_i / a_i` while one fits; when none fits, one more unit of an item
     :math:`i` (among the ``swap_candidates`` whose unit saves most) is paid for by the
-    fewest units :math:`m_{ij} = \lceil (a_i - \text{room}) / a_j \rceil` of another
-    item :math:`j` if that saves, and the additions resume. :math:`K` stays.
+    fewest units :math:`\lceil (a_i - \text{room}) / a_j \rceil` of another item
+    :math:`j`, or one unit less of :math:`j` makes room for the most units
+    :math:`\lfloor (\text{room} + a_j) / a_i \rfloor` of :math:`i`, whichever saves
+    most (at most ``max_exchanges`` times), and the additions resume. :math:`K` stays.
 
     Parameters
     ----------
@@ -208,40 +211,59 @@ def fill_row(
     every = np.arange(n)
     here = costs(S, every)
     room = 1e-9 * max(1.0, abs(limit))
+    exchanges = 0
     for _ in range(100 * n):
-        # greedy additions: the best saving per unit of row while a unit fits
-        slack = limit - float(a @ S)
-        fits = np.flatnonzero(a <= slack + room)
-        if fits.size:
-            up = costs(S[fits] + 1.0, fits) - here[fits]
-            tol = 1e-12 * (1.0 + np.abs(here[fits]))
-            gain = np.where(up < -tol, up / np.maximum(a[fits], 1e-300), np.inf)
-            k = int(np.argmin(gain))
-            if np.isfinite(gain[k]):
-                S[fits[k]] += 1.0
-                here[fits[k]] += up[k]
-                continue
-        # exchanges: one more unit of i, paid for by the fewest units m_ij of j
+        # greedy additions: the unit of best saving per unit of row while one fits; the
+        # items are separable, so after a unit only that item's next unit is re-priced
         up = costs(S + 1.0, every) - here
+        tol = 1e-12 * (1.0 + np.abs(here))
+        while True:
+            slack = limit - float(a @ S)
+            gain = np.where((up < -tol) & (a <= slack + room), up / np.maximum(a, 1e-300), np.inf)
+            j = int(np.argmin(gain))
+            if not np.isfinite(gain[j]):
+                break
+            S[j] += 1.0
+            here[j] += up[j]
+            up[j] = costs(S[j : j + 1] + 1.0, every[j : j + 1])[0] - here[j]
+        if exchanges >= max_exchanges:
+            break
+        exchanges += 1
+        # exchanges (``up`` and ``slack`` are those the additions ended with): one more
+        # unit of i paid for by the fewest units m of j, or one unit less of j making
+        # room for the most units m of i
+        moves = []  # (saving, item up, its units, item down, its units)
         ups = np.argsort(up)[:swap_candidates]
         ups = ups[up[ups] < 0]
-        if ups.size == 0:
+        if ups.size:
+            m = np.ceil(np.maximum(a[ups][:, None] - slack, 0.0) / np.maximum(a, 1e-300) - 1e-9)
+            ok = (S - m >= lower - 1e-9) & (ups[:, None] != every) & (a > 0)
+            pi, pj = np.nonzero(ok)
+            if pi.size:
+                down = costs(S[pj] - m[pi, pj], pj) - here[pj]
+                gain = up[ups[pi]] + down
+                k = int(np.argmin(gain))
+                moves.append((gain[k], ups[pi[k]], 1.0, pj[k], m[pi[k], pj[k]]))
+        down1 = np.full(n, np.inf)
+        can = np.flatnonzero(S - 1.0 >= lower - 1e-9)
+        if can.size:
+            down1[can] = costs(S[can] - 1.0, can) - here[can]
+            downs = can[np.argsort(down1[can])[:swap_candidates]]
+            m = np.floor((slack + a[downs][:, None]) / np.maximum(a, 1e-300) + 1e-9)
+            ok = (m >= 1) & (downs[:, None] != every) & (a > 0) & np.isfinite(m)
+            pj, pi = np.nonzero(ok)
+            if pi.size:
+                gain_up = costs(S[pi] + m[pj, pi], pi) - here[pi]
+                gain = gain_up + down1[downs[pj]]
+                k = int(np.argmin(gain))
+                moves.append((gain[k], pi[k], m[pj[k], pi[k]], downs[pj[k]], 1.0))
+        if not moves:
             break
-        need = np.maximum(a[ups][:, None] - slack, 0.0)  # row to free, per i
-        m = np.ceil(need / np.maximum(a[None, :], 1e-300) - 1e-9)
-        ok = (S[None, :] - m >= lower[None, :] - 1e-9) & (ups[:, None] != every[None, :])
-        ok &= a[None, :] > 0
-        pi, pj = np.nonzero(ok)
-        if pi.size == 0:
+        best = min(moves, key=lambda mv: mv[0])
+        if not best[0] < -1e-12 * (1.0 + abs(float(here.sum()))):
             break
-        down = costs(S[pj] - m[pi, pj], pj) - here[pj]
-        gain = up[ups[pi]] + down
-        k = int(np.argmin(gain))
-        if not gain[k] < -1e-12 * (1.0 + abs(float(here.sum()))):
-            break
-        i_, j_ = ups[pi[k]], pj[k]
-        S[i_] += 1.0
-        S[j_] -= m[pi[k], j_]
-        here[i_] += up[i_]
-        here[j_] += down[k]
+        _, i_, m_up, j_, m_down = best
+        S[i_] += m_up
+        S[j_] -= m_down
+        here[[i_, j_]] = costs(S[[i_, j_]], np.array([i_, j_]))
     return S
