@@ -96,7 +96,8 @@ def test_default_warmup_covers_lead_time_and_long_outages():
     flaky = make_instance(disruption=0.2)  # recovery 0.5 -> (0.5)^k <= 0.01 -> k = 7
     lead = flaky.items.lead_time
     assert flaky.warmup == max(
-        2 * int(L) + 3 + (7 if s == 1 else 0) for L, s in zip(lead, flaky.items.supplier)
+        2 * int(L) + 3 + (7 if s == 1 else 0)
+        for L, s in zip(lead, flaky.items.supplier, strict=True)
     )
 
 
