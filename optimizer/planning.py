@@ -207,8 +207,7 @@ def build_summary(
     if not optimal:
         why = "at a limit" if sol.termination.is_limit else "with an open optimality gap"
         summary["warning"] = (
-            f"plan returned {why} ({sol.message}); not proven optimal, relative gap "
-            f"{sol.gap:.3g}"
+            f"plan returned {why} ({sol.message}); not proven optimal, relative gap {sol.gap:.3g}"
         )
     if diag is not None:
         summary["diagnostics"] = {

@@ -16,6 +16,7 @@ The plan's honest cost — causal, out of sample, with a tight interval — is
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import asdict, dataclass
 
@@ -24,6 +25,7 @@ from scipy import stats
 
 from optimizer.engines.base import HINDSIGHT, SolveConfig, SolveRequest
 from optimizer.engines.dispatch import Solution, solve_program
+from optimizer.engines.registry import auto_choice
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data
 from optimizer.program.simulate import evaluate_causal
@@ -115,6 +117,45 @@ def causal_evaluation(
     return evaluate_causal(data, base_stock, reserved, check_fill_rate=False, check_plan_rows=False)
 
 
+#: Engines fast enough for a diagnostic at any size (exact closed forms and kernels).
+FAST_ENGINES = ("quantile", "flow", "causal")
+#: Above this many item-scenario-period cells a diagnostic that only an LP engine can
+#: solve is relaxed or skipped (the LPs take minutes at planner scale), with a note.
+LP_DIAGNOSTIC_CELLS = 1_000_000
+
+
+def _quick(data: ProgramData, request: SolveRequest) -> bool:
+    """Whether ``auto`` solves ``request`` fast: a fast engine, or a small program."""
+    return auto_choice(data, request) in FAST_ENGINES or data.demand.size <= LP_DIAGNOSTIC_CELLS
+
+
+def _wait_and_see(data: ProgramData, config: SolveConfig) -> tuple[float, str]:
+    """Solve the hindsight wait-and-see relaxation, exactly or (large, LP-only) as a bound.
+
+    When only an LP engine solves the exact relaxation at this size, the plan rows and the
+    reservation fees are dropped as well (every item may use its whole emergency
+    capacity for free): a relaxation of the wait-and-see program, so its value is a lower
+    bound on WS and ``RP - value`` an upper bound on EVPI. Returns the value and a note.
+    """
+    request = SolveRequest.wait_and_see()
+    if _quick(data, request):
+        ws = solve_program(data, config, request)
+        return (ws.objective if ws.has_plan else float("nan")), ""
+    relaxed = dataclasses.replace(
+        data, budget=None, storage=None, fee=np.full(data.n_items, np.nan)
+    )
+    if not _quick(relaxed, request):
+        return float("nan"), (
+            f"WS_hindsight skipped: only an LP engine solves it, too slow above "
+            f"{LP_DIAGNOSTIC_CELLS:,} item-scenario-period cells"
+        )
+    ws = solve_program(relaxed, config, request)
+    return (ws.objective if ws.has_plan else float("nan")), (
+        "WS_hindsight is a lower bound (plan rows and reservation fees relaxed: the exact "
+        "wait-and-see LP is too slow at this size), so EVPI is an upper bound"
+    )
+
+
 def compute_diagnostics(
     instance: Instance,
     data: ProgramData,
@@ -154,14 +195,22 @@ def compute_diagnostics(
                 f"EEV: the EV (JIT) plan is {eev_sol.outcome.value} in the stochastic "
                 "program (it cannot meet the fill-rate targets)"
             )
-    ws = solve_program(data, config, SolveRequest.wait_and_see())
-    ws_value = ws.objective if ws.has_plan else float("nan")
+    ws_value, ws_note = _wait_and_see(data, config)
+    if ws_note:
+        notes.append(ws_note)
     causal = evaluate_causal(data, S, K, check_fill_rate=False, check_plan_rows=False)
+    bound = float("nan")
+    fixed = SolveRequest.fixed(S, K, keep_fill_rate=False)
     if recourse == HINDSIGHT and rp.evaluation is not None:
         bound = rp.evaluation.objective
-    else:
+    elif _quick(data, fixed):
         priced = price_plan(data, S, K, config=config)
         bound = priced.objective if priced.has_plan else float("nan")
+    else:
+        notes.append(
+            "hindsight_bound skipped: only an LP engine prices this plan's hindsight "
+            f"recourse, too slow above {LP_DIAGNOSTIC_CELLS:,} item-scenario-period cells"
+        )
     return Diagnostics(
         recourse=recourse,
         rp=rp.objective,

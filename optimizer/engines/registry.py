@@ -83,6 +83,14 @@ def get_engine(name: str) -> Engine:
         ) from None
 
 
+def auto_choice(data: ProgramData, request: SolveRequest) -> str | None:
+    """Name of the engine ``auto`` would run on ``request`` (None: no engine accepts)."""
+    for name in _AUTO_ORDER:
+        if _ENGINES[name].accepts(data, request, auto=True) is None:
+            return name
+    return None
+
+
 def run_engines(
     data: ProgramData, request: SolveRequest, config: SolveConfig
 ) -> tuple[str, EngineResult, dict[str, str]]:

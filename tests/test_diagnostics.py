@@ -1,0 +1,95 @@
+"""Diagnostics of a plan at any size: the relaxed wait-and-see bound and skipped figures.
+
+Above ``LP_DIAGNOSTIC_CELLS`` a diagnostic that only an LP engine can solve is relaxed
+(WS: plan rows and reservation fees dropped, still a lower bound) or skipped with a note;
+here the threshold is lowered to 0 so a tiny instance takes that path and can be compared
+with the exact figures.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from optimizer.analysis import diagnostics
+from optimizer.engines.base import CAUSAL, SolveConfig, SolveRequest
+from optimizer.engines.dispatch import solve_program
+from optimizer.program.data import program_data
+from optimizer.scenarios import generate_scenarios
+from tests.factories import make_instance
+
+
+@pytest.fixture
+def reserving():
+    inst = make_instance(4, scenarios=8, periods=4, seed=2, emergency=True, reserve=True)
+    data = program_data(inst, generate_scenarios(inst))
+    assert data.reserves.any()
+    return inst, data
+
+
+def test_relaxed_wait_and_see_is_a_lower_bound(reserving, monkeypatch):
+    _, data = reserving
+    exact, note = diagnostics._wait_and_see(data, SolveConfig())
+    assert note == ""
+    monkeypatch.setattr(diagnostics, "LP_DIAGNOSTIC_CELLS", 0)
+    relaxed, note = diagnostics._wait_and_see(data, SolveConfig())
+    assert "lower bound" in note
+    assert relaxed <= exact + 1e-9
+
+
+def test_large_programs_skip_what_only_an_lp_solves(reserving, monkeypatch):
+    inst, data = reserving
+    request = SolveRequest(recourse=CAUSAL, integer=True)
+    rp = solve_program(data, SolveConfig(), request)
+    full = diagnostics.compute_diagnostics(inst, data, rp, request=request)
+    assert full.note == "" and full.hindsight_bound <= full.in_sample_causal + 1e-9
+    monkeypatch.setattr(diagnostics, "LP_DIAGNOSTIC_CELLS", 0)
+    quick = diagnostics.compute_diagnostics(inst, data, rp, request=request)
+    # lost sales: the flow engine prices the plan's hindsight recourse at any size
+    assert quick.hindsight_bound == pytest.approx(full.hindsight_bound, rel=1e-9)
+    assert quick.ws <= full.ws + 1e-9 and "WS_hindsight is a lower bound" in quick.note
+    assert quick.evpi >= full.evpi - 1e-9
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(emergency=True, reserve=True),
+        dict(shortage="backorder", emergency=True),
+        dict(black_swan=True, disruption=0.3),
+    ],
+)
+def test_headline_batches_played_by_the_kernel_equal_the_numpy_run(kw):
+    import numpy as np
+
+    from optimizer.analysis.headline import _play_batch, fixed_plan_data
+    from optimizer.program.simulate import evaluate_causal
+
+    inst = make_instance(4, scenarios=9, periods=5, seed=7, **kw)
+    data = fixed_plan_data(program_data(inst, generate_scenarios(inst, stream="evaluate")))
+    S = data.min_base_stock + 1.5 * data.mean + 1
+    K = np.where(data.reserves, 2.0, 0.0)
+    fast = _play_batch(data, S, K)
+    ref = evaluate_causal(data, S, K, check_fill_rate=False, check_plan_rows=False)
+    for name in ("scenario_cost", "lines", "fill_rate", "avg_on_hand", "stockout_units"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(ref, name), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(fast.emergency_units, ref.emergency_units, rtol=1e-9, atol=1e-9)
+
+
+def test_headline_samples_until_tight_or_the_cap():
+    from optimizer.analysis.headline import honest_cost
+    from optimizer.analysis.policies import newsvendor_policy
+
+    inst = make_instance(3, scenarios=10, periods=4, seed=5, disruption=0.3)
+    plan = newsvendor_policy(inst)
+    capped = honest_cost(
+        inst, plan.base_stock, plan.reserved, batch=20, max_scenarios=60, rel_half_width=1e-6
+    )
+    assert not capped.tight and capped.interval.scenarios == 60 and capped.batches == 3
+    assert "cap of 60" in capped.stop
+    loose = honest_cost(
+        inst, plan.base_stock, plan.reserved, batch=20, max_scenarios=60, rel_half_width=0.5
+    )
+    assert loose.tight and loose.batches == 1 and "<= 50%" in loose.stop
+    # the first batch is the "evaluate" stream, and the pooled lines add up to the mean
+    assert capped.evaluation.scenario_cost[:20] == pytest.approx(loose.evaluation.scenario_cost)
+    assert capped.evaluation.lines.sum() == pytest.approx(capped.interval.mean, rel=1e-9)
