@@ -10,10 +10,10 @@ Each figure block is delimited in README.md by a pair of markers::
 and this script owns what lies between them. The blocks and their sources:
 
 * ``policy-table`` — the JIT-or-JIC table of the README section "JIT or JIC? The policy
-  study in numbers": expected cost per quarter of each policy on each regime, read from
-  ``studies/results/<regime>_comparison.csv`` (hindsight ``expected_cost``, and
-  ``causal_expected_cost`` of the stochastic plan), and the in-sample value of the
-  stochastic solution ``VSS = EEV − RP`` from the diagnostics table of
+  study in numbers": causal expected cost per quarter of each policy on each regime
+  (``causal_expected_cost`` of ``studies/results/<regime>_comparison.csv``), the paired
+  difference of the stochastic plan to the best other plan, and the in-sample value of
+  the stochastic solution ``VSS = EEV − RP`` from the diagnostics table of
   ``studies/results/<regime>.md``;
 * ``sample-size`` — the Mak–Morton–Wood gap bounds (``gap_ucb_rel``) and the base-stock
   spread (``cover_spread``) per sample size N, from ``studies/results/sample_size.csv``;
@@ -161,13 +161,14 @@ def _seconds(records: list[dict]) -> str:
 
 
 def policy_table(root: Path) -> str:
-    """The regime x policy table: E[cost] per quarter on the fresh evaluation scenarios."""
+    """The regime x policy table: causal E[cost] per quarter on the fresh scenarios."""
     results = root / "studies" / "results"
     head = [
         "regime",
         *POLICY_COLUMNS,
+        "hindsight plan",
         "**stochastic**",
-        "stochastic, causal",
+        "best other plan − stochastic (paired 95% CI)",
         "VSS (in-sample)",
     ]
     lines = ["| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |"]
@@ -176,16 +177,24 @@ def policy_table(root: Path) -> str:
         if not path.exists():
             raise FiguresError(f"results file missing: {path}")
         table = pd.read_csv(path).set_index("policy")
-        cost = table["expected_cost"]
+        cost = table["causal_expected_cost"]
         md = results / f"{regime}.md"
         if not md.exists():
             raise FiguresError(f"results file missing: {md}")
         (diag,) = _md_table(md.read_text(encoding="utf-8"), "RP")
         vss = diag["VSS = EEV − RP"]
+        others = table.drop(index="stochastic")
+        best = others["causal_expected_cost"].idxmin()
+        row = others.loc[best]
+        delta = (
+            f"{_int(row['causal_vs_stochastic'])} [{_int(row['causal_vs_stochastic_ci_low'])}, "
+            f"{_int(row['causal_vs_stochastic_ci_high'])}] ({best})"
+        )
         cells = [label, *(_int(cost[p]) for p in POLICY_COLUMNS.values())]
         cells += [
+            _int(cost["stochastic_hindsight"]),
             f"**{_int(cost['stochastic'])}**",
-            _int(table.loc["stochastic", "causal_expected_cost"]),
+            delta,
             vss,
         ]
         lines.append("| " + " | ".join(cells) + " |")

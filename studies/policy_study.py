@@ -391,7 +391,9 @@ def regime_markdown(
                         "in-sample causal / hindsight bound": (
                             f"{money(diag.in_sample_causal)} / {money(diag.hindsight_bound)}"
                         ),
-                        "out-of-sample (this comparison)": money(oos["expected_cost"]),
+                        "out-of-sample, causal (this comparison)": money(
+                            oos["causal_expected_cost"]
+                        ),
                     }
                 ]
             )

@@ -59,9 +59,9 @@ def evaluate(
         fail(exc)
     print_plan(table, summary)
     console.print(
-        f"expected cost {fmt(ci.mean)} (95% CI {fmt(ci.low)} – {fmt(ci.high)}) on "
-        f"{fresh.n_scenarios} fresh scenarios; causal run {fmt(cci.mean)} "
-        f"({fmt(cci.low)} – {fmt(cci.high)})"
+        f"expected cost, the plan run causally: {fmt(cci.mean)} (95% CI {fmt(cci.low)} – "
+        f"{fmt(cci.high)}) on {fresh.n_scenarios} fresh scenarios; the hindsight recourse "
+        f"(a lower bound): {fmt(ci.mean)} ({fmt(ci.low)} – {fmt(ci.high)})"
     )
 
 
