@@ -23,6 +23,8 @@ and this script owns what lies between them. The blocks and their sources:
   runs"), ``benchmarks/results/scaling_compare_50x100x13[_coupled].jsonl`` and the sweep
   ``benchmarks/results/scaling.jsonl`` (log-log slopes ``b``, ``c`` of
   ``log t = a + b log n + c log N`` over items n and scenarios N);
+* ``whole-command`` — the whole ``stockplan solve`` at planner scale, from the last batch
+  of ``benchmarks/results/whole_command.jsonl`` (``benchmarks/whole_command.py``);
 * ``code-map`` — the README's code map, drawn from the tree: each stage of the data flow
   with the first docstring line of every module in it (so the map cannot drift from the
   code).
@@ -413,11 +415,50 @@ def code_map(_results: Path) -> str:
     return "\n".join(line.replace("|  |", "| |") for line in lines)
 
 
+# ---------------------------------------------------------------------------------------
+# the whole command
+
+#: case -> (what the README calls it, target)
+WHOLE_CASES = {
+    "demo": ("demo (30 items × 200 scenarios)", "≤ 5 s warm"),
+    "items300": ("300 generated items × 200", "≤ 15 s"),
+    "n1000x1000": ("1,000 items × 1,000 scenarios", "≤ 60 s, ≤ 4 GiB"),
+    "n10000x200": ("10,000 items × 200 scenarios", "≤ 5 min"),
+}
+
+
+def whole_command_table(root: Path) -> str:
+    """The last batch of ``benchmarks/results/whole_command.jsonl`` as a table."""
+    path = root / "benchmarks" / "results" / "whole_command.jsonl"
+    if not path.exists():
+        raise FiguresError(f"results file missing: {path}")
+    batch = _batches(_jsonl(path))[-1]
+    lines = [
+        "| instance | target | whole command (wall) | peak memory | plan / pricing / diagnostics |",
+        "|---|---|---|---|---|",
+    ]
+    for case, (label, target) in WHOLE_CASES.items():
+        runs = [r for r in batch if r.get("case") == case and r.get("exit") == 0]
+        if not runs:
+            continue
+        walls = [r["wall_s"] for r in runs]
+        phases = " / ".join(
+            _range([r[k] for r in runs], ".1f", " s")
+            for k in ("plan_seconds", "headline_seconds", "diagnostics_seconds")
+        )
+        lines.append(
+            f"| {label} | {target} | **{_range(walls, '.1f', ' s')}** | "
+            f"{_range([r['peak_rss_gb'] for r in runs], '.2f', ' GB')} | {phases} |"
+        )
+    return "\n".join(lines)
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "policy-table": policy_table,
     "sample-size": sample_size_text,
     "scale-targets": scale_targets_table,
     "code-map": code_map,
+    "whole-command": whole_command_table,
 }
 
 
