@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.analysis.diagnostics import Interval, causal_evaluation, mean_ci
+from optimizer.analysis.headline import fixed_plan_data
 from optimizer.engines.base import SolveConfig, SolveRequest
 from optimizer.engines.dispatch import solve_program
 from optimizer.errors import NoPlanError
@@ -94,14 +95,7 @@ def pricing_data(instance: Instance, scenarios: ScenarioSet) -> ProgramData:
     targets are dropped too (a fixed plan's recourse is priced without them, as
     ``keep_fill_rate=False`` does; misses are reported in the comparison table).
     """
-    n = len(instance.items)
-    return dataclasses.replace(
-        program_data(instance, scenarios),
-        budget=None,
-        storage=None,
-        cvar_weight=0.0,
-        fill_rate=np.full(n, np.nan),
-    )
+    return fixed_plan_data(program_data(instance, scenarios))
 
 
 def scenario_digest(scenarios: ScenarioSet | ProgramData) -> str:
