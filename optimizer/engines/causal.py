@@ -41,11 +41,24 @@ from optimizer.engines.causal_search import search_items
 from optimizer.program.causal_kernel import play_plan
 from optimizer.program.data import ProgramData
 
+#: From this many scenarios the grid scan of the item search uses 16 levels, not 48.
+SCAN_MANY_SCENARIOS = 500
 #: Relative gap to the Lagrangian bound under which a priced plan counts as optimal.
 ROW_GAP_TOLERANCE = 1e-6
 #: ``auto`` hands a causal program the fast engine cannot take to the MILP only up to
 #: this many item-scenario-period cells (branch and bound grows fast beyond it).
 MILP_MAX_CELLS = 20_000
+
+
+def _scan_points(data: ProgramData) -> int:
+    """Levels of the convexity safeguard's grid scan: fewer when the sample is large.
+
+    The sample average's departures from convexity shrink with the number of scenarios
+    (relative second differences -0.3% at 20 scenarios, -0.02% at 500:
+    ``tests/test_causal_kernel.py``); on 200 generated items x 1,000 scenarios a 16-level
+    scan gave the same plan as 48 levels (and as no scan) in 60% of the time.
+    """
+    return 48 if data.n_scenarios < SCAN_MANY_SCENARIOS else 16
 
 
 def causal_only(request: SolveRequest) -> str | None:
@@ -97,7 +110,9 @@ class CausalEngine:
                 else None
             )
             if row is None:
-                plans = search_items(data, integer=request.integer, fill_rates=keep)
+                plans = search_items(
+                    data, integer=request.integer, fill_rates=keep, scan_points=_scan_points(data)
+                )
                 S, K, cost = plans.base_stock, plans.reserved, plans.cost
                 certified = bool(plans.certified.all())
                 details["items_not_convex"] = int((~plans.convex).sum())
