@@ -25,7 +25,7 @@ import numpy as np
 
 from optimizer.analysis.diagnostics import Interval, mean_ci
 from optimizer.instance import Instance
-from optimizer.program.causal_kernel import play_plan
+from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData, program_data
 from optimizer.program.simulate import evaluate_causal
 from optimizer.program.verifier import Evaluation, cvar
@@ -101,7 +101,7 @@ def _play_batch(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray)
     """
     S = np.asarray(base_stock, dtype=float)
     K = np.where(data.reserves, np.asarray(reserved, dtype=float), 0.0)
-    play = play_plan(data, S, K, directions=np.zeros((0, 2)))
+    play = play_plan(data, S, K, directions=VALUES_ONLY)
     p = data.probability
     lines = play.expected_lines
     carry = lines[:, :3].sum(axis=1)

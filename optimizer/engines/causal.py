@@ -38,7 +38,7 @@ from optimizer.engines.base import (
 from optimizer.engines.causal_milp import model_size, solve_milp
 from optimizer.engines.causal_price import price_for_row
 from optimizer.engines.causal_search import search_items
-from optimizer.program.causal_kernel import play_plan
+from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData
 
 #: From this many scenarios the grid scan of the item search uses 16 levels, not 48.
@@ -97,7 +97,7 @@ class CausalEngine:
             S = np.asarray(request.base_stock, dtype=float)
             K = np.zeros(data.n_items) if request.reserved is None else request.reserved
             K = np.where(data.reserves, np.asarray(K, dtype=float), 0.0)
-            cost = play_plan(data, S, K, directions=np.zeros((0, 2))).expected_cost
+            cost = play_plan(data, S, K, directions=VALUES_ONLY).expected_cost
             objective = float(cost.sum())
             certified = True
         else:
@@ -130,7 +130,7 @@ class CausalEngine:
                         solve_seconds=time.perf_counter() - t0,
                     )
                 S, K = priced.combined_base_stock, priced.combined_reserved
-                cost = play_plan(data, S, K, directions=np.zeros((0, 2))).expected_cost
+                cost = play_plan(data, S, K, directions=VALUES_ONLY).expected_cost
                 # the Lagrangian bound certifies the plan up to the duality gap (whole
                 # units and a non-convex F leave one): a plan with a gap is feasible,
                 # not proven optimal

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.engines.causal_search import S_DIRECTIONS, Counter, ItemPlans, search_items
-from optimizer.program.causal_kernel import play_plan
+from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData
 
 log = logging.getLogger(__name__)
@@ -202,11 +202,10 @@ def fill_row(
     S = np.asarray(base_stock, dtype=float).copy()
     K = np.asarray(reserved, dtype=float)
     n = S.size
-    none = np.zeros((0, 2))
 
     def costs(levels: np.ndarray, rows: np.ndarray) -> np.ndarray:
         counter.calls += 1
-        return play_plan(data, levels, K[rows], items=rows, directions=none).expected_cost
+        return play_plan(data, levels, K[rows], items=rows, directions=VALUES_ONLY).expected_cost
 
     every = np.arange(n)
     here = costs(S, every)

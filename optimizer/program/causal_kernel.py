@@ -46,6 +46,8 @@ from optimizer.program.verifier import COST_LINES
 
 #: Default directions (rows ``(delta_S, delta_K)``): right and left in S, right and left in K.
 DIRECTIONS = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+#: No direction: play for values only (the fastest call).
+VALUES_ONLY = np.zeros((0, 2))
 #: Relative tie tolerance :math:`\tau` of the ``min`` rule (see the module docstring).
 TIE = 1e-11
 
