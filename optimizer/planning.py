@@ -220,6 +220,7 @@ def build_summary(
             "EVPI": diag.evpi,
             "in_sample_causal": diag.in_sample_causal,
             "hindsight_bound": diag.hindsight_bound,
+            "hindsight_scenarios": diag.hindsight_scenarios,
             "note": diag.note,
         }
     return summary

@@ -8,12 +8,14 @@ with the exact figures.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from optimizer.analysis import diagnostics
 from optimizer.engines.base import CAUSAL, SolveConfig, SolveRequest
 from optimizer.engines.dispatch import solve_program
 from optimizer.program.data import program_data
+from optimizer.program.simulate import evaluate_causal
 from optimizer.scenarios import generate_scenarios
 from tests.factories import make_instance
 
@@ -93,3 +95,25 @@ def test_headline_samples_until_tight_or_the_cap():
     # the first batch is the "evaluate" stream, and the pooled lines add up to the mean
     assert capped.evaluation.scenario_cost[:20] == pytest.approx(loose.evaluation.scenario_cost)
     assert capped.evaluation.lines.sum() == pytest.approx(capped.interval.mean, rel=1e-9)
+
+
+def test_large_programs_take_the_hindsight_figures_on_a_subsample(reserving, monkeypatch):
+    inst, data = reserving
+    request = SolveRequest(recourse=CAUSAL, integer=True)
+    rp = solve_program(data, SolveConfig(), request)
+    full = diagnostics.compute_diagnostics(inst, data, rp, request=request)
+    assert full.hindsight_scenarios == data.n_scenarios
+    monkeypatch.setattr(diagnostics, "HINDSIGHT_CELLS", 0)
+    monkeypatch.setattr(diagnostics, "HINDSIGHT_SCENARIOS", 3)
+    sub = diagnostics.compute_diagnostics(inst, data, rp, request=request)
+    assert sub.hindsight_scenarios == 3 and "first 3 of the 8" in sub.note
+    _, first = data.scenario_subset(np.arange(3))
+    ws = solve_program(first, SolveConfig(), SolveRequest.wait_and_see())
+    assert sub.ws == pytest.approx(ws.objective, rel=1e-9)
+    cost = evaluate_causal(
+        first, rp.base_stock, rp.reserved, check_fill_rate=False, check_plan_rows=False
+    )
+    assert sub.evpi == pytest.approx(cost.objective - ws.objective, rel=1e-9)
+    assert sub.evpi >= -1e-9
+    # what does not depend on the subsample is unchanged
+    assert sub.in_sample_causal == full.in_sample_causal and sub.eev == full.eev

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from optimizer.engines.base import HINDSIGHT, SolveConfig, SolveRequest
+from optimizer.engines.base import CAUSAL, HINDSIGHT, SolveConfig, SolveRequest
 from optimizer.engines.dispatch import Solution, solve_program
 from optimizer.engines.registry import auto_choice
 from optimizer.instance import Instance
@@ -78,6 +78,9 @@ class Diagnostics:
     hindsight_bound : float
         The plan's hindsight recourse cost on the same scenarios: a lower bound on
         ``in_sample_causal`` for this plan.
+    hindsight_scenarios : int
+        Scenarios of ``ws``, ``evpi`` and ``hindsight_bound``: all of them, or the first
+        :data:`HINDSIGHT_SCENARIOS` of a program above :data:`HINDSIGHT_CELLS` cells.
     """
 
     recourse: str
@@ -89,6 +92,7 @@ class Diagnostics:
     evpi: float
     in_sample_causal: float
     hindsight_bound: float
+    hindsight_scenarios: int = 0
     note: str = ""
 
     def as_dict(self) -> dict:
@@ -117,6 +121,11 @@ def causal_evaluation(
     return evaluate_causal(data, base_stock, reserved, check_fill_rate=False, check_plan_rows=False)
 
 
+#: Above this many item-scenario-period cells the hindsight figures (WS, EVPI, the plan's
+#: hindsight bound) are taken on the first :data:`HINDSIGHT_SCENARIOS` scenarios: they are
+#: bounds and context, and at planner scale they took as long as the plan itself.
+HINDSIGHT_CELLS = 5_000_000
+HINDSIGHT_SCENARIOS = 200
 #: Engines fast enough for a diagnostic at any size (exact closed forms and kernels).
 FAST_ENGINES = ("quantile", "flow", "causal")
 #: Above this many item-scenario-period cells a diagnostic that only an LP engine can
@@ -195,22 +204,42 @@ def compute_diagnostics(
                 f"EEV: the EV (JIT) plan is {eev_sol.outcome.value} in the stochastic "
                 "program (it cannot meet the fill-rate targets)"
             )
-    ws_value, ws_note = _wait_and_see(data, config)
+    # the hindsight figures: on the first HINDSIGHT_SCENARIOS scenarios of a large program
+    hs = data
+    if data.demand.size > HINDSIGHT_CELLS and data.n_scenarios > HINDSIGHT_SCENARIOS:
+        _, hs = data.scenario_subset(np.arange(HINDSIGHT_SCENARIOS))
+        notes.append(
+            f"WS_hindsight, EVPI and hindsight_bound on the first {HINDSIGHT_SCENARIOS} of "
+            f"the {data.n_scenarios} optimisation scenarios (the program is large); EVPI "
+            "is the plan's cost on those scenarios minus WS_hindsight"
+        )
+    ws_value, ws_note = _wait_and_see(hs, config)
     if ws_note:
         notes.append(ws_note)
-    causal = evaluate_causal(data, S, K, check_fill_rate=False, check_plan_rows=False)
+    if recourse == CAUSAL and rp.evaluation is not None:
+        causal_cost = rp.evaluation.objective  # the dispatcher's numpy run of the plan
+    else:
+        causal_cost = evaluate_causal(
+            data, S, K, check_fill_rate=False, check_plan_rows=False
+        ).objective
     bound = float("nan")
     fixed = SolveRequest.fixed(S, K, keep_fill_rate=False)
-    if recourse == HINDSIGHT and rp.evaluation is not None:
+    if recourse == HINDSIGHT and rp.evaluation is not None and hs is data:
         bound = rp.evaluation.objective
-    elif _quick(data, fixed):
-        priced = price_plan(data, S, K, config=config)
+    elif _quick(hs, fixed):
+        priced = price_plan(hs, S, K, config=config)
         bound = priced.objective if priced.has_plan else float("nan")
     else:
         notes.append(
             "hindsight_bound skipped: only an LP engine prices this plan's hindsight "
             f"recourse, too slow above {LP_DIAGNOSTIC_CELLS:,} item-scenario-period cells"
         )
+    if hs is data:
+        rp_hs = rp.objective
+    elif recourse == CAUSAL:
+        rp_hs = evaluate_causal(hs, S, K, check_fill_rate=False, check_plan_rows=False).objective
+    else:
+        rp_hs = bound
     return Diagnostics(
         recourse=recourse,
         rp=rp.objective,
@@ -218,8 +247,9 @@ def compute_diagnostics(
         eev=eev,
         vss=vss,
         ws=ws_value,
-        evpi=rp.objective - ws_value,
-        in_sample_causal=causal.objective,
+        evpi=rp_hs - ws_value,
+        in_sample_causal=causal_cost,
         hindsight_bound=bound,
+        hindsight_scenarios=hs.n_scenarios,
         note="; ".join(notes),
     )

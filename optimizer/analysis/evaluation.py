@@ -109,15 +109,6 @@ def scenario_digest(scenarios: ScenarioSet | ProgramData) -> str:
     return h.hexdigest()
 
 
-def _scenario_slice(data: ProgramData, index: np.ndarray) -> tuple[float, ProgramData]:
-    """Scenarios ``index`` of ``data`` with renormalised probabilities, and their mass."""
-    p = data.probability[index]
-    mass = float(p.sum())
-    return mass, dataclasses.replace(
-        data, demand=data.demand[:, index], arrival=data.arrival[:, index], probability=p / mass
-    )
-
-
 def unmet_in_period(data: ProgramData, rec: RecourseArrays) -> np.ndarray:
     r"""Compute the expected units of costed demand not served in their period, per item.
 
@@ -319,7 +310,7 @@ class PlanEvaluator:
             self._stacked = stack_scenario_blocks(d, self.blocks) if self.blocks > 1 else d
         else:
             self._chunks = [
-                _scenario_slice(d, np.arange(a, min(a + size, N))) for a in range(0, N, size)
+                d.scenario_subset(np.arange(a, min(a + size, N))) for a in range(0, N, size)
             ]
         self._cache: dict[bytes, PlanEvaluation] = {}
 

@@ -151,6 +151,16 @@ class ProgramData:
         """True when nothing couples items (no budget, storage row or CVaR)."""
         return self.budget is None and self.storage is None and not self.uses_cvar
 
+    def scenario_subset(self, index: np.ndarray) -> tuple[float, ProgramData]:
+        r"""Scenarios ``index`` with renormalised probabilities, and their mass :math:`\sum p_w`."""
+        p = self.probability[index]
+        mass = float(p.sum())
+        fields = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        fields.update(
+            demand=self.demand[:, index], arrival=self.arrival[:, index], probability=p / mass
+        )
+        return mass, ProgramData(**fields)
+
     def item(self, i: int | np.ndarray) -> ProgramData:
         """Restrict to one item or an index array of items (plan-level limits kept as they are)."""
         idx = np.atleast_1d(np.asarray(i, dtype=int))
