@@ -23,8 +23,8 @@ and this script owns what lies between them. The blocks and their sources:
   runs"), ``benchmarks/results/scaling_compare_50x100x13[_coupled].jsonl`` and the sweep
   ``benchmarks/results/scaling.jsonl`` (log-log slopes ``b``, ``c`` of
   ``log t = a + b log n + c log N`` over items n and scenarios N);
-* ``whole-command`` — the whole ``stockplan solve`` at planner scale, from the last batch
-  of ``benchmarks/results/whole_command.jsonl`` (``benchmarks/whole_command.py``);
+* ``whole-command`` — the whole ``stockplan solve`` at planner scale, each case from its
+  most recent batch in ``benchmarks/results/whole_command.jsonl`` (``benchmarks/whole_command.py``);
 * ``code-map`` — the README's code map, drawn from the tree: each stage of the data flow
   with the first docstring line of every module in it (so the map cannot drift from the
   code).
@@ -428,17 +428,25 @@ WHOLE_CASES = {
 
 
 def whole_command_table(root: Path) -> str:
-    """The last batch of ``benchmarks/results/whole_command.jsonl`` as a table."""
+    """Each case's most recent batch in ``benchmarks/results/whole_command.jsonl``."""
     path = root / "benchmarks" / "results" / "whole_command.jsonl"
     if not path.exists():
         raise FiguresError(f"results file missing: {path}")
-    batch = _batches(_jsonl(path))[-1]
+    batches = _batches(_jsonl(path))
     lines = [
         "| instance | target | whole command (wall) | peak memory | plan / pricing / diagnostics |",
         "|---|---|---|---|---|",
     ]
     for case, (label, target) in WHOLE_CASES.items():
-        runs = [r for r in batch if r.get("case") == case and r.get("exit") == 0]
+        # the most recent batch that measured this case
+        runs = next(
+            (
+                found
+                for batch in reversed(batches)
+                if (found := [r for r in batch if r.get("case") == case and r.get("exit") == 0])
+            ),
+            [],
+        )
         if not runs:
             continue
         walls = [r["wall_s"] for r in runs]
