@@ -50,7 +50,7 @@ ROW_GAP_TOLERANCE = 1e-6
 MILP_MAX_CELLS = 20_000
 
 
-def _scan_points(data: ProgramData) -> int:
+def scan_points_for(data: ProgramData) -> int:
     """Levels of the convexity safeguard's grid scan: fewer when the sample is large.
 
     The sample average's departures from convexity shrink with the number of scenarios
@@ -111,7 +111,10 @@ class CausalEngine:
             )
             if row is None:
                 plans = search_items(
-                    data, integer=request.integer, fill_rates=keep, scan_points=_scan_points(data)
+                    data,
+                    integer=request.integer,
+                    fill_rates=keep,
+                    scan_points=scan_points_for(data),
                 )
                 S, K, cost = plans.base_stock, plans.reserved, plans.cost
                 certified = bool(plans.certified.all())

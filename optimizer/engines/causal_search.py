@@ -490,6 +490,7 @@ def search_items(
     reserved: np.ndarray | None = None,
     hint_lo: np.ndarray | None = None,
     hint_hi: np.ndarray | None = None,
+    lower: np.ndarray | None = None,
     scan: str = "all",
     scan_points: int = 48,
     x_tol: float = 1e-9,
@@ -513,6 +514,9 @@ def search_items(
     hint_lo, hint_hi : ndarray (nb,), optional
         Levels expected below / above the answer (say from neighbouring prices); they
         only shorten the bracketing.
+    lower : ndarray (nb,), optional
+        A lower bound of :math:`S` per row on top of :math:`L\mu` (say fill-rate floors
+        worked out under other scenario weights than ``data.probability``).
     scan : {"all", "risky", "none"}
         Items scanned on a grid of ``scan_points`` levels by the convexity safeguard:
         every item (default: the uncosted warm-up breaks convexity even with lost
@@ -528,6 +532,8 @@ def search_items(
     reserves = data.reserves[idx]
     target = data.fill_rate[idx] if fill_rates else np.full(nb, np.nan)
     base_lower = data.min_base_stock[idx].astype(float)
+    if lower is not None:
+        base_lower = np.maximum(base_lower, np.asarray(lower, dtype=float))
     S = np.empty(nb)
     K = np.zeros(nb) if reserved is None else np.where(reserves, reserved, 0.0).astype(float)
     lower = base_lower.copy()

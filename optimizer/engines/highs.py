@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
@@ -274,11 +274,12 @@ def engine_result(
 
 @dataclass
 class CompiledModel:
-    """A Pyomo model in standard form plus the map back to its variables."""
+    """A Pyomo model in standard form plus the maps back to its variables and rows."""
 
     lp: StandardLP
     columns: list
     compile_seconds: float
+    rows: list = field(default_factory=list)
 
 
 def compile_pyomo(model: pyo.ConcreteModel) -> CompiledModel:
@@ -294,7 +295,9 @@ def compile_pyomo(model: pyo.ConcreteModel) -> CompiledModel:
     col_ub = np.array([np.inf if v.ub is None else v.ub for v in repn.columns], dtype=float)
     offset = float(repn.c_offset[0]) if len(repn.c_offset) else 0.0
     lp = StandardLP(c, sp.csc_array(repn.A), row_lb, row_ub, col_lb, col_ub, offset)
-    return CompiledModel(lp, list(repn.columns), time.perf_counter() - start)
+    return CompiledModel(
+        lp, list(repn.columns), time.perf_counter() - start, [r.constraint for r in repn.rows]
+    )
 
 
 def solve_pyomo(

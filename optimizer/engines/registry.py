@@ -23,6 +23,7 @@ import logging
 
 from optimizer.engines.base import Engine, EngineGaveUp, EngineResult, SolveConfig, SolveRequest
 from optimizer.engines.causal import CausalEngine, CausalMILPEngine
+from optimizer.engines.causal_cvar import CausalCVaREngine
 from optimizer.engines.decomposed import DecomposedEngine
 from optimizer.engines.ef import PyomoEFEngine
 from optimizer.engines.flow import FlowEngine
@@ -143,6 +144,7 @@ def run_engines(
 # auto's order: first that accepts wins (the causal engines decline hindsight requests
 # and the others causal ones, so each recourse has its own order)
 register(CausalEngine())
+register(CausalCVaREngine())
 register(CausalMILPEngine())
 register(QuantileEngine())
 register(FlowEngine())
