@@ -117,3 +117,53 @@ def test_large_programs_take_the_hindsight_figures_on_a_subsample(reserving, mon
     assert sub.evpi >= -1e-9
     # what does not depend on the subsample is unchanged
     assert sub.in_sample_causal == full.in_sample_causal and sub.eev == full.eev
+
+
+@pytest.mark.parametrize("emergency,reserve", [(False, False), (True, False), (True, True)])
+def test_wait_and_see_and_bound_from_one_trace_equal_the_engines(emergency, reserve):
+    inst = make_instance(5, scenarios=30, periods=5, seed=11, emergency=emergency, reserve=reserve)
+    data = program_data(inst, generate_scenarios(inst))
+    rp = solve_program(data, SolveConfig(), SolveRequest(recourse=CAUSAL, integer=True))
+    free = ~data.reserves
+    ws_items, bound = diagnostics.flow_hindsight(data, rp.base_stock, rp.reserved, ws_items=free)
+    priced = diagnostics.price_plan(data, rp.base_stock, rp.reserved)
+    assert priced.engine == "flow"
+    assert bound == pytest.approx(priced.objective, rel=1e-9)
+    assert np.isnan(ws_items[~free]).all()
+    for i in np.flatnonzero(free):  # each item's wait-and-see value, solved by the engine
+        ws = solve_program(data.item([i]), SolveConfig(), SolveRequest.wait_and_see())
+        assert ws_items[i] == pytest.approx(ws.objective, rel=1e-9, abs=1e-9)
+    # the diagnostics' WS (reserving items by LP) is the wait-and-see program's optimum
+    whole = solve_program(data, SolveConfig(), SolveRequest.wait_and_see())
+    full = diagnostics.compute_diagnostics(inst, data, rp, request=SolveRequest(recourse=CAUSAL))
+    assert full.ws == pytest.approx(whole.objective, rel=1e-7)
+    assert full.hindsight_bound == pytest.approx(priced.objective, rel=1e-9)
+
+
+def test_wait_and_see_in_scenario_blocks_equals_one_solve(reserving, monkeypatch):
+    _, data = reserving
+    whole = solve_program(data, SolveConfig(), SolveRequest.wait_and_see()).objective
+    monkeypatch.setattr(diagnostics, "WS_BLOCK", 3)  # 8 scenarios: blocks of 3, 3 and 2
+    blocks = diagnostics.solve_wait_and_see(data, SolveConfig())
+    assert blocks == pytest.approx(whole, rel=1e-7)
+    assert data.n_scenarios % 3  # the last block is shorter: its mass weighs it
+
+
+@pytest.mark.parametrize("cvar_weight", [0.0, 0.4])
+def test_causal_cost_by_the_kernel_equals_the_numpy_run(cvar_weight):
+    inst = make_instance(
+        4,
+        scenarios=15,
+        periods=5,
+        seed=4,
+        emergency=True,
+        reserve=True,
+        cvar_weight=cvar_weight,
+        black_swan=True,
+    )
+    data = program_data(inst, generate_scenarios(inst))
+    S = data.min_base_stock + 1.3 * data.mean + 0.5
+    K = np.where(data.reserves, 1.5, 0.0)
+    ref = evaluate_causal(data, S, K, check_fill_rate=False, check_plan_rows=False)
+    assert diagnostics.causal_cost(data, S, K) == pytest.approx(ref.objective, rel=1e-10)
+    assert (ref.objective != ref.expected_cost) == (cvar_weight > 0)
