@@ -112,6 +112,7 @@ def test_volume_cell_required_with_storage_capacity(case: Case) -> None:
         ("unit_cost", "nan", {}, ("finite",)),
         ("unit_cost", "inf", {}, ("finite",)),
         ("unit_cost", "0", {}, ("greater than 0",)),
+        ("unit_cost", "1e-7", {}, ("at least 1e-06",)),
         ("unit_cost", "-5", {}, ("greater than 0",)),
         ("unit_cost", "", {}, ("required",)),
         ("demand_mean", "-1", {}, ("0 or more",)),

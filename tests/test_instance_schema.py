@@ -159,11 +159,12 @@ def test_with_plan_validates_the_changes() -> None:
 @pytest.mark.parametrize(
     ("settings", "name", "words"),
     [
-        (PlanSettings, "periods", "must be greater than 0"),
+        (PlanSettings, "periods", "must be greater than 0 and at most 5000"),
+        (PlanSettings, "capital_rate", "must be 0 or between 1e-06 and 100"),
         (PlanSettings, "seed", "must be 0 or more"),
         (PlanSettings, "shortage", ""),
         (BlackSwan, "probability", "must be between 0 and 1"),
-        (BlackSwan, "duration", "must be at least 1"),
+        (BlackSwan, "duration", "must be between 1 and 5000"),
         (RiskSettings, "cvar_alpha", "must be at least 0 and below 1"),
     ],
 )
@@ -182,12 +183,12 @@ def test_every_bad_key_of_a_toml_is_reported_at_once(case: Case) -> None:
     expected = {
         "nme": "unknown key 'nme' in the top level (did you mean 'name'?)",
         "name": "name must not be empty",
-        "plan.periods": "periods must be greater than 0, got 0",
+        "plan.periods": "periods must be greater than 0 and at most 5000, got 0",
         "plan.seed": "seed must be a whole number, got true (true/false)",
         "plan.perods": "unknown key 'perods' in [plan] (did you mean 'periods'?)",
         "plan.shortage": "shortage must be 'lost_sales' or 'backorder'",
         "plan.warmup": "warmup must be a whole number, got 2.5 (decimal number)",
-        "black_swan.duration": "duration must be at least 1, got 0",
+        "black_swan.duration": "duration must be between 1 and 5000, got 0",
         "black_swan.probability": "missing key: [black_swan] needs probability",
         "risk.cvar_alpha": "cvar_alpha must be at least 0 and below 1, got 1.0",
         "risk.cvar_weight": 'cvar_weight must be a number, got "high" (text)',

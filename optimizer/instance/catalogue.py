@@ -14,7 +14,7 @@ that by more than 1 % only triggers a logging warning; the cell may also be left
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,14 @@ logger = logging.getLogger(__name__)
 
 POISSON_STD_TOLERANCE = 0.01
 """Relative gap between a given poisson ``demand_std`` and ``sqrt(demand_mean)`` that is logged."""
+LIMIT_TOLERANCE = 1e-9
+"""Relative gap by which a budget or capacity must fall short of the pipeline to be refused
+(the sum is rounded differently from the figure a planner writes down)."""
+
+
+def falls_short(limit: float, need: float) -> bool:
+    """Tell whether ``limit`` is below ``need`` by more than :data:`LIMIT_TOLERANCE` (relative)."""
+    return need - limit > LIMIT_TOLERANCE * max(abs(need), abs(limit))
 
 
 @dataclass
@@ -327,30 +335,40 @@ def check_plan_against_items(
                 column="plan.warmup",
             )
     pipeline = lead * mean
-    budget = settings.value("inventory_budget")
-    if budget is not None and budget is not UNKNOWN:
-        need = cost * pipeline
-        if np.isfinite(need).all() and budget < need.sum():
+    for key, per_unit, what, word in (
+        ("inventory_budget", cost, "value", "unit_cost"),
+        ("storage_capacity", items["volume"], "volume", "volume"),
+    ):
+        limit = settings.value(key)
+        if limit is None or limit is UNKNOWN:
+            continue
+        need = per_unit * pipeline
+        if not np.isfinite(need).all():
+            continue
+        total = float(need.sum())
+        if falls_short(limit, total):
+            fits = "budget" if key == "inventory_budget" else "storage"
             problems.add(
                 settings.file,
-                f"inventory_budget = {fmt(budget)} is below {fmt(need.sum())}, the value of "
-                "the pipeline stock alone (sum over items of unit_cost × lead_time × "
-                "demand_mean); every base-stock level must cover its pipeline (S ≥ L·μ), so "
-                "no plan fits the budget",
-                column="plan.inventory_budget",
+                f"{key} = {fmt(limit)} is below {fmt(total)}, the {what} of the pipeline "
+                f"stock alone (sum over items of {word} × lead_time × demand_mean); every "
+                f"base-stock level must cover its pipeline (S ≥ L·μ), so no plan fits the "
+                f"{fits}",
+                column=f"plan.{key}",
             )
-    capacity = settings.value("storage_capacity")
-    if capacity is not None and capacity is not UNKNOWN:
-        need = items["volume"] * pipeline
-        if np.isfinite(need).all() and capacity < need.sum():
-            problems.add(
-                settings.file,
-                f"storage_capacity = {fmt(capacity)} is below {fmt(need.sum())}, the volume "
-                "of the pipeline stock alone (sum over items of volume × lead_time × "
-                "demand_mean); every base-stock level must cover its pipeline (S ≥ L·μ), so "
-                "no plan fits the storage",
-                column="plan.storage_capacity",
+        elif limit < total:
+            # short by rounding only: the limit is the pipeline itself, a hair above it so
+            # that no engine sees the pipeline levels as infeasible
+            lifted = total * (1.0 + LIMIT_TOLERANCE)
+            logger.info(
+                "%s = %s is the pipeline %s %s: read as %s",
+                key,
+                fmt(limit),
+                what,
+                fmt(total),
+                fmt(lifted),
             )
+            settings.plan = replace(settings.plan, **{key: lifted})
 
 
 def build_items(draft: ItemDraft, settings: Settings) -> Items:

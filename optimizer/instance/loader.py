@@ -11,21 +11,17 @@ single :class:`~optimizer.errors.InvalidInstanceError` whose
 
 Explicit scenario periods run ``1..W+T`` where ``W`` is ``[plan] warmup`` or, when that is
 not given, :attr:`Instance.warmup <optimizer.instance.types.Instance.warmup>` (the rule
-lives there; :func:`default_warmup` asks it).
+lives there); :mod:`~optimizer.instance.limits` checks that horizon and the size of the
+program before anything is built.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import fields, replace
 from pathlib import Path
-
-import numpy as np
 
 from optimizer.errors import InputProblem, InvalidInstanceError
 from optimizer.instance.catalogue import (
-    ItemDraft,
-    SupplierDraft,
     build_items,
     build_suppliers,
     check_plan_against_items,
@@ -33,11 +29,11 @@ from optimizer.instance.catalogue import (
     read_suppliers,
 )
 from optimizer.instance.layout import SCENARIO_DIR, TOML_FILE
+from optimizer.instance.limits import check_cells, check_horizon
 from optimizer.instance.problems import Problems
-from optimizer.instance.scenario_files import Horizon, read_explicit
-from optimizer.instance.schema import PlanSettings
-from optimizer.instance.settings import UNKNOWN, Settings, read_settings
-from optimizer.instance.types import Instance, Items
+from optimizer.instance.scenario_files import read_explicit
+from optimizer.instance.settings import read_settings
+from optimizer.instance.types import Instance
 
 logger = logging.getLogger(__name__)
 
@@ -59,45 +55,6 @@ def _locate(path: Path) -> tuple[Path, Path]:
     else:
         rule = "instance folder not found: give an instance folder or its instance.toml"
     raise InvalidInstanceError([InputProblem(file=str(path), rule=rule)])
-
-
-def default_warmup(items: ItemDraft | None, suppliers: SupplierDraft | None) -> int | None:
-    """:attr:`Instance.warmup` when ``[plan] warmup`` is not given; None if not computable.
-
-    The rule lives in :class:`~optimizer.instance.types.Instance` (one source of truth); it is
-    asked on a probe instance that carries only lead times and the supplier chains.
-    """
-    if items is None or suppliers is None or len(items.ids) == 0:
-        return None
-    lead, codes = items["lead_time"], items.supplier
-    chains = np.concatenate([suppliers.disruption_prob, suppliers.recovery_prob])
-    if not (np.isfinite(lead).all() and (codes >= 0).all() and np.isfinite(chains).all()):
-        return None
-    n = len(lead)
-    probe_items = Items(**{f.name: np.zeros(n) for f in fields(Items)})
-    probe_items = replace(probe_items, lead_time=lead.astype(int), supplier=codes.astype(int))
-    probe = Instance(
-        name="",
-        description="",
-        plan=PlanSettings(warmup=None),
-        items=probe_items,
-        suppliers=build_suppliers(suppliers),
-    )
-    return probe.warmup
-
-
-def scenario_horizon(
-    settings: Settings, items: ItemDraft | None, suppliers: SupplierDraft | None
-) -> Horizon | None:
-    """Find the scenario horizon, or None when settings, lead times or suppliers are unknown."""
-    periods, warmup = settings.value("periods"), settings.value("warmup")
-    if periods is UNKNOWN or warmup is UNKNOWN:
-        return None
-    if warmup is None:
-        warmup = default_warmup(items, suppliers)
-        if warmup is None:
-            return None
-    return Horizon(warmup=int(warmup), periods=int(periods))
 
 
 def load_instance(path: str | Path) -> Instance:
@@ -126,12 +83,17 @@ def load_instance(path: str | Path) -> Instance:
     suppliers = read_suppliers(folder, problems)
     items = read_items(folder, problems, settings, suppliers)
     check_plan_against_items(settings, items, problems)
+    horizon, why = check_horizon(settings, items, suppliers, problems)
     explicit = None
     if (folder / SCENARIO_DIR).exists():
-        horizon = scenario_horizon(settings, items, suppliers)
         item_names = items.names if items is not None else None
         supplier_names = suppliers.names if suppliers is not None else None
         explicit = read_explicit(folder, problems, horizon, item_names, supplier_names)
+    n_explicit = len(explicit.names) if explicit is not None else None
+    n_items = len(items.ids) if items is not None else None
+    if (folder / SCENARIO_DIR).exists() and explicit is None:
+        n_items = None  # the scenario count is unknown: its files are broken
+    check_cells(settings, n_items, horizon, n_explicit, problems, why)
     if problems.found:
         logger.debug("%s: %d problem(s)", folder, len(problems.found))
         raise InvalidInstanceError(problems.in_file_order())

@@ -8,21 +8,166 @@ with strict types — a whole number where an integer is due, no ``true`` for a 
 finite numbers only — and rejects unknown keys.  pydantic collects every broken rule of
 the file at once; :mod:`optimizer.instance.settings` words them for the planner.
 
-The keys are described in the README's "Instance files" section.
+The ranges of the CSV columns (:data:`COLUMN_RANGES`) and the limits on the size of the
+program (:data:`MAX_HORIZON`, :data:`MAX_CELLS` and the warning thresholds) live here too,
+so every number an instance may hold is bounded in one place.  The ranges keep the
+model well-conditioned: money and quantities within nine orders of magnitude of one
+(HiGHS drops matrix entries below 1e-9 and refuses ones above 1e15, and treats bounds of
+1e20 as infinite), whole periods short enough that the simulated horizon stays a few
+thousand periods.
+
+The keys, columns and ranges are described in the README's "Instance files" section.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal
+import dataclasses
+from typing import Annotated, Any, Literal
 
+import numpy as np
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from pydantic.dataclasses import dataclass
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
 Shortage = Literal["lost_sales", "backorder"]
 Recourse = Literal["causal", "hindsight"]
+
+# --------------------------------------------------------------------------------------
+# ranges: what the model can carry
+# --------------------------------------------------------------------------------------
+
+SMALLEST = 1e-6
+"""Smallest positive money amount, quantity or rate (0 itself is allowed where it means "none")."""
+MONEY_MAX = 1e9
+"""Largest money amount per unit (unit cost, stockout penalty, emergency premium, fee)."""
+QUANTITY_MAX = 1e9
+"""Largest quantity per period or per unit (demand, its spread, emergency capacity, volume)."""
+RATE_MAX = 100.0
+"""Largest annual carrying rate (a fraction of the unit cost: 100 = 10,000% a year)."""
+LIMIT_MAX = 1e15
+"""Largest ``inventory_budget`` / ``storage_capacity`` (HiGHS treats 1e20 as no bound)."""
+PERIODS_PER_YEAR_MIN = 0.01
+PERIODS_PER_YEAR_MAX = 10_000.0
+"""``periods_per_year`` runs from one period per century to hours (8,760 a year)."""
+LEAD_TIME_MAX = 1000
+"""Longest lead time in periods (the default warm-up is twice the lead time plus 3)."""
+MAX_HORIZON = 5000
+"""Longest simulated horizon :math:`H = W + T` in periods (warm-up plus costed periods)."""
+WARN_HORIZON = 1000
+"""A horizon longer than this is accepted with a warning that says what it costs."""
+MAX_SCENARIOS = 1_000_000
+"""Most sampled scenarios :math:`N`."""
+MIN_SCENARIO_PROBABILITY = 1e-9
+"""Smallest positive probability of an explicit scenario (0 drops the scenario's weight)."""
+MULTIPLIER_MIN = 0.01
+MULTIPLIER_MAX = 100.0
+"""Range of the black swan's ``demand_multiplier``."""
+MAX_CELLS = 1_000_000_000
+"""Most item-scenario-period cells :math:`n N H` (about 100 GB at :data:`BYTES_PER_CELL`)."""
+WARN_CELLS = 50_000_000
+"""More cells than this are accepted with a warning of the memory and time they cost."""
+BYTES_PER_CELL = 100.0
+SECONDS_PER_CELL = 3e-6
+"""Measured cost of one cell for the whole ``solve`` (README "Performance": 10,000 items ×
+200 scenarios took 9.45 GB and 313 s, 1,000 × 1,000 3.70 GB and 78 s)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class NumberRange:
+    """The magnitudes one numeric input may take: ``[low, high]``, or 0 and ``[tiny, high]``.
+
+    The sign rules of a column (``must be 0 or more``) are checked first and worded on
+    their own; a range adds what the model can carry.
+
+    Attributes
+    ----------
+    low, high : float
+        Smallest and largest allowed value.
+    tiny : float or None
+        When set, ``low`` is 0 and positive values below ``tiny`` are refused: 0 means
+        "none", a value like 1e-300 only degrades the model.
+    """
+
+    low: float
+    high: float
+    tiny: float | None = None
+
+    def too_small(self, value: np.ndarray) -> np.ndarray:
+        """Mask of values below the range (positive values below ``tiny`` included)."""
+        small = value < self.low
+        if self.tiny is not None:
+            small |= (value > 0) & (value < self.tiny)
+        return small
+
+    def too_large(self, value: np.ndarray) -> np.ndarray:
+        """Mask of values above ``high``."""
+        return value > self.high
+
+    @property
+    def small_rule(self) -> str:
+        """The lower end in words (``"must be 0 or at least 1e-06"``)."""
+        if self.tiny is not None:
+            return f"must be 0 or at least {self.tiny:g}"
+        return f"must be at least {self.low:g}"
+
+    @property
+    def large_rule(self) -> str:
+        """The upper end in words (``"must be at most 1e+09"``)."""
+        return f"must be at most {self.high:g}"
+
+    @property
+    def rule(self) -> str:
+        """The whole range in words (``"0, or 1e-06 to 1e+09"``), for the README table."""
+        if self.tiny is not None:
+            return f"0, or {self.tiny:g} to {self.high:g}"
+        return f"{self.low:g} to {self.high:g}"
+
+
+MONEY = NumberRange(0.0, MONEY_MAX, tiny=SMALLEST)
+QUANTITY = NumberRange(0.0, QUANTITY_MAX, tiny=SMALLEST)
+RATE = NumberRange(0.0, RATE_MAX, tiny=SMALLEST)
+UNIT_INTERVAL = NumberRange(0.0, 1.0)
+
+COLUMN_RANGES: dict[str, NumberRange] = {
+    "unit_cost": NumberRange(SMALLEST, MONEY_MAX),
+    "demand_mean": QUANTITY,
+    "demand_std": QUANTITY,
+    "lead_time": NumberRange(0, LEAD_TIME_MAX),
+    "stockout_penalty": MONEY,
+    "emergency_premium": MONEY,
+    "emergency_capacity": QUANTITY,
+    "reservation_fee": MONEY,
+    "min_fill_rate": UNIT_INTERVAL,
+    "volume": QUANTITY,
+    "capital_rate": RATE,
+    "storage_rate": RATE,
+    "obsolescence_rate": RATE,
+    "disruption_prob": UNIT_INTERVAL,
+    "recovery_prob": UNIT_INTERVAL,
+    "demand": QUANTITY,
+    "probability": NumberRange(0.0, 1.0, tiny=MIN_SCENARIO_PROBABILITY),
+}
+"""Range of every numeric CSV column (``items.csv``, ``suppliers.csv``, ``scenarios/``)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Tiny:
+    """Field metadata: positive values below ``tiny`` are refused (0 is allowed)."""
+
+    tiny: float
+
+
+def _not_tiny(value: float) -> float:
+    if 0 < value < SMALLEST:
+        raise PydanticCustomError("tiny_number", "positive but below {tiny}", {"tiny": SMALLEST})
+    return value
+
+
+AnnualRate = Annotated[float, Field(ge=0, le=RATE_MAX), Tiny(SMALLEST), AfterValidator(_not_tiny)]
+"""An annual carrying rate in ``instance.toml``: 0, or between :data:`SMALLEST` and 100."""
 
 _LENIENT = ConfigDict(extra="forbid", allow_inf_nan=False)
 _STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
@@ -61,17 +206,17 @@ class PlanSettings:
         Whole-unit base-stock levels and reservations (causal recourse).
     """
 
-    periods: int = Field(13, gt=0)
-    periods_per_year: float = Field(52.0, gt=0)
-    scenarios: int = Field(200, gt=0)
+    periods: int = Field(13, gt=0, le=MAX_HORIZON)
+    periods_per_year: float = Field(52.0, ge=PERIODS_PER_YEAR_MIN, le=PERIODS_PER_YEAR_MAX)
+    scenarios: int = Field(200, gt=0, le=MAX_SCENARIOS)
     seed: int = Field(42, ge=0)
     shortage: Shortage = "lost_sales"
-    capital_rate: float = Field(0.10, ge=0)
-    storage_rate: float = Field(0.12, ge=0)
-    obsolescence_rate: float = Field(0.05, ge=0)
-    warmup: int | None = Field(None, ge=0)
-    inventory_budget: float | None = Field(None, gt=0)
-    storage_capacity: float | None = Field(None, gt=0)
+    capital_rate: AnnualRate = 0.10
+    storage_rate: AnnualRate = 0.12
+    obsolescence_rate: AnnualRate = 0.05
+    warmup: int | None = Field(None, ge=0, le=MAX_HORIZON)
+    inventory_budget: float | None = Field(None, gt=0, le=LIMIT_MAX)
+    storage_capacity: float | None = Field(None, gt=0, le=LIMIT_MAX)
     recourse: Recourse = "causal"
     integer: bool = True
 
@@ -91,8 +236,8 @@ class BlackSwan:
     """
 
     probability: float = Field(ge=0, le=1)
-    duration: int = Field(ge=1)
-    demand_multiplier: float = Field(1.0, gt=0)
+    duration: int = Field(ge=1, le=MAX_HORIZON)
+    demand_multiplier: float = Field(1.0, ge=MULTIPLIER_MIN, le=MULTIPLIER_MAX)
 
 
 @dataclass(frozen=True, config=_LENIENT)
@@ -179,15 +324,17 @@ def bounds_rule(info: FieldInfo) -> str:
     """State a number field's bounds in words (``"must be between 0 and 1"``; ``""``: none)."""
     bound: dict[str, Any] = {}
     for meta in info.metadata:
-        for kind, cls in (("gt", Gt), ("ge", Ge), ("lt", Lt), ("le", Le)):
+        for kind, cls in (("gt", Gt), ("ge", Ge), ("lt", Lt), ("le", Le), ("tiny", Tiny)):
             if isinstance(meta, cls):
                 bound[kind] = getattr(meta, kind)
     lower = bound.get("ge", bound.get("gt"))
     upper = bound.get("le", bound.get("lt"))
+    if "tiny" in bound and upper is not None:
+        return f"must be 0 or between {bound['tiny']:g} and {upper:g}"
     if lower is not None and upper is not None:
         if "ge" in bound and "le" in bound:
             return f"must be between {lower:g} and {upper:g}"
-        low = f"at least {lower:g}" if "ge" in bound else f"above {lower:g}"
+        low = f"at least {lower:g}" if "ge" in bound else f"greater than {lower:g}"
         high = f"at most {upper:g}" if "le" in bound else f"below {upper:g}"
         return f"must be {low} and {high}"
     if "gt" in bound:

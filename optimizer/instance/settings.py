@@ -138,7 +138,13 @@ def describe(error: ErrorDetails) -> str:
         return f"{key} must be text in quotes, {got}"
     if kind == "literal_error":
         return f"{key} must be {error.get('ctx', {}).get('expected')}, {got}"
-    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+    if kind in (
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "tiny_number",
+    ):
         return f"{key} {bounds_rule(info)}, got {shown}"
     if kind == "string_too_short":
         extra = info.json_schema_extra

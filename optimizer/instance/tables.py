@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.instance.problems import MAX_REPORTED, Problems, did_you_mean, report_rows
+from optimizer.instance.schema import COLUMN_RANGES
 
 
 @dataclass
@@ -205,7 +206,8 @@ def numbers(
     """Parse one numeric column; ``nan`` where the cell is empty or breaks a rule.
 
     Every broken rule is recorded: empty required cell, not a number, ``nan``/``inf``,
-    not a whole number (when ``integer_rule`` gives that rule's text), ``check`` failed.
+    not a whole number (when ``integer_rule`` gives that rule's text), ``check`` failed,
+    outside the column's range of :data:`~optimizer.instance.schema.COLUMN_RANGES`.
     """
     out = np.full(len(table), np.nan)
     if not table.has(column):
@@ -255,8 +257,27 @@ def numbers(
             lambda r: f"{column} {check.rule}, got {text[r]}",
         )
         good &= passes
+    limits = COLUMN_RANGES.get(column)
+    if limits is not None:
+        for outside, words in (
+            (limits.too_small, limits.small_rule),
+            (limits.too_large, limits.large_rule),
+        ):
+            bad = np.zeros_like(good)
+            bad[good] = outside(values[good])
+            report_rows(
+                problems,
+                table,
+                bad,
+                column,
+                lambda r, w=words: f"{column} {w}, got {text[r]}{RANGE_REASON}",
+            )
+            good &= ~bad
     out[good] = values[good]
     return out
+
+
+RANGE_REASON = " (the range that keeps the model well-conditioned: README, 'Instance files')"
 
 
 def check_ids(table: Table, column: str, problems: Problems, what: str) -> np.ndarray:

@@ -31,6 +31,21 @@ __all__ = [
 DEMAND_FAMILIES = ("normal", "poisson", "gamma", "lognormal", "negbin")
 
 
+def outage_allowance(alpha: float | np.ndarray, beta: float | np.ndarray) -> float | np.ndarray:
+    r"""Warm-up periods for a supplier's down spell: the :math:`k` of :attr:`Instance.warmup`.
+
+    The smallest :math:`k` with :math:`(1-\beta)^k \le 0.01` when the supplier can fail
+    (:math:`\alpha > 0`), 1 when it always recovers at once (:math:`\beta = 1`), 0 when it
+    never fails. A float (``inf`` for :math:`\beta = 0`), so the loader can refuse a
+    warm-up too long to build before turning it into an integer.
+    """
+    a, b = np.asarray(alpha, dtype=float), np.asarray(beta, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spell = np.ceil(np.log(0.01) / np.log1p(-b))
+    k = np.where(a <= 0, 0.0, np.where(b >= 1.0, 1.0, spell))
+    return float(k) if k.ndim == 0 else k
+
+
 @dataclass(frozen=True)
 class Items:
     r"""Item table, one array entry per item (file order).
@@ -186,14 +201,10 @@ class Instance:
         above it (``tests/test_markov_reference.py``) — plus its supplier's outage
         allowance (see :attr:`warmup`).
         """
-        base = 2 * int(self.items.lead_time[i]) + 3
         s = int(self.items.supplier[i])
+        lead = self.items.lead_time[i]
         alpha, beta = self.suppliers.disruption_prob[s], self.suppliers.recovery_prob[s]
-        if alpha <= 0:
-            return base
-        if beta >= 1.0:
-            return base + 1
-        return base + int(np.ceil(np.log(0.01) / np.log1p(-float(beta))))
+        return int(2 * int(lead) + 3 + outage_allowance(alpha, beta))
 
     @property
     def horizon(self) -> int:
