@@ -84,8 +84,7 @@ def make_plan(
     request = SolveRequest(recourse=instance.plan.recourse, integer=instance.plan.integer)
     t0 = time.perf_counter()
     say("sampling scenarios")
-    scen = generate_scenarios(instance)
-    data = program_data(instance, scen)
+    data = program_data(instance, generate_scenarios(instance), consume=True)
     t_scen = time.perf_counter() - t0
     say(f"solving {data.n_items} items x {data.n_scenarios} scenarios x {data.horizon} periods")
     sol = require_plan(solve_program(data, config, request), data, config)

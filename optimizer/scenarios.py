@@ -12,7 +12,10 @@ the out-of-sample stream (``stream="evaluate"``) is independent of the optimisat
 from __future__ import annotations
 
 import logging
+import os
 import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,6 +163,24 @@ def sample_supplier_path(
     return up
 
 
+#: Demand draws per item above which items are drawn in threads (numpy's generators
+#: release the GIL while they sample; each item has its own generator, so the draws
+#: are the same in any order).
+THREADED_DRAWS = 20_000
+
+
+def _for_each_item(draw: Callable[[int], None], n_items: int, per_item: int) -> None:
+    """Call ``draw(i)`` for every item, over a few threads when the draws are large."""
+    workers = min(4, os.cpu_count() or 1, n_items)
+    if workers <= 1 or per_item * n_items < THREADED_DRAWS:
+        for i in range(n_items):
+            draw(i)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        for _ in pool.map(draw, range(n_items)):
+            pass
+
+
 def generate_scenarios(
     instance: Instance,
     n_scenarios: int | None = None,
@@ -195,7 +216,8 @@ def generate_scenarios(
     items, sup = instance.items, instance.suppliers
 
     demand = np.empty((len(items), n, horizon))
-    for i in range(len(items)):
+
+    def draw(i: int) -> None:
         rng = stream_rng(seed, stream, "demand", str(items.name[i]))
         demand[i] = sample_demand(
             rng,
@@ -204,6 +226,8 @@ def generate_scenarios(
             float(items.demand_std[i]),
             (n, horizon),
         )
+
+    _for_each_item(draw, len(items), n * horizon)
     up = np.empty((len(sup), n, horizon), dtype=bool)
     for s in range(len(sup)):
         rng = stream_rng(seed, stream, "supply", str(sup.name[s]))
@@ -220,7 +244,7 @@ def generate_scenarios(
         t = np.arange(horizon)
         during = swan[:, None] & (t >= start[:, None]) & (t < start[:, None] + bs.duration)
         up &= ~during[None]
-        demand = np.where(during[None], demand * bs.demand_multiplier, demand)
+        np.multiply(demand, bs.demand_multiplier, out=demand, where=during[None])
     return ScenarioSet(demand, up, np.full(n, 1.0 / n), warmup, swan)
 
 

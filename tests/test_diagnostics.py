@@ -70,8 +70,10 @@ def test_headline_batches_played_by_the_kernel_equal_the_numpy_run(kw):
     data = fixed_plan_data(program_data(inst, generate_scenarios(inst, stream="evaluate")))
     S = data.min_base_stock + 1.5 * data.mean + 1
     K = np.where(data.reserves, 2.0, 0.0)
-    fast = _play_batch(data, S, K)
+    fast, demand = _play_batch(data, S, K)
     ref = evaluate_causal(data, S, K, check_fill_rate=False, check_plan_rows=False)
+    costed = (data.probability[None, :] * data.demand[:, :, data.warmup :].sum(axis=2)).sum(1)
+    np.testing.assert_allclose(demand, costed, rtol=1e-12)
     for name in ("scenario_cost", "lines", "fill_rate", "avg_on_hand", "stockout_units"):
         np.testing.assert_allclose(getattr(fast, name), getattr(ref, name), rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(fast.emergency_units, ref.emergency_units, rtol=1e-9, atol=1e-9)
@@ -86,8 +88,9 @@ def test_headline_samples_until_tight_or_the_cap():
     capped = honest_cost(
         inst, plan.base_stock, plan.reserved, batch=20, max_scenarios=60, rel_half_width=1e-6
     )
-    assert not capped.tight and capped.interval.scenarios == 60 and capped.batches == 3
-    assert "cap of 60" in capped.stop
+    # one batch of 20, then a round sized from its variance: far more than the cap of 60
+    assert not capped.tight and capped.interval.scenarios == 60 and capped.batches == 2
+    assert capped.rounds == 2 and "cap of 60" in capped.stop
     loose = honest_cost(
         inst, plan.base_stock, plan.reserved, batch=20, max_scenarios=60, rel_half_width=0.5
     )
@@ -167,3 +170,30 @@ def test_causal_cost_by_the_kernel_equals_the_numpy_run(cvar_weight):
     ref = evaluate_causal(data, S, K, check_fill_rate=False, check_plan_rows=False)
     assert diagnostics.causal_cost(data, S, K) == pytest.approx(ref.objective, rel=1e-10)
     assert (ref.objective != ref.expected_cost) == (cvar_weight > 0)
+
+
+def test_headline_sizes_the_next_round_from_the_variance(monkeypatch):
+    from optimizer.analysis import headline
+    from optimizer.analysis.policies import newsvendor_policy
+
+    inst = make_instance(3, scenarios=10, periods=4, seed=5, disruption=0.3)
+    plan = newsvendor_policy(inst)
+    args = (inst, plan.base_stock, plan.reserved)
+    first = headline.honest_cost(*args, batch=50, max_scenarios=50)
+    costs = first.evaluation.scenario_cost
+    assert first.rounds == 1 and costs.size == 50
+    t = diagnostics.t_quantile(0.975, 49)
+    need = (t * costs.std(ddof=1) / (0.04 * costs.mean())) ** 2
+    assert headline.scenarios_needed(costs, 0.04) == pytest.approx(need, rel=1e-12)
+    assert need > 55  # the first batch is not enough: a second round of need - 50
+    tight = headline.honest_cost(*args, batch=50, max_scenarios=100_000, rel_half_width=0.04)
+    assert tight.tight and tight.rounds >= 2
+    if tight.rounds == 2:  # the variance estimate was good enough for one more round
+        assert tight.interval.scenarios == int(np.ceil(need))
+    assert tight.interval.scenarios >= need * 0.5
+    # a round of many scenarios comes in batches no larger than the first one
+    monkeypatch.setattr(headline, "BATCH_CELLS", 1)
+    cut = headline.honest_cost(*args, batch=50, max_scenarios=100_000, rel_half_width=0.04)
+    assert cut.batches >= 1 + int(np.ceil((cut.interval.scenarios - 50) / 50))
+    assert cut.batches > cut.rounds == tight.rounds
+    np.testing.assert_array_equal(cut.evaluation.scenario_cost[:50], costs)

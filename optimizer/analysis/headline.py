@@ -2,14 +2,19 @@ r"""The plan's honest cost: causal, out of sample, sampled until its interval is
 
 The headline a planner budgets on is what the plan costs when it is run period by period
 (the causal recourse, README "The model") on scenarios it was never fitted to. Fresh
-scenarios come in batches (stream ``"evaluate"`` for the first, ``"evaluate-k"`` for the
-k-th after it, so every batch is independent of the others and of the optimisation
-scenarios) and are played by the compiled causal kernel; after each batch the 95%
-Student-t interval of the mean scenario cost is taken over every scenario so far, and
-sampling stops when its half-width is at most ``rel_half_width`` of the mean (2% by
-default) or when ``max_scenarios`` would be exceeded (the cap is reported). The plan
-rows, fill-rate targets and CVaR blend are dropped: a fixed plan is priced, not
-re-optimised.
+scenarios are sampled in batches (stream ``"evaluate"`` for the first, ``"evaluate-k"``
+for the k-th after it, so every batch is independent of the others and of the
+optimisation scenarios) and played by the compiled causal kernel. After the first batch
+of ``batch`` scenarios the 95% Student-t interval of the mean scenario cost is taken, and
+sampling stops when its half-width is at most ``rel_half_width`` :math:`r` of the mean
+(2% by default) or when ``max_scenarios`` are used (the cap, reported). Otherwise the
+next round is sized from the variance seen so far: :math:`n` scenarios in all, with
+:math:`n = \lceil (t\, s / (r\, |\bar C|))^2 \rceil` (:math:`s` the sample standard
+deviation, :math:`t \approx 1.96` the 97.5% Student quantile), at least a tenth more than
+so far and at most the cap; a round of many scenarios is sampled as several batches of at
+most :data:`BATCH_CELLS` item-scenario-period cells (or the first batch's size), so memory
+stays that of one batch. The interval is taken again after each round. The plan rows,
+fill-rate targets and CVaR blend are dropped: a fixed plan is priced, not re-optimised.
 
 The per-item figures of ``plan.csv`` (cost lines, fill rate, stock on hand, stockout and
 emergency units) are the pooled means over every scenario sampled.
@@ -19,11 +24,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.analysis.diagnostics import Interval, mean_ci
+from optimizer.analysis.diagnostics import Interval, mean_ci, t_quantile
 from optimizer.instance import Instance
 from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData, program_data
@@ -37,6 +43,10 @@ log = logging.getLogger(__name__)
 REL_HALF_WIDTH = 0.02
 #: Default cap on the fresh scenarios of the headline.
 MAX_EVAL_SCENARIOS = 20_000
+#: A round of fresh scenarios is sampled in batches of at most this many
+#: item-scenario-period cells, or of the first batch's scenarios if that is more
+#: (each cell holds its demand, a copy and its arrival period while it is played).
+BATCH_CELLS = 10_000_000
 
 
 @dataclass
@@ -48,6 +58,7 @@ class Headline:
     interval : Interval
         Mean :math:`E[C]` and its 95% confidence interval over every fresh scenario.
     batches : int
+        Batches of fresh scenarios sampled (independent streams).
     stop : str
         Why sampling stopped: the interval was tight, or the cap was reached.
     tight : bool
@@ -56,6 +67,8 @@ class Headline:
         Pooled per-item figures (``item_scenario_cost`` is left empty to bound memory).
     demand : ndarray (n,)
         Expected costed demand per item (the fill rate's denominator).
+    rounds : int
+        Times the interval was taken (the first batch, then each variance-sized round).
     """
 
     interval: Interval
@@ -64,6 +77,7 @@ class Headline:
     tight: bool
     evaluation: Evaluation
     demand: np.ndarray
+    rounds: int = 1
 
     @property
     def fill_rate(self) -> float:
@@ -89,7 +103,9 @@ def fixed_plan_data(data: ProgramData) -> ProgramData:
     )
 
 
-def _play_batch(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray) -> Evaluation:
+def _play_batch(
+    data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray
+) -> tuple[Evaluation, np.ndarray]:
     r"""Causal costs of the plan on one batch, by the compiled kernel.
 
     :func:`optimizer.program.causal_kernel.play_plan` gives each item's cost lines, unmet
@@ -98,21 +114,29 @@ def _play_batch(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray)
     h_i`, emergency units = emergency cost / premium). Items for which those divisions
     are undefined (:math:`h_i = 0`, or a source with premium 0) are played by the numpy
     simulation instead. The kernel equals the numpy simulation to round-off (tested).
+
+    Returns
+    -------
+    Evaluation, ndarray (n,)
+        The batch's costs, and each item's expected costed demand
+        :math:`E[\sum_{t \ge W} d_{i,t}]` (the fill rate's denominator).
     """
     S = np.asarray(base_stock, dtype=float)
     K = np.where(data.reserves, np.asarray(reserved, dtype=float), 0.0)
     play = play_plan(data, S, K, directions=VALUES_ONLY)
     p = data.probability
     lines = play.expected_lines
+    cost = play.cost  # (n, N): summed once
+    expected = float((cost @ p).sum())
     carry = lines[:, :3].sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         on_hand = np.where(data.holding > 0, carry / data.holding, 0.0) / max(1, data.periods)
         emergency = np.where(data.premium > 0, lines[:, 4] / data.premium, 0.0)
     out = Evaluation(
-        objective=float(play.expected_cost.sum()),
-        expected_cost=float(play.expected_cost.sum()),
+        objective=expected,
+        expected_cost=expected,
         cvar=float("nan"),
-        scenario_cost=play.cost.sum(axis=0),
+        scenario_cost=cost.sum(axis=0),
         item_scenario_cost=np.empty((0, 0)),
         lines=lines,
         fill_rate=play.fill_rate,
@@ -128,12 +152,29 @@ def _play_batch(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray)
         )
         out.avg_on_hand[odd] = ev.avg_on_hand
         out.emergency_units[odd] = ev.emergency_units
-    return out
+    return out, play.demand @ p
 
 
 def batch_stream(k: int) -> str:
     """Random stream of the k-th batch of fresh scenarios (the first is ``"evaluate"``)."""
     return "evaluate" if k == 0 else f"evaluate-{k}"
+
+
+def scenarios_needed(costs: np.ndarray, rel_half_width: float, level: float = 0.95) -> float:
+    r"""Scenarios for a half-width of ``rel_half_width`` of the mean, from these costs' spread.
+
+    :math:`(t\, s / (r\, |\bar C|))^2` with :math:`s` the sample standard deviation and
+    :math:`t` the Student quantile of the interval at the sample's degrees of freedom
+    (``inf`` for a zero mean with spread, 0 without spread).
+    """
+    sd = float(np.std(costs, ddof=1)) if costs.size > 1 else 0.0
+    if sd == 0.0:
+        return 0.0
+    mean = abs(float(np.mean(costs)))
+    if mean == 0.0:
+        return float("inf")
+    t = t_quantile(0.5 + level / 2, max(1, costs.size - 1))
+    return (t * sd / (rel_half_width * mean)) ** 2
 
 
 def honest_cost(
@@ -146,48 +187,64 @@ def honest_cost(
     rel_half_width: float = REL_HALF_WIDTH,
     seed: int | None = None,
 ) -> Headline:
-    r"""Price the plan causally on fresh scenarios, batch after batch, until tight.
+    r"""Price the plan causally on fresh scenarios until its interval is tight (or the cap).
 
     Parameters
     ----------
     base_stock, reserved : ndarray (n,)
         :math:`S_i`, :math:`K_i`.
     batch : int, optional
-        Scenarios per batch; default ``plan.scenarios`` (at least 100).
+        Scenarios of the first batch; default ``plan.scenarios`` (at least 100). Later
+        rounds are sized from the variance (see the module docstring).
     max_scenarios : int
-        Cap on the scenarios sampled in all (at least one batch is taken).
+        Cap on the scenarios sampled in all (the first batch is always taken whole).
     rel_half_width : float
-        Target half-width of the 95% interval as a share of the mean.
+        Target half-width :math:`r` of the 95% interval as a share of the mean.
     seed : int, optional
         Root seed (default ``plan.seed``).
     """
     m = int(batch or max(100, instance.plan.scenarios))
+    cells = max(1, len(instance.items) * instance.horizon)
+    largest = max(m, BATCH_CELLS // cells)  # scenarios of one sampled batch
     costs: list[np.ndarray] = []
     sums: dict[str, np.ndarray] = {}
     demand = unmet = None
     residual: dict[str, float] = {}
-    k = 0
-    tight = False
+    k = rounds = 0
+    total = 0
+    want = m  # scenarios in all after this round
     while True:
-        fresh = generate_scenarios(instance, m, seed=seed, stream=batch_stream(k))
-        data = fixed_plan_data(program_data(instance, fresh))
-        ev = _play_batch(data, base_stock, reserved)
-        k += 1
-        costs.append(ev.scenario_cost)
-        for name in ("lines", "avg_on_hand", "stockout_units", "emergency_units"):
-            sums[name] = sums.get(name, 0.0) + m * getattr(ev, name)
-        d = (data.probability[None, :] * data.demand[:, :, data.warmup :].sum(axis=2)).sum(1)
-        demand = m * d if demand is None else demand + m * d
-        unmet = m * ev.stockout_units if unmet is None else unmet + m * ev.stockout_units
-        residual = {key: max(residual.get(key, 0.0), v) for key, v in ev.residual.items()}
-        every = np.concatenate(costs)
+        rounds += 1
+        while total < want:
+            size = m if k == 0 else min(largest, want - total)
+            fresh = generate_scenarios(instance, size, seed=seed, stream=batch_stream(k))
+            data = fixed_plan_data(program_data(instance, fresh, consume=True))
+            del fresh
+            ev, d = _play_batch(data, base_stock, reserved)
+            del data
+            k += 1
+            total += size
+            costs.append(ev.scenario_cost)
+            for name in ("lines", "avg_on_hand", "stockout_units", "emergency_units"):
+                sums[name] = sums.get(name, 0.0) + size * getattr(ev, name)
+            demand = size * d if demand is None else demand + size * d
+            unmet = size * ev.stockout_units if unmet is None else unmet + size * ev.stockout_units
+            residual = {key: max(residual.get(key, 0.0), v) for key, v in ev.residual.items()}
+        every = np.concatenate(costs) if len(costs) > 1 else costs[0]
+        costs = [every]
         iv = mean_ci(every)
         half = (iv.high - iv.low) / 2
         tight = half <= rel_half_width * abs(iv.mean) or half == 0.0
-        log.info("headline batch %d: %d scenarios, E[C] %.6g +- %.3g", k, every.size, iv.mean, half)
-        if tight or every.size + m > max_scenarios:
+        log.info("headline: %d scenarios in %d batches, E[C] %.6g +- %.3g", total, k, iv.mean, half)
+        if tight or total >= max_scenarios:
             break
-    total = every.size
+        need = scenarios_needed(every, rel_half_width)
+        grow = (
+            max(math.ceil(need) - total, math.ceil(0.1 * total))
+            if math.isfinite(need)
+            else max_scenarios
+        )
+        want = min(max_scenarios, total + grow)
     share = 100 * (half / abs(iv.mean) if iv.mean else 0.0)
     stop = (
         f"95% half-width {share:.2f}% of the mean <= {100 * rel_half_width:g}% after "
@@ -212,4 +269,4 @@ def honest_cost(
         emergency_units=sums["emergency_units"] / total,
         residual=residual,
     )
-    return Headline(iv, k, stop, tight, pooled, demand / total)
+    return Headline(iv, k, stop, tight, pooled, demand / total, rounds)

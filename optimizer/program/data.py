@@ -185,8 +185,14 @@ class ProgramData:
         return ProgramData(**fields)
 
 
-def program_data(instance: Instance, scenarios: ScenarioSet) -> ProgramData:
-    """Derive :class:`ProgramData` from a validated instance and its scenarios."""
+def program_data(
+    instance: Instance, scenarios: ScenarioSet, *, consume: bool = False
+) -> ProgramData:
+    """Derive :class:`ProgramData` from a validated instance and its scenarios.
+
+    With ``consume`` the program takes over ``scenarios.demand`` (zeroing its inert
+    periods in place) instead of copying it: for callers that drop the scenarios next.
+    """
     items = instance.items
     n, n_scen, horizon = scenarios.demand.shape
     arrival = np.empty((n, n_scen, horizon), dtype=np.int64)
@@ -198,7 +204,8 @@ def program_data(instance: Instance, scenarios: ScenarioSet) -> ProgramData:
         arrival[i] = cache[key]
     has_em = items.has_emergency
     start = item_starts(instance, scenarios)
-    demand = scenarios.demand.astype(float)  # a copy: the inert periods are zeroed in place
+    # a copy unless consumed: the inert periods are zeroed in place
+    demand = scenarios.demand.astype(float, copy=not consume)
     for i in np.nonzero(start)[0]:
         demand[i, :, : start[i]] = 0.0
     return ProgramData(
