@@ -21,7 +21,7 @@ from tests.test_causal_model import FREE, KINDS, make_data
 
 TOL = 1e-6
 CAUSAL_REQUEST = SolveRequest(recourse=CAUSAL, integer=True)
-#: The fast engine leaves the CVaR blend to the MILP.
+#: The fast engine leaves the CVaR blend to ``causal-cvar`` (tests/test_causal_cvar.py).
 FAST_KINDS = [k for k in FREE if "cvar" not in k]
 
 
@@ -131,8 +131,14 @@ def test_auto_takes_a_causal_engine_only_for_a_causal_request():
     assert _solve(data, "auto", SolveRequest()).engine == "flow"
     cvar = make_data(**FREE["cvar"])
     sol = _solve(cvar, "auto")
-    assert sol.engine == "causal-milp"
-    assert "causal" in sol.declined  # and it says why the fast engine passed
+    assert sol.engine == "causal-cvar"
+    assert "CVaR" in sol.declined["causal"]  # and it says why the fast engine passed
+    # continuous levels and a plan row under the blend: the MILP
+    sol = _solve(cvar, "auto", SolveRequest(recourse=CAUSAL, integer=False))
+    assert sol.engine == "causal-milp" and "whole units" in sol.declined["causal-cvar"]
+    rows = make_data(**FREE["cvar_budget_backorder"])
+    sol = _solve(rows, "auto")
+    assert sol.engine == "causal-milp" and "budget" in sol.declined["causal-cvar"]
 
 
 def test_engines_of_the_other_recourse_decline_with_their_reason():

@@ -93,6 +93,7 @@ def test_auto_order_is_the_speed_order():
     # the causal engines first: they decline hindsight requests, the others causal ones
     assert auto_order() == (
         "causal",
+        "causal-cvar",
         "causal-milp",
         "quantile",
         "flow",
@@ -120,7 +121,7 @@ def test_auto_keeps_its_choices(monkeypatch, price_min_cells):
             chosen.add(expected)
     # the table is not vacuous: every auto engine of the hindsight recourse is somebody's
     # choice (the causal engines are tested in test_causal_engine.py)
-    hindsight = set(auto_order()) - {"causal", "causal-milp"}
+    hindsight = set(auto_order()) - {"causal", "causal-cvar", "causal-milp"}
     assert chosen == hindsight - ({"price"} if price_min_cells else set())
 
 
@@ -129,7 +130,7 @@ def test_auto_takes_the_first_acceptor_and_logs_the_decliners(caplog):
     with caplog.at_level(logging.INFO, logger="optimizer.engines.registry"):
         sol = solve_program(data)
     assert sol.engine == "decomposed" and sol.has_plan
-    assert set(sol.declined) == {"causal", "causal-milp", "quantile", "flow"}
+    assert set(sol.declined) == {"causal", "causal-cvar", "causal-milp", "quantile", "flow"}
     assert "causal recourse" in sol.declined["causal"]
     assert "emergency supply" in sol.declined["quantile"]
     assert "lost sales" in sol.declined["flow"]

@@ -40,6 +40,7 @@ from optimizer.engines.causal_price import price_for_row
 from optimizer.engines.causal_search import search_items
 from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData
+from optimizer.program.verifier import cvar
 
 #: From this many scenarios the grid scan of the item search uses 16 levels, not 48.
 SCAN_MANY_SCENARIOS = 500
@@ -97,8 +98,13 @@ class CausalEngine:
             S = np.asarray(request.base_stock, dtype=float)
             K = np.zeros(data.n_items) if request.reserved is None else request.reserved
             K = np.where(data.reserves, np.asarray(K, dtype=float), 0.0)
-            cost = play_plan(data, S, K, directions=VALUES_ONLY).expected_cost
-            objective = float(cost.sum())
+            play = play_plan(data, S, K, directions=VALUES_ONLY)
+            objective = float(play.expected_cost.sum())
+            if data.uses_cvar:  # the blend of the scenario totals
+                totals, lam = play.cost.sum(axis=0), data.cvar_weight
+                objective = (1.0 - lam) * objective + lam * cvar(
+                    totals, data.probability, data.cvar_alpha
+                )
             certified = True
         else:
             keep = request.keep_fill_rate
