@@ -24,7 +24,12 @@ from optimizer.engines.registry import run_engines
 from optimizer.errors import InfeasiblePlanError, NoPlanError
 from optimizer.program.data import ProgramData
 from optimizer.program.simulate import evaluate_causal
-from optimizer.program.verifier import Evaluation, check_solution, evaluate_solution
+from optimizer.program.verifier import (
+    Evaluation,
+    check_solution,
+    cost_scale,
+    evaluate_solution,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +100,8 @@ def solve_program(
             data, sol.base_stock, sol.reserved, sol.recourse, **checks
         )
     if config.verify:
-        check_solution(sol.evaluation, sol.objective, what=f"{name} solve")
+        scale = cost_scale(data)
+        check_solution(sol.evaluation, sol.objective, what=f"{name} solve", scale=scale)
     return sol
 
 

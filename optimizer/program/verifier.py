@@ -248,17 +248,36 @@ def evaluate_solution(
     )
 
 
+def cost_scale(data: ProgramData) -> float:
+    r"""Cost of one unit of slack in every costed period of every item.
+
+    :math:`T \sum_i \max(h_i, p_i, e_i, f_i)`: what the objective moves when each of the
+    program's flows is off by one unit, so that a solver's absolute feasibility tolerance
+    times this scale bounds the objective error it can make.  It is the absolute part of
+    :func:`check_solution`'s tolerance.
+    """
+    prices = np.vstack([data.holding, data.penalty, data.premium, np.nan_to_num(data.fee)])
+    return float(data.periods * np.nanmax(np.abs(prices), axis=0).sum()) if prices.size else 0.0
+
+
 def check_solution(
-    evaluation: Evaluation, reported_objective: float, *, what: str, tol: float = 1e-6
+    evaluation: Evaluation,
+    reported_objective: float,
+    *,
+    what: str,
+    tol: float = 1e-6,
+    scale: float = 1.0,
 ) -> None:
     """Raise :class:`VerificationError` when residuals or the objective disagree.
 
-    The objective must match to ``tol`` relative (at least ``tol`` absolute);
-    residuals are relative to the data's magnitude for balance rows.
+    The objective must match to ``10 tol`` relative to its size plus ``10 tol`` times
+    ``scale`` absolute (:func:`cost_scale`; at least 1): an objective near 0 is compared
+    to the size of the program's prices, not to 1.  Residuals are relative to the
+    data's magnitude for balance rows.
     """
     bad = {k: v for k, v in evaluation.residual.items() if v > max(tol, 1e-6) * 10}
     diff = abs(evaluation.objective - reported_objective)
-    if bad or diff > tol * max(1.0, abs(reported_objective)) * 10:
+    if bad or diff > tol * (abs(reported_objective) + max(1.0, scale)) * 10:
         raise VerificationError(
             f"{what}: independent re-evaluation disagrees with the solver: objective "
             f"{reported_objective:.10g} vs recomputed {evaluation.objective:.10g}; "
