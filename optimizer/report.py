@@ -4,6 +4,11 @@ The columns are those of the README section "How to read the results".
 
 Costs are per costed horizon (the quarter). Files are written to temporary names and
 renamed only when every file is complete, so a failed run leaves nothing half-written.
+
+Every CSV file written here is safe to open in a spreadsheet: a text cell that starts
+like a formula (``=``, ``+``, ``-``, ``@``, tab or carriage return) gets a leading
+apostrophe, as OWASP recommends against CSV injection (:func:`neutralise`); numbers stay
+numbers, and ``-0`` is written as ``0``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.instance import Instance
+from optimizer.instance.tables import spreadsheet_safe
 from optimizer.program.verifier import COST_LINES, Evaluation
 
 #: Posture rule on periods of cover :math:`ss_i/\mu_i`: below ``JIT_MAX_COVER`` is lean
@@ -72,15 +78,15 @@ def plan_table(
 
 
 def _clean(value):
-    """JSON-safe value: numpy scalars to Python, non-finite floats to ``None``."""
+    """JSON-safe value: numpy scalars to Python, non-finite floats to ``None``, no ``-0.0``."""
     if isinstance(value, dict):
         return {k: _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    if isinstance(value, float):
+        return value + 0.0 if math.isfinite(value) else None
     return value
 
 
@@ -115,7 +121,7 @@ def write_outputs(out_dir: Path, files: dict[str, pd.DataFrame | dict]) -> list[
     """Write CSV tables and JSON documents all-or-nothing.
 
     Every file is first written to a temporary name in ``out_dir``; only when all are
-    complete are they renamed into place.
+    complete are they renamed into place.  CSV cells go through :func:`spreadsheet_safe`.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +133,7 @@ def write_outputs(out_dir: Path, files: dict[str, pd.DataFrame | dict]) -> list[
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 if isinstance(content, pd.DataFrame):
-                    content.to_csv(fh, index=False, float_format="%.10g")
+                    spreadsheet_safe(content).to_csv(fh, index=False, float_format="%.10g")
                 else:
                     json.dump(_clean(content), fh, indent=2)
                     fh.write("\n")

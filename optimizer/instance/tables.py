@@ -14,6 +14,10 @@ Conventions
 * Problems of one kind in one column are listed up to
   :data:`~optimizer.instance.problems.MAX_REPORTED` rows, followed by one line with the
   count of the rest, so a systematically broken file gives a readable report.
+* Every CSV file the package writes is safe to open in a spreadsheet
+  (:func:`spreadsheet_safe`): a text cell that starts like a formula gets a leading
+  apostrophe (OWASP, "CSV injection"); reading drops that apostrophe again, so a written
+  instance reads back equal.
 """
 
 from __future__ import annotations
@@ -28,6 +32,47 @@ import pandas as pd
 
 from optimizer.instance.problems import MAX_REPORTED, Problems, did_you_mean, report_rows
 from optimizer.instance.schema import COLUMN_RANGES
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)."""
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def neutralise(cell: object) -> object:
+    """Prefix a text cell that a spreadsheet would run as a formula with ``'``.
+
+    Text that is a plain number (``-0.5``) is left alone: a spreadsheet reads it as that
+    number, not as a formula.
+    """
+    if isinstance(cell, str) and cell.startswith(FORMULA_START) and not _is_number(cell):
+        return "'" + cell
+    return cell
+
+
+def spreadsheet_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``table`` with its text cells neutralised and ``-0.0`` written as ``0``."""
+    out = table.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype.kind == "f":
+            out[column] = values + 0.0  # -0.0 + 0.0 == +0.0
+        elif values.dtype.kind in "OSU" or isinstance(values.dtype, pd.StringDtype):
+            out[column] = values.map(neutralise)
+    return out
+
+
+def unescape(cell: str) -> str:
+    """Drop the apostrophe :func:`neutralise` put before a formula-like cell."""
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_START):
+        return cell[1:]
+    return cell
 
 
 @dataclass
@@ -149,7 +194,9 @@ def read_csv(
     for name in required:
         if name not in keep:
             problems.add(file, f"missing required column {name!r}", column=name)
-    cells = {name: data.iloc[:, j].astype(str).str.strip() for name, j in keep.items()}
+    cells = {
+        name: data.iloc[:, j].astype(str).str.strip().map(unescape) for name, j in keep.items()
+    }
     frame = pd.DataFrame(
         {name: column.to_numpy(dtype=object) for name, column in cells.items()},
         index=pd.RangeIndex(len(data)),

@@ -3,7 +3,8 @@
 ``instance.toml`` is written with ``tomli-w`` from the settings dataclasses of
 :mod:`optimizer.instance.schema`; numbers in the CSV files are written exactly (shortest
 round-trip ``repr``), so :func:`~optimizer.instance.loader.load_instance` of the written
-folder gives back an equal instance (README, "Instance files").
+folder gives back an equal instance (README, "Instance files").  Text cells that start
+like a spreadsheet formula are written with a leading apostrophe, which reading drops.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from optimizer.instance.layout import (
     SUPPLIERS_FILE,
     TOML_FILE,
 )
+from optimizer.instance.tables import spreadsheet_safe
 from optimizer.instance.types import Instance
 
 logger = logging.getLogger(__name__)
@@ -149,15 +151,16 @@ def write_instance(instance: Instance, folder: Path) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / TOML_FILE).write_text(_instance_toml(instance), encoding="utf-8")
-    _items_frame(instance).to_csv(folder / ITEMS_FILE, index=False)
+    spreadsheet_safe(_items_frame(instance)).to_csv(folder / ITEMS_FILE, index=False)
     sup = instance.suppliers
-    pd.DataFrame(
+    suppliers = pd.DataFrame(
         {
             "supplier": [str(x) for x in sup.name],
             "disruption_prob": _cells(sup.disruption_prob),
             "recovery_prob": _cells(sup.recovery_prob),
         }
-    ).to_csv(folder / SUPPLIERS_FILE, index=False)
+    )
+    spreadsheet_safe(suppliers).to_csv(folder / SUPPLIERS_FILE, index=False)
     directory = folder / SCENARIO_DIR
     frames = _scenario_frames(instance) if instance.explicit is not None else {}
     if frames:
@@ -165,7 +168,7 @@ def write_instance(instance: Instance, folder: Path) -> None:
     for name in SCENARIO_FILES:
         target = directory / name
         if name in frames:
-            frames[name].to_csv(target, index=False)
+            spreadsheet_safe(frames[name]).to_csv(target, index=False)
         elif target.exists():
             target.unlink()
     if directory.is_dir() and not frames and not any(directory.iterdir()):
