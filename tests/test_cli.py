@@ -196,3 +196,24 @@ def test_evaluate_rejects_a_bad_plan(small, tmp_path):
     res = run("evaluate", small, "--plan", plan)
     assert res.exit_code == 3
     assert "not a number" in res.output and "ghost" in res.output and "item002" in res.output
+
+
+def test_a_command_loads_only_its_own_module():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from optimizer.cli import app\n"
+        "try:\n"
+        "    app(['solve', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('optimizer.cli.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "['optimizer.cli.common', 'optimizer.cli.solve']"
+    listing = run("--help").output
+    for name in ("solve", "validate", "evaluate", "compare", "generate"):
+        assert name in listing
+    assert run("nosuch").exit_code == 2

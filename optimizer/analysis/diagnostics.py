@@ -29,7 +29,6 @@ import logging
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import special
 
 from optimizer.engines.base import CAUSAL, HINDSIGHT, SolveConfig, SolveRequest
 from optimizer.engines.dispatch import Solution, solve_program
@@ -60,8 +59,11 @@ def t_quantile(q: float, df: int) -> float:
     """Quantile ``q`` of Student's t with ``df`` degrees of freedom.
 
     ``scipy.special.stdtrit``, the function behind ``scipy.stats.t.ppf`` (same values),
-    without importing ``scipy.stats`` (0.6 s of the command's start-up).
+    without importing ``scipy.stats`` (0.6 s of the command's start-up). Imported here:
+    when scipy is loaded before Pyomo, Pyomo imports ``scipy.stats`` itself (1 s).
     """
+    from scipy import special
+
     return float(special.stdtrit(df, q))
 
 
