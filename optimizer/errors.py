@@ -6,7 +6,54 @@ within limits, 1 bug.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
+
+EXCERPT_CHARS = 40
+"""Most characters of a cell or a name a message shows (the rest is cut, and counted)."""
+RULE_CHARS = 1000
+"""Most characters of one problem's rule (a safety net: echoed cells are cut to
+:data:`EXCERPT_CHARS` where they are quoted)."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def has_control(text: str) -> bool:
+    """Tell whether ``text`` holds a control character (C0, DEL, C1, line or bidi controls)."""
+    return _CONTROL.search(text) is not None
+
+
+def control_name(text: str) -> str:
+    """Name the first control character of ``text`` (``"U+0000 at character 3"``)."""
+    match = _CONTROL.search(text)
+    if match is None:
+        return ""
+    char = match.group()
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X}{f' {name}' if name else ''} at character {match.start() + 1}"
+
+
+def sanitise(text: str) -> str:
+    r"""Write every control character of ``text`` as an escape (``\x00``)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
+    """Cut a cell or name to a short, printable excerpt for a message.
+
+    Control characters are escaped and anything past ``limit`` characters is cut, with
+    the length said (``"abc… (5000 characters)"``), so no message echoes a whole file.
+    """
+    raw = str(text)
+    if len(raw) > limit:
+        return f"{sanitise(raw[:limit])}… ({len(raw)} characters)"
+    return sanitise(raw)
+
+
+def quoted(text: object, limit: int = EXCERPT_CHARS) -> str:
+    """:func:`excerpt` in single quotes, as messages quote cells (``'abc'``)."""
+    return f"'{excerpt(text, limit)}'"
+
 
 EXIT_BUG = 1
 EXIT_USAGE = 2
@@ -43,6 +90,15 @@ class InputProblem:
     column: str | None = None
     kind: str | None = None
 
+    def __post_init__(self) -> None:
+        """Keep only printable, short text: names and columns come from the input files."""
+        object.__setattr__(self, "rule", excerpt(self.rule, RULE_CHARS))
+        object.__setattr__(self, "file", excerpt(self.file, RULE_CHARS))
+        for part in ("item", "column"):
+            value = getattr(self, part)
+            if value is not None:
+                object.__setattr__(self, part, excerpt(value, 2 * EXCERPT_CHARS))
+
     @property
     def subject(self) -> str:
         """What ``item`` names: ``kind`` if set, else supplier, scenario or item by file."""
@@ -61,9 +117,9 @@ class InputProblem:
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.item is not None:
-            where.append(f"{self.subject} {self.item!r}")
+            where.append(f"{self.subject} '{self.item}'")
         if self.column is not None:
-            where.append(f"column {self.column!r}")
+            where.append(f"column '{self.column}'")
         return f"{', '.join(where)}: {self.rule}"
 
 

@@ -9,6 +9,8 @@ format is the README's "Instance files" section.  Modules:
 * :mod:`~optimizer.instance.tables` — reading CSV files, vectorised column checks;
 * :mod:`~optimizer.instance.catalogue` — the rules of ``items.csv`` and ``suppliers.csv``;
 * :mod:`~optimizer.instance.scenario_files` — explicit scenarios;
+* :mod:`~optimizer.instance.paths` — where the folder's files may lead (no links outside);
+* :mod:`~optimizer.instance.limits` — the horizon and the size of the program;
 * :mod:`~optimizer.instance.loader` — :func:`load_instance`;
 * :mod:`~optimizer.instance.writer` — :func:`write_instance`;
 * :mod:`~optimizer.instance.plan_file` — reading a plan CSV back;

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from optimizer.errors import quoted
 from optimizer.instance.layout import (
     ITEM_OPTIONAL,
     ITEM_REQUIRED,
@@ -39,6 +40,7 @@ from optimizer.instance.tables import (
     name_codes,
     numbers,
     read_csv,
+    report_control,
     unique_names,
 )
 from optimizer.instance.types import DEMAND_FAMILIES, Items, Suppliers
@@ -185,6 +187,7 @@ def _item_suppliers(
         "supplier",
         lambda r: "supplier is empty: every item needs a supplier listed in suppliers.csv",
     )
+    report_control(problems, table, text, "supplier", "supplier")
     if suppliers is None or not suppliers.names:
         return np.full(len(table), -1)  # suppliers.csv is unusable: reported there
     codes = name_codes(text, suppliers.names)
@@ -193,7 +196,7 @@ def _item_suppliers(
         table,
         (codes < 0) & (text != ""),
         "supplier",
-        lambda r: f"unknown supplier {text[r]!r}: it is not listed in suppliers.csv",
+        lambda r: f"unknown supplier {quoted(text[r])}: it is not listed in suppliers.csv",
     )
     return codes
 
@@ -209,7 +212,7 @@ def _demand_dists(table: Table, problems: Problems) -> np.ndarray:
         table,
         bad,
         "demand_dist",
-        lambda r: f"demand_dist must be one of {', '.join(DEMAND_FAMILIES)}; got {raw[r]!r}",
+        lambda r: f"demand_dist must be one of {', '.join(DEMAND_FAMILIES)}; got {quoted(raw[r])}",
     )
     return text
 
@@ -329,7 +332,7 @@ def check_plan_against_items(
             problems.add(
                 settings.file,
                 f"warmup = {warmup} is shorter than the longest lead time, "
-                f"{int(lead[longest])} periods (item {items.ids[longest]!r}): the warm-up "
+                f"{int(lead[longest])} periods (item {quoted(items.ids[longest])}): the warm-up "
                 "must be at least that long to fill the pipeline",
                 item=str(items.ids[longest]),
                 column="plan.warmup",

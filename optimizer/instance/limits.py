@@ -19,7 +19,7 @@ import logging
 
 import numpy as np
 
-from optimizer.errors import InputProblem, InvalidInstanceError
+from optimizer.errors import InputProblem, InvalidInstanceError, quoted
 from optimizer.instance.catalogue import ItemDraft, SupplierDraft
 from optimizer.instance.layout import ITEMS_FILE, SUPPLIERS_FILE
 from optimizer.instance.problems import Problems, fmt
@@ -28,6 +28,7 @@ from optimizer.instance.schema import (
     BYTES_PER_CELL,
     MAX_CELLS,
     MAX_HORIZON,
+    MAX_SCENARIOS,
     SECONDS_PER_CELL,
     WARN_CELLS,
     WARN_HORIZON,
@@ -107,11 +108,11 @@ def check_horizon(
         _refuse_default_warmup(settings, items, suppliers, problems, worst, base, allowance)
         return None, ""
     horizon = Horizon(warmup=int(own[worst]), periods=int(periods))
-    why = f"the default warm-up of item {items.ids[worst]!r}"
+    why = f"the default warm-up of item {quoted(items.ids[worst])}"
     if allowance[worst] >= base[worst]:
         code = int(items.supplier[worst])
         why += (
-            f", long because supplier {suppliers.ids[code]!r} recovers with probability "
+            f", long because supplier {quoted(suppliers.ids[code])} recovers with probability "
             f"{fmt(suppliers.recovery_prob[code])} a period; set [plan] warmup to shorten it"
         )
     return horizon, why
@@ -138,7 +139,7 @@ def _refuse_default_warmup(
         need = -np.expm1(np.log(0.01) / spare) if spare >= 1 else 1.0
         problems.add(
             SUPPLIERS_FILE,
-            f"recovery_prob = {fmt(beta)} makes the default warm-up of item {name!r} "
+            f"recovery_prob = {fmt(beta)} makes the default warm-up of item {quoted(name)} "
             f"{base[worst] + allowance[worst]:.4g} periods (2 × lead_time + 3 plus "
             f"{allowance[worst]:.4g} periods for a down spell to end with 99% probability): "
             f"with {periods} costed periods that is more than the {MAX_HORIZON} simulated "
@@ -240,6 +241,9 @@ def check_instance_size(instance: Instance, scenarios: int | None, *, what: str)
     if scenarios is None or instance.explicit is not None:
         return
     file = instance.source.replace("\\", "/").rsplit("/", 1)[-1] or "instance.toml"
+    if scenarios > MAX_SCENARIOS:
+        rule = f"{what} {scenarios} is more than the {MAX_SCENARIOS} scenarios the model can carry"
+        raise InvalidInstanceError([InputProblem(file=file, rule=rule, column=SCENARIOS_KEY)])
     horizon = Horizon(warmup=instance.warmup, periods=instance.plan.periods)
     found = size_problem(len(instance.items), scenarios, horizon, file=file, what=what)
     if found is not None:

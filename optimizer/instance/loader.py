@@ -1,4 +1,4 @@
-"""Loading an instance folder: :func:`load_instance`, and the horizon it checks against.
+"""Loading an instance folder: :func:`load_instance`, which runs every reader and check.
 
 :func:`load_instance` turns an instance folder (or the path of its ``instance.toml``) into
 an immutable :class:`~optimizer.instance.types.Instance`.  It runs every reader —
@@ -30,6 +30,7 @@ from optimizer.instance.catalogue import (
 )
 from optimizer.instance.layout import SCENARIO_DIR, TOML_FILE
 from optimizer.instance.limits import check_cells, check_horizon
+from optimizer.instance.paths import check_paths
 from optimizer.instance.problems import Problems
 from optimizer.instance.scenario_files import read_explicit
 from optimizer.instance.settings import read_settings
@@ -57,13 +58,16 @@ def _locate(path: Path) -> tuple[Path, Path]:
     raise InvalidInstanceError([InputProblem(file=str(path), rule=rule)])
 
 
-def load_instance(path: str | Path) -> Instance:
+def load_instance(path: str | Path, *, follow_links: bool = False) -> Instance:
     """Read, validate and type an instance folder (README, "Instance files").
 
     Parameters
     ----------
     path : str or Path
         The instance folder, or the path of its ``instance.toml``.
+    follow_links : bool
+        Read files that are symbolic links leading outside the folder (refused by
+        default, before anything is read: :mod:`~optimizer.instance.paths`).
 
     Returns
     -------
@@ -78,6 +82,9 @@ def load_instance(path: str | Path) -> Instance:
         With every broken rule (file, row, item, column, rule) when anything is wrong.
     """
     folder, toml_path = _locate(Path(path))
+    refused = check_paths(folder, toml_path, follow_links=follow_links)
+    if refused:
+        raise InvalidInstanceError(refused)
     problems = Problems()
     settings = read_settings(toml_path, problems)
     suppliers = read_suppliers(folder, problems)

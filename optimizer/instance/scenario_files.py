@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from optimizer.errors import quoted
 from optimizer.instance.layout import (
     DEMAND_FILE,
     ITEMS_FILE,
@@ -44,6 +45,7 @@ from optimizer.instance.tables import (
     name_codes,
     numbers,
     read_csv,
+    report_control,
     report_unknown,
     unique_names,
 )
@@ -139,6 +141,9 @@ def _read_long(
         report_rows(
             problems, table, entity_text == "", spec.entity, lambda r: f"{spec.entity} is empty"
         )
+        report_control(problems, table, entity_text, spec.entity, spec.entity)
+    if table.has("scenario"):
+        report_control(problems, table, scen_text, "scenario", "scenario")
     if scenarios is None:
         scenarios = unique_names(scen_text)
     else:
@@ -148,7 +153,7 @@ def _read_long(
             "scenario",
             scen_text,
             name_codes(scen_text, scenarios),
-            lambda name, n: f"scenario {name!r} is not in {DEMAND_FILE} ({plural_rows(n)})",
+            lambda name, n: f"scenario {quoted(name)} is not in {DEMAND_FILE} ({plural_rows(n)})",
         )
     period_check = Check(lambda v: v >= 1, "must be 1 or more")
     if horizon is not None:
@@ -173,7 +178,9 @@ def _read_long(
             spec.entity,
             entity_text,
             entity_codes,
-            lambda name, n: f"unknown {spec.entity} {name!r}: not in {source} ({plural_rows(n)})",
+            lambda name, n: (
+                f"unknown {spec.entity} {quoted(name)}: not in {source} ({plural_rows(n)})"
+            ),
         )
     else:
         entity_codes = np.full(len(table), -1)
@@ -216,8 +223,8 @@ def _report_duplicates(
         duplicate,
         spec.entity,
         lambda r: (
-            f"duplicate row for scenario {scen_text[r]!r}, period {int(period[r])}, "
-            f"{spec.entity} {entity_text[r]!r}; it is first given in row {first_of[r] + 1}"
+            f"duplicate row for scenario {quoted(scen_text[r])}, period {int(period[r])}, "
+            f"{spec.entity} {quoted(entity_text[r])}; it is first given in row {first_of[r] + 1}"
         ),
     )
 
@@ -303,7 +310,7 @@ def _read_probability(
         "scenario",
         names,
         codes,
-        lambda name, n: f"scenario {name!r} is not in {DEMAND_FILE}",
+        lambda name, n: f"scenario {quoted(name)} is not in {DEMAND_FILE}",
     )
     absent = [s for s in scenarios if s not in set(names)]
     if absent:

@@ -32,6 +32,8 @@ from pydantic.dataclasses import dataclass
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
+from optimizer.errors import control_name, has_control
+
 Shortage = Literal["lost_sales", "backorder"]
 Recourse = Literal["causal", "hindsight"]
 
@@ -166,6 +168,17 @@ def _not_tiny(value: float) -> float:
     return value
 
 
+def _printable(value: str | None, allowed: str = "") -> str | None:
+    if value is not None and has_control(value.translate({ord(c): None for c in allowed})):
+        where = control_name(value.translate({ord(c): " " for c in allowed}))
+        raise PydanticCustomError("control_character", "holds {where}", {"where": where})
+    return value
+
+
+def _printable_text(value: str) -> str:
+    return _printable(value, allowed="\n\r\t") or ""
+
+
 AnnualRate = Annotated[float, Field(ge=0, le=RATE_MAX), Tiny(SMALLEST), AfterValidator(_not_tiny)]
 """An annual carrying rate in ``instance.toml``: 0, or between :data:`SMALLEST` and 100."""
 
@@ -285,10 +298,10 @@ class InstanceFile(BaseModel):
 
     model_config = _STRICT
 
-    name: str | None = Field(
+    name: Annotated[str | None, AfterValidator(_printable)] = Field(
         None, min_length=1, json_schema_extra={"hint": "leave it out to use the folder name"}
     )
-    description: str = ""
+    description: Annotated[str, AfterValidator(_printable_text)] = ""
     plan: PlanTable = Field(default_factory=PlanTable)  # type: ignore[valid-type]
     black_swan: BlackSwanTable | None = None  # type: ignore[valid-type]
     risk: RiskTable = Field(default_factory=RiskTable)  # type: ignore[valid-type]

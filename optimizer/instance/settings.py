@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from optimizer.errors import excerpt, quoted
 from optimizer.instance.layout import TOML_FILE
 from optimizer.instance.problems import Problems, did_you_mean
 from optimizer.instance.schema import (
@@ -105,8 +106,8 @@ def _literal(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return repr(value)
+        return json.dumps(excerpt(value), ensure_ascii=False)
+    return excerpt(repr(value))
 
 
 def describe(error: ErrorDetails) -> str:
@@ -118,7 +119,7 @@ def describe(error: ErrorDetails) -> str:
     allowed = table_fields(table)
     if kind == "extra_forbidden":
         return (
-            f"unknown key {key!r} in {where}{did_you_mean(key, list(allowed))}; "
+            f"unknown key {quoted(key)} in {where}{did_you_mean(key, list(allowed))}; "
             f"allowed: {', '.join(allowed)}"
         )
     if kind == "missing":
@@ -146,6 +147,9 @@ def describe(error: ErrorDetails) -> str:
         "tiny_number",
     ):
         return f"{key} {bounds_rule(info)}, got {shown}"
+    if kind == "control_character":
+        where = error.get("ctx", {}).get("where", "")
+        return f"{key} holds a control character ({where}): it must be printable text"
     if kind == "string_too_short":
         extra = info.json_schema_extra
         hint = extra.get("hint") if isinstance(extra, dict) else None

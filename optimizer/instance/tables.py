@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from optimizer.errors import control_name, has_control, quoted
 from optimizer.instance.problems import MAX_REPORTED, Problems, did_you_mean, report_rows
 from optimizer.instance.schema import COLUMN_RANGES
 
@@ -73,6 +74,11 @@ def unescape(cell: str) -> str:
     if cell.startswith("'") and cell[1:].startswith(FORMULA_START):
         return cell[1:]
     return cell
+
+
+MAX_UNKNOWN_COLUMNS = 5
+"""Unknown header names listed before the rest are counted (a wrong file's first line is
+not echoed in full)."""
 
 
 @dataclass
@@ -174,26 +180,42 @@ def read_csv(
     if raw is None:
         return None
     header = [str(h).strip() for h in raw.iloc[0]]
+    if any(has_control(name) for name in header):
+        problems.add(
+            file,
+            "the header line holds control characters (a NUL byte or the like): this is not "
+            "a CSV text file (its content is not shown)",
+        )
+        return None
     data = raw.iloc[1:].reset_index(drop=True)
     known = (*required, *optional)
     keep: dict[str, int] = {}
+    unknown = 0
     for j, name in enumerate(header):
         if name == "":
             problems.add(file, f"column {j + 1} has no name in the header line")
         elif name in keep:
-            problems.add(file, f"column {name!r} appears more than once", column=name)
+            problems.add(file, f"column {quoted(name)} appears more than once", column=name)
         elif name not in known:
-            problems.add(
-                file,
-                f"unknown column {name!r}{did_you_mean(name, known)}; "
-                f"allowed columns: {', '.join(known)}",
-                column=name,
-            )
+            unknown += 1
+            if unknown <= MAX_UNKNOWN_COLUMNS:
+                problems.add(
+                    file,
+                    f"unknown column {quoted(name)}{did_you_mean(name, known)}; "
+                    f"allowed columns: {', '.join(known)}",
+                    column=name,
+                )
         else:
             keep[name] = j
+    if unknown > MAX_UNKNOWN_COLUMNS:
+        problems.add(
+            file,
+            f"... and {unknown - MAX_UNKNOWN_COLUMNS} more unknown columns (only the first "
+            f"{MAX_UNKNOWN_COLUMNS} are listed)",
+        )
     for name in required:
         if name not in keep:
-            problems.add(file, f"missing required column {name!r}", column=name)
+            problems.add(file, f"missing required column {quoted(name)}", column=name)
     cells = {
         name: data.iloc[:, j].astype(str).str.strip().map(unescape) for name, j in keep.items()
     }
@@ -272,14 +294,14 @@ def numbers(
         table,
         given & ~numeric,
         column,
-        lambda r: f"{column} must be a number, got {text[r]!r}",
+        lambda r: f"{column} must be a number, got {quoted(text[r])}",
     )
     report_rows(
         problems,
         table,
         given & numeric & ~np.isfinite(values),
         column,
-        lambda r: f"{column} must be a finite number, got {text[r]!r}",
+        lambda r: f"{column} must be a finite number, got {quoted(text[r])}",
     )
     good = finite.copy()
     if integer_rule is not None:
@@ -327,13 +349,32 @@ def numbers(
 RANGE_REASON = " (the range that keeps the model well-conditioned: README, 'Instance files')"
 
 
+def report_control(
+    problems: Problems, table: Table, text: np.ndarray, column: str, what: str
+) -> np.ndarray:
+    """Report names holding control characters (NUL, escape, bidi...); return their mask."""
+    bad = np.array([has_control(str(t)) for t in text], dtype=bool)
+    report_rows(
+        problems,
+        table,
+        bad,
+        column,
+        lambda r: (
+            f"{what} {quoted(text[r])} holds a control character ({control_name(text[r])}): "
+            "names must be printable text"
+        ),
+    )
+    return bad
+
+
 def check_ids(table: Table, column: str, problems: Problems, what: str) -> np.ndarray:
-    """Report empty and duplicated identifiers; label rows by id; return the id texts."""
+    """Report empty, duplicated and unprintable identifiers; label rows by id; return the ids."""
     ids = table.text(column)
     table.labels = [str(s) or None for s in ids]
     if not table.has(column):
         return ids
     report_rows(problems, table, ids == "", column, lambda r: f"{what} id is empty")
+    report_control(problems, table, ids, column, f"{what} id")
     series = pd.Series(ids)
     first = pd.Series(np.arange(len(ids))).groupby(series, sort=False).transform("min")
     first = first.to_numpy()
@@ -343,7 +384,9 @@ def check_ids(table: Table, column: str, problems: Problems, what: str) -> np.nd
         table,
         duplicate,
         column,
-        lambda r: f"duplicate {what} id {ids[r]!r}; it is first defined in row {first[r] + 1}",
+        lambda r: (
+            f"duplicate {what} id {quoted(ids[r])}; it is first defined in row {first[r] + 1}"
+        ),
     )
     return ids
 
