@@ -31,6 +31,13 @@ InstanceArg = Annotated[
     typer.Argument(help="Instance folder or its instance.toml (default: the bundled demo)."),
 ]
 Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")]
+FollowLinks = Annotated[
+    bool,
+    typer.Option(
+        "--follow-links",
+        help="Read instance files that are symbolic links leading outside the instance folder.",
+    ),
+]
 
 
 def setup_logging(verbose: int) -> None:
@@ -44,7 +51,7 @@ def setup_logging(verbose: int) -> None:
     )
 
 
-def load(path: Path | None) -> Instance:
+def load(path: Path | None, follow_links: bool = False) -> Instance:
     """Load the instance at ``path``, or the bundled demo when ``path`` is None."""
     if path is None:
         if not REPO_DEMO.exists():
@@ -58,7 +65,7 @@ def load(path: Path | None) -> Instance:
                 ]
             )
         path = REPO_DEMO
-    return load_instance(path)
+    return load_instance(path, follow_links=follow_links)
 
 
 def fail(exc: StockplanError) -> None:

@@ -24,8 +24,9 @@ from rich.table import Table
 
 from optimizer.analysis.comparison import Comparison, run_comparison
 from optimizer.analysis.policies import DEFAULT_JIC_COVER, DEFAULT_SERVICE_LEVELS
-from optimizer.cli.common import InstanceArg, console, fail, load, setup_logging
+from optimizer.cli.common import FollowLinks, InstanceArg, console, fail, load, setup_logging
 from optimizer.errors import StockplanError
+from optimizer.instance.limits import check_instance_size
 from optimizer.report import write_outputs
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,7 @@ def compare(
         str,
         typer.Option("--service", help="Cycle service levels (%) of the classic_<pct> policies."),
     ] = _default(DEFAULT_SERVICE_LEVELS),
+    follow_links: FollowLinks = False,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")
     ] = 0,
@@ -172,7 +174,8 @@ def compare(
         service, "--service", low=0.0, high=100.0, what="a service level in percent"
     )
     try:
-        inst = load(instance)
+        inst = load(instance, follow_links)
+        check_instance_size(inst, scenarios, what="--scenarios")
         with console.status("comparing policies") as status:
             comp = run_comparison(
                 inst,

@@ -12,7 +12,16 @@ from typing import Annotated
 import typer
 
 from optimizer.analysis.evaluation import evaluate_plan, evaluation_scenarios, policy_plan_table
-from optimizer.cli.common import Verbose, console, fail, fmt, load, print_plan, setup_logging
+from optimizer.cli.common import (
+    FollowLinks,
+    Verbose,
+    console,
+    fail,
+    fmt,
+    load,
+    print_plan,
+    setup_logging,
+)
 from optimizer.errors import StockplanError
 from optimizer.instance.plan_file import read_plan
 from optimizer.report import write_outputs
@@ -24,12 +33,13 @@ def evaluate(
     scenarios: Annotated[int | None, typer.Option(min=2, help="Fresh scenarios.")] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write evaluation.csv here.")] = None,
+    follow_links: FollowLinks = False,
     verbose: Verbose = 0,
 ) -> None:
     """Price a given plan on fresh out-of-sample scenarios (hindsight LP and causal run)."""
     setup_logging(verbose)
     try:
-        inst = load(instance)
+        inst = load(instance, follow_links)
         S, K = read_plan(plan, inst)
         with console.status("evaluating"):
             fresh = evaluation_scenarios(inst, scenarios, seed)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from optimizer.analysis.headline import MAX_EVAL_SCENARIOS
 from optimizer.cli.common import (
+    FollowLinks,
     InstanceArg,
     Verbose,
     console,
@@ -22,6 +23,7 @@ from optimizer.cli.common import (
 from optimizer.engines.base import RECOURSES, MpiSppyOptions, SolveConfig
 from optimizer.engines.registry import engine_names
 from optimizer.errors import StockplanError
+from optimizer.instance.limits import check_instance_size
 from optimizer.planning import make_plan
 from optimizer.report import write_outputs
 
@@ -131,6 +133,7 @@ def solve(
             "--no-diagnostics", help="Skip EV, EEV, VSS, WS, EVPI and the hindsight bound."
         ),
     ] = False,
+    follow_links: FollowLinks = False,
     verbose: Verbose = 0,
 ) -> None:
     """Compute the stochastic stocking plan; write plan.csv and summary.json."""
@@ -152,7 +155,8 @@ def solve(
     if recourse is not None and recourse not in RECOURSES:
         raise typer.BadParameter(f"choose one of {', '.join(RECOURSES)}", param_hint="--recourse")
     try:
-        inst = load(instance)
+        inst = load(instance, follow_links)
+        check_instance_size(inst, scenarios, what="--scenarios")
         if recourse is not None:
             inst = inst.with_plan(recourse=recourse)
         with console.status("solving") as status:

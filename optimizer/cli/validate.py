@@ -7,17 +7,19 @@ from typing import Annotated
 
 import typer
 
-from optimizer.cli.common import Verbose, console, fail, load, setup_logging
+from optimizer.cli.common import FollowLinks, Verbose, console, fail, load, setup_logging
 from optimizer.errors import StockplanError
 
 
 def validate(
-    instance: Annotated[Path, typer.Argument(help="Instance folder or toml.")], verbose: Verbose = 0
+    instance: Annotated[Path, typer.Argument(help="Instance folder or toml.")],
+    follow_links: FollowLinks = False,
+    verbose: Verbose = 0,
 ) -> None:
     """Check an instance; list every problem (exit 3) or say it is valid."""
     setup_logging(verbose)
     try:
-        inst = load(instance)
+        inst = load(instance, follow_links)
     except StockplanError as exc:
         fail(exc)
     console.print(
