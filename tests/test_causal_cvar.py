@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from models.cvar_master import build_cvar_master
 from optimizer.engines.base import CAUSAL, SolveConfig, SolveRequest
 from optimizer.engines.causal_cvar import blend, blend_rows, polish, solve_cvar
-from optimizer.engines.causal_cvar_master import MasterLP, master_lp
+from optimizer.engines.causal_cvar_master import MasterLP, admissible, master_lp
 from optimizer.engines.dispatch import solve_program
 from optimizer.engines.highs import compile_pyomo, solve_lp
 from optimizer.program.simulate import evaluate_causal, simulate_plan
@@ -179,3 +179,16 @@ def test_fixed_plan_under_the_blend_is_priced_by_the_blend():
     ev = evaluate_causal(data, S, np.zeros(data.n_items))
     assert sol.objective == pytest.approx(ev.objective, rel=1e-12)
     assert ev.objective > ev.expected_cost  # the blend, not the mean
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 30), st.floats(0.5, 0.99), st.floats(0.05, 1.0))
+def test_tail_duals_are_projected_onto_the_admissible_weights(seed, N, alpha, weight):
+    """Weights a little off (as a solver's tolerances leave them) come back admissible."""
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet(np.ones(N))
+    cap = weight * p / (1 - alpha)
+    pi = np.clip(rng.uniform(-0.01, 1.01, N) * cap * rng.uniform(0.5, 2.0), -1e-3, None)
+    out = admissible(pi, p, alpha, weight)
+    assert out.sum() == pytest.approx(weight, rel=1e-12)
+    assert np.all(out >= 0) and np.all(out <= cap * (1 + 1e-12))

@@ -44,6 +44,27 @@ def master_lp(
     return StandardLP(c, A, row_lb, row_ub, col_lb, col_ub, 0.0)
 
 
+def admissible(pi: np.ndarray, p: np.ndarray, alpha: float, weight: float) -> np.ndarray:
+    r"""Project tail duals onto :math:`\{0 \le \pi \le \lambda p/(1-\alpha),\ \sum \pi = \lambda\}`.
+
+    HiGHS's duals meet these to its tolerances; a pricing bound needs them exactly (a
+    weight above its cap can lift :math:`g(q)` above :math:`\min \Phi`). Clip to the caps,
+    then move the deficit or surplus of the sum onto the entries with room, in
+    proportion to their room, until the sum is :math:`\lambda`.
+    """
+    cap = weight * p / (1.0 - alpha)
+    pi = np.clip(np.asarray(pi, dtype=float), 0.0, cap)
+    for _ in range(50):
+        miss = weight - pi.sum()
+        if abs(miss) <= 1e-15 * max(1.0, weight):
+            break
+        room = (cap - pi) if miss > 0 else pi
+        if room.sum() <= 0:
+            break
+        pi = np.clip(pi + miss * room / room.sum(), 0.0, cap)
+    return pi
+
+
 class MasterLP:
     r"""The restricted master in one HiGHS instance; :meth:`add` appends a column.
 
@@ -120,10 +141,5 @@ class MasterLP:
         mu = np.clip(x[N + 1 :], 0.0, None)
         mu /= mu.sum()
         pi = np.asarray(sol.row_dual)[1:]
-        # duals are >= 0 for these >= rows of a minimisation; clip round-off and restore
-        # the sum lambda that the column of eta imposes
-        pi = np.clip(pi, 0.0, self.lam * self.p / (1.0 - self.alpha))
-        if pi.sum() > 0:
-            pi *= self.lam / pi.sum()
-        q = (1.0 - self.lam) * self.p + pi
+        q = (1.0 - self.lam) * self.p + admissible(pi, self.p, self.alpha, self.lam)
         return float(h.getInfo().objective_function_value), mu, q
