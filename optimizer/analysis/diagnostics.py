@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
+import numba
 import numpy as np
 
 from optimizer.engines.base import CAUSAL, HINDSIGHT, SolveConfig, SolveRequest
@@ -245,21 +248,46 @@ def _wait_and_see(data: ProgramData, config: SolveConfig) -> tuple[float, str]:
     return solve_wait_and_see(ws_data, config), note
 
 
-def _curve_minima(curves: ScenarioCurves) -> np.ndarray:
-    r""":math:`\min_x Q_w(L\mu + x)` per scenario: the least value at a segment start.
+@dataclass
+class _CurveTable:
+    r"""Scenario curves of one item cut to their longest one, with each segment's start value.
 
-    A scenario's curve is convex and piecewise linear from :math:`x = 0` (segment ``k``
-    starts at ``x[w, k]`` with slope ``slope[w, k]``), so its minimum is at a segment
-    start.
+    Segment ``k`` of scenario ``w`` starts at ``x[w, k]`` (:math:`x = S - L\mu`, ascending
+    from 0) with value ``start[w, k]`` and slope ``slope[w, k]``; ``valid`` marks the
+    scenario's own segments.
     """
-    x, g, n_seg = curves.x, curves.slope, curves.n_seg
-    k = np.arange(x.shape[1])[None, :]
-    inner = k + 1 < n_seg[:, None]
-    length = np.where(inner, np.diff(x, axis=1, append=0.0), 0.0)
-    starts = curves.value0[:, None] + np.concatenate(
-        [np.zeros((x.shape[0], 1)), np.cumsum(length * g, axis=1)[:, :-1]], axis=1
-    )
-    return np.where(k < n_seg[:, None], starts, np.inf).min(axis=1)
+
+    x: np.ndarray
+    slope: np.ndarray
+    start: np.ndarray
+    valid: np.ndarray
+
+    @classmethod
+    def of(cls, curves: ScenarioCurves) -> _CurveTable:
+        """Tabulate ``curves``."""
+        m = int(curves.n_seg.max())
+        x, g, n_seg = curves.x[:, :m], curves.slope[:, :m], curves.n_seg[:, None]
+        k = np.arange(m)[None, :]
+        length = np.where(k + 1 < n_seg, np.diff(x, axis=1, append=0.0), 0.0)
+        start = np.empty_like(x)
+        start[:, 0] = curves.value0
+        np.cumsum(length[:, :-1] * g[:, :-1], axis=1, out=start[:, 1:])
+        start[:, 1:] += curves.value0[:, None]
+        return cls(x, g, start, k < n_seg)
+
+    def minima(self) -> np.ndarray:
+        r""":math:`\min_x Q_w(L\mu + x)` per scenario: the least value at a segment start.
+
+        A scenario's curve is convex and piecewise linear, so its minimum is at a segment
+        start.
+        """
+        return np.where(self.valid, self.start, np.inf).min(axis=1)
+
+    def values(self, x0: float) -> np.ndarray:
+        r""":math:`Q_w(L\mu + x_0)` per scenario (:math:`x_0 \ge 0`), on its segment."""
+        k = (self.valid & (self.x <= x0)).sum(axis=1) - 1
+        w = np.arange(k.size)
+        return self.start[w, k] + (x0 - self.x[w, k]) * self.slope[w, k]
 
 
 def flow_hindsight(
@@ -308,13 +336,14 @@ def flow_hindsight(
     bound = 0.0
     try:
         for i in range(data.n_items):
-            curves = scenario_curves(data, i)
+            table = _CurveTable.of(scenario_curves(data, i))
             if want[i]:
-                ws[i] = float(p @ _curve_minima(curves))
+                ws[i] = float(p @ table.minima())
             if data.reserves[i]:
-                curves = scenario_curves(data, i, min(float(data.capacity[i]), float(K[i])))
+                cap = min(float(data.capacity[i]), float(K[i]))
+                table = _CurveTable.of(scenario_curves(data, i, cap))
                 bound += data.periods * float(data.fee[i]) * float(K[i])
-            bound += float(p @ curves.values(np.full(data.n_scenarios, x[i])))
+            bound += float(p @ table.values(float(x[i])))
     except FlowFailure as exc:
         log.info("hindsight figures by the engines instead: %s", exc)
         return None
@@ -350,6 +379,22 @@ def _hindsight_figures(
     return ws, bound
 
 
+@contextmanager
+def _serial_kernels() -> Iterator[None]:
+    """Run the compiled kernels on one thread (the same results, in any thread count).
+
+    The mean-value program has a single scenario: each of its many small plays is over
+    before a second thread has started (1,000 items: 0.6 s on one thread, 1.2-3.2 s on
+    two on a busy machine).
+    """
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(old)
+
+
 def compute_diagnostics(
     instance: Instance,
     data: ProgramData,
@@ -374,7 +419,10 @@ def compute_diagnostics(
     notes = []
 
     ev_data = program_data(instance, mean_value_scenario(instance))
-    ev = solve_program(ev_data, config, SolveRequest(recourse=recourse, integer=request.integer))
+    with _serial_kernels():  # one scenario: the compiled plays are too small to share
+        ev = solve_program(
+            ev_data, config, SolveRequest(recourse=recourse, integer=request.integer)
+        )
     eev = vss = None
     if ev.has_plan:
         if recourse == CAUSAL and not data.uses_cvar:
