@@ -21,6 +21,7 @@ Under the causal recourse (README "The model", "Recourse") a scenario's cost for
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -37,10 +38,12 @@ from optimizer.engines.base import (
 )
 from optimizer.engines.causal_milp import model_size, solve_milp
 from optimizer.engines.causal_price import price_for_row
-from optimizer.engines.causal_search import search_items
+from optimizer.engines.causal_search import ItemPlans, fill_rate_floor, search_items
 from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData
 from optimizer.program.verifier import cvar
+
+log = logging.getLogger(__name__)
 
 #: From this many scenarios the grid scan of the item search uses 16 levels, not 48.
 SCAN_MANY_SCENARIOS = 500
@@ -69,6 +72,80 @@ def causal_only(request: SolveRequest) -> str | None:
     return None
 
 
+#: Items per chunk of a time-limited search (the first chunk times the rest).
+TIME_CHUNK = 64
+
+
+def search_within(
+    data: ProgramData, *, integer: bool, fill_rates: bool, time_limit: float | None
+) -> tuple[ItemPlans, int]:
+    r"""Every item's search, in chunks of items once a time limit is set.
+
+    Items are independent without a plan row, so a chunked search gives the plans of
+    one search over all items. With ``time_limit`` the items are searched
+    :data:`TIME_CHUNK` at a time while the time spent so far, plus the next chunk's
+    estimate from the chunks before, stays within the limit; the items left get their
+    cover level :math:`\lceil (L+1)\mu \rceil` (no safety stock; the fill-rate floor
+    where a target is set), played for their costs and marked uncertified.
+
+    Returns
+    -------
+    tuple
+        ``(plans, searched)``: the :class:`ItemPlans` of every item and how many were
+        searched.
+    """
+    points = scan_points_for(data)
+    if time_limit is None:
+        return search_items(data, integer=integer, fill_rates=fill_rates, scan_points=points), (
+            data.n_items
+        )
+    t0 = time.perf_counter()
+    n = data.n_items
+    parts: list[ItemPlans] = []
+    done = 0
+    while done < n:
+        spent = time.perf_counter() - t0
+        per_item = spent / done if done else 0.0
+        size = min(TIME_CHUNK, n - done)
+        if done and spent + per_item * size > time_limit:
+            break
+        items = np.arange(done, done + size)
+        parts.append(
+            search_items(data, items, integer=integer, fill_rates=fill_rates, scan_points=points)
+        )
+        done += size
+    if done < n:
+        rest = np.arange(done, n)
+        cover = np.ceil((data.lead[rest] + 1.0) * data.mean[rest] - 1e-9)
+        if not integer:
+            cover = (data.lead[rest] + 1.0) * data.mean[rest]
+        cover = np.maximum(cover, data.min_base_stock[rest])
+        if fill_rates and not np.isnan(data.fill_rate[rest]).all():
+            cover = np.maximum(cover, fill_rate_floor(data, rest, integer=integer))
+        play = play_plan(data, cover, np.zeros(rest.size), items=rest, directions=VALUES_ONLY)
+        nan = np.full(rest.size, np.nan)
+        parts.append(
+            ItemPlans(
+                items=rest, base_stock=cover, reserved=np.zeros(rest.size),
+                cost=play.expected_cost, right=nan, left=nan, right_K=nan, left_K=nan,
+                fill_rate=play.fill_rate, lower=data.min_base_stock[rest].astype(float),
+                certified=np.zeros(rest.size, dtype=bool),
+                convex=np.ones(rest.size, dtype=bool),
+            )
+        )  # fmt: skip
+        log.warning(
+            "causal search: time limit of %.3g s: %d of %d items searched, the rest at "
+            "their cover level",
+            time_limit,
+            done,
+            n,
+        )
+    fields = ("items", "base_stock", "reserved", "cost", "right", "left", "right_K",
+              "left_K", "fill_rate", "lower", "certified", "convex")  # fmt: skip
+    merged = ItemPlans(**{f: np.concatenate([getattr(q, f) for q in parts]) for f in fields})
+    return merged, done
+
+
 class CausalEngine:
     """``causal``: per-item exact-derivative searches, one priced row (see module)."""
 
@@ -94,6 +171,7 @@ class CausalEngine:
         """Search every item's causal optimum (or play a fixed plan)."""
         t0 = time.perf_counter()
         details: dict = {}
+        timed_out = False
         if request.fixed_plan:
             S = np.asarray(request.base_stock, dtype=float)
             K = np.zeros(data.n_items) if request.reserved is None else request.reserved
@@ -116,15 +194,15 @@ class CausalEngine:
                 else None
             )
             if row is None:
-                plans = search_items(
-                    data,
-                    integer=request.integer,
-                    fill_rates=keep,
-                    scan_points=scan_points_for(data),
+                plans, searched = search_within(
+                    data, integer=request.integer, fill_rates=keep, time_limit=config.time_limit
                 )
                 S, K, cost = plans.base_stock, plans.reserved, plans.cost
                 certified = bool(plans.certified.all())
                 details["items_not_convex"] = int((~plans.convex).sum())
+                if searched < data.n_items:
+                    timed_out = True
+                    details["items_searched"] = searched
             else:
                 name, weight, limit = row
                 try:
@@ -159,15 +237,19 @@ class CausalEngine:
             objective = float(cost.sum())
         gap = details.get("gap_to_bound", 0.0)
         details["certificate"] = (
-            "every item at a level no worse than its neighbours and than a grid scan"
+            f"time limit: {details['items_searched']:,} of {data.n_items:,} items searched, "
+            "the others at their cover level (L+1) mu (no safety stock) or fill-rate floor"
+            if timed_out
+            else "every item at a level no worse than its neighbours and than a grid scan"
             if certified
             else f"within {gap:.3g} of the Lagrangian bound of the plan row"
             if gap > 0
             else "some item not certified locally"
         )
+        certified &= not timed_out
         return EngineResult(
             status=SolutionStatus.OPTIMAL if certified else SolutionStatus.FEASIBLE,
-            termination=Termination.CONVERGED,
+            termination=Termination.TIME_LIMIT if timed_out else Termination.CONVERGED,
             message="causal search converged" if certified else details["certificate"],
             objective=objective,
             base_stock=S,
