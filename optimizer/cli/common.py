@@ -24,7 +24,8 @@ console = Console()
 err = Console(stderr=True)
 log = logging.getLogger("optimizer")
 
-REPO_DEMO = Path(__file__).resolve().parents[2] / "instances" / "demo"
+#: The bundled demo, shipped inside the package (``instances/demo`` links to it).
+REPO_DEMO = Path(__file__).resolve().parents[1] / "demo"
 
 InstanceArg = Annotated[
     Path | None,
@@ -59,8 +60,8 @@ def load(path: Path | None, follow_links: bool = False) -> Instance:
                 [
                     InputProblem(
                         str(REPO_DEMO),
-                        "the bundled demo is not here; pass an instance folder "
-                        "(install with 'pip install -e .' from the repository to keep the demo)",
+                        "the bundled demo is missing from this installation; pass an "
+                        "instance folder",
                     )
                 ]
             )
