@@ -21,6 +21,7 @@ COMMANDS = {
     "evaluate": "optimizer.cli.evaluate",
     "compare": "optimizer.cli.compare",
     "generate": "optimizer.cli.generate",
+    "demo": "optimizer.cli.demo",
 }
 
 
@@ -49,8 +50,23 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"stockplan {version('stockplan')}")
+        except PackageNotFoundError:  # pragma: no cover - run from a bare checkout
+            typer.echo("stockplan (not installed)")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
     """Stocking plans that weigh Just-in-Time against Just-in-Case."""
 
 

@@ -39,8 +39,12 @@ def generate(
     ] = None,
     scenarios: Annotated[int, typer.Option("--scenarios", min=1, help="[plan] scenarios.")] = 200,
     periods: Annotated[int, typer.Option("--periods", min=1, help="[plan] costed periods.")] = 13,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the files of an existing instance folder.")
+    ] = False,
 ) -> None:
     """Write a realistic synthetic instance (items.csv, suppliers.csv, instance.toml)."""
+    refuse_to_overwrite(out, force)
     if shortage not in SHORTAGES:
         raise typer.BadParameter(f"choose one of {', '.join(SHORTAGES)}", param_hint="--shortage")
     instance = generate_instance(
@@ -65,6 +69,17 @@ def generate(
         f"{int(back.items.has_emergency.sum())} with emergency supply"
         + (f", inventory budget {budget:,.2f}" if budget is not None else "")
     )
+
+
+def refuse_to_overwrite(out: Path, force: bool, hint: str = "--out") -> None:
+    """Stop (exit 2) when ``out`` is a file, or a folder with files in it, unless ``force``."""
+    if out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"{out} is a file, not a folder", param_hint=hint)
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise typer.BadParameter(
+            f"{out} already holds files; pass --force to replace the instance files in it",
+            param_hint=hint,
+        )
 
 
 def register(app: typer.Typer) -> None:
