@@ -21,6 +21,10 @@ def simulate_plan(
 ) -> RecourseArrays:
     """Play every scenario forward under the plan, vectorised over items and scenarios.
 
+    Internally time runs along the first axis (each period reads and writes contiguous
+    (n, N) slices, and an order lands in the flat cell of its arrival period); the
+    arrays are returned item-major.
+
     Parameters
     ----------
     base_stock, reserved : ndarray (n,)
@@ -32,37 +36,45 @@ def simulate_plan(
         Arrays of shape (n, N, H).
     """
     n, N, H = data.demand.shape
-    d = data.demand
+    cells = n * N
+    d = np.ascontiguousarray(np.moveaxis(data.demand, 2, 0))  # (H, n, N)
+    # flat index of the (period, item, scenario) cell each period's order arrives in
+    land = np.minimum(np.moveaxis(data.arrival, 2, 0), H) * cells + np.arange(cells).reshape(n, N)
     S = np.asarray(base_stock, dtype=float)
     cap = np.where(data.reserves, np.minimum(data.capacity, reserved), data.capacity)
     cap = np.broadcast_to(cap[:, None], (n, N))
-    out = {k: np.zeros((n, N, H)) for k in ("I", "s", "n", "e", "B", "r")}
-    incoming = np.zeros((n, N, H + 1))
-    incoming[:, :, :H] += data.pipeline[:, None, :]
-    on_hand = np.broadcast_to((S - data.lead * data.mean)[:, None], (n, N)).copy()
-    backlog = np.zeros((n, N))
-    ii, ww = np.indices((n, N))
-    for t in range(H):
-        avail = on_hand + incoming[:, :, t]
-        served_backlog = np.minimum(backlog, avail) if data.backorder else np.zeros((n, N))
-        avail = avail - served_backlog
-        sold = np.minimum(d[:, :, t], avail)
-        emergency = np.minimum(d[:, :, t] - sold, cap)
-        unmet = d[:, :, t] - sold - emergency
-        backlog = backlog - served_backlog + unmet if data.backorder else backlog
-        on_hand = avail - sold
-        orders = d[:, :, t] - emergency if data.backorder else sold
-        incoming[ii, ww, np.minimum(data.arrival[:, :, t], H)] += orders
-        for k, v in (
-            ("I", on_hand),
-            ("s", sold),
-            ("n", unmet),
-            ("e", emergency),
-            ("B", backlog),
-            ("r", served_backlog),
-        ):
-            out[k][:, :, t] = v
-    return RecourseArrays(**out)
+    out = {k: np.empty((H, n, N)) for k in ("I", "s", "n", "e", "B", "r")}
+    stock, sold, unmet, emergency, backlog, served = (
+        out[k] for k in ("I", "s", "n", "e", "B", "r")
+    )
+    incoming = np.zeros((H + 1, n, N))
+    incoming[:H] += data.pipeline.T[:, :, None]
+    flat = incoming.reshape(-1)
+    start = np.broadcast_to((S - data.lead * data.mean)[:, None], (n, N))
+    avail = np.empty((n, N))
+    for t in range(H):  # each quantity computed in place in its period's slice
+        np.add(start if t == 0 else stock[t - 1], incoming[t], out=avail)
+        if data.backorder:
+            np.minimum(np.zeros((n, N)) if t == 0 else backlog[t - 1], avail, out=served[t])
+            avail -= served[t]
+        else:
+            served[t] = 0.0
+        np.minimum(d[t], avail, out=sold[t])
+        np.subtract(d[t], sold[t], out=emergency[t])
+        np.minimum(emergency[t], cap, out=emergency[t])
+        np.subtract(d[t], sold[t], out=unmet[t])
+        unmet[t] -= emergency[t]
+        if data.backorder:
+            if t == 0:
+                np.subtract(0.0, served[t], out=backlog[t])
+            else:
+                np.subtract(backlog[t - 1], served[t], out=backlog[t])
+            backlog[t] += unmet[t]
+        else:
+            backlog[t] = 0.0
+        np.subtract(avail, sold[t], out=stock[t])
+        flat[land[t]] += d[t] - emergency[t] if data.backorder else sold[t]  # no index repeats
+    return RecourseArrays(**{k: np.ascontiguousarray(np.moveaxis(v, 0, 2)) for k, v in out.items()})
 
 
 def evaluate_causal(
