@@ -55,8 +55,9 @@ def make_plan(
     The plan is fitted to the recourse of ``instance.plan.recourse`` (whole units when
     ``instance.plan.integer``); its headline cost and the per-item figures of the plan
     table are its causal out-of-sample costs (:func:`optimizer.analysis.headline.honest_cost`:
-    batches of ``eval_scenarios`` fresh scenarios until the 95% interval is within 2% of
-    the mean or ``max_eval_scenarios`` are used).
+    a first batch of ``eval_scenarios`` fresh scenarios, then rounds sized from its
+    variance, until the 95% interval is within 2% of the mean or ``max_eval_scenarios``
+    are used).
 
     Parameters
     ----------

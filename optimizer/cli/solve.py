@@ -117,14 +117,18 @@ def solve(
     ] = None,
     eval_scenarios: Annotated[
         int | None,
-        typer.Option(min=2, help="Fresh scenarios per batch of the out-of-sample estimate."),
+        typer.Option(
+            min=2,
+            help="Fresh scenarios of the out-of-sample estimate's first batch (later "
+            "rounds are sized from its variance).",
+        ),
     ] = None,
     max_eval_scenarios: Annotated[
         int,
         typer.Option(
             min=2,
-            help="Cap on the fresh scenarios of the out-of-sample estimate (sampled in "
-            "batches until its 95% interval is within 2% of the mean).",
+            help="Cap on the fresh scenarios of the out-of-sample estimate (sampled "
+            "until its 95% interval is within 2% of the mean).",
         ),
     ] = MAX_EVAL_SCENARIOS,
     no_diagnostics: Annotated[
