@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from optimizer.cli import app
 from optimizer.errors import EXCERPT_CHARS, InvalidInstanceError
 from optimizer.instance import load_instance
-from optimizer.instance.schema import MAX_CELLS, MAX_HORIZON, WARN_HORIZON
+from optimizer.instance.schema import COLUMN_RANGES, MAX_CELLS, MAX_HORIZON, WARN_HORIZON
 from tests.instance_cases import Case, check, explicit_case, find, only_problem, problems_of
 
 runner = CliRunner()
@@ -401,3 +401,29 @@ def test_a_wrong_files_header_is_listed_in_short(case: Case) -> None:
     unknown = [p for p in mine if p.rule.startswith("unknown column")]
     assert len(unknown) == 5 and any("45 more unknown columns" in p.rule for p in mine)
     assert sum(len(str(p)) for p in mine) < 3000
+
+
+# --------------------------------------------------------------------------------------
+# the README's table is the schema's
+# --------------------------------------------------------------------------------------
+
+
+def _range_rows() -> list[list[str]]:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Ranges: numbers the model can carry", 1)[1].split("\n#", 1)[0]
+    return [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith("| ---")
+    ]
+
+
+def test_the_readme_range_table_states_every_column_range() -> None:
+    rows = _range_rows()
+    for column, limits in COLUMN_RANGES.items():
+        hits = [row for row in rows if f"`{column}`" in row[0]]
+        assert hits, f"{column} has no row in the README's range table"
+        assert limits.rule == hits[0][1], (column, limits.rule, hits[0][1])
+    text = " ".join(" ".join(row) for row in rows)
+    for figure in (f"at most {MAX_HORIZON}", f"above {WARN_HORIZON}", f"at most {MAX_CELLS:.0e}"):
+        assert figure.replace("e+0", "e") in text, figure
