@@ -181,19 +181,25 @@ def test_headline_sizes_the_next_round_from_the_variance(monkeypatch):
     args = (inst, plan.base_stock, plan.reserved)
     first = headline.honest_cost(*args, batch=50, max_scenarios=50)
     costs = first.evaluation.scenario_cost
-    assert first.rounds == 1 and costs.size == 50
+    assert first.totals == (50,) and costs.size == 50
     t = diagnostics.t_quantile(0.975, 49)
     need = (t * costs.std(ddof=1) / (0.04 * costs.mean())) ** 2
     assert headline.scenarios_needed(costs, 0.04) == pytest.approx(need, rel=1e-12)
-    assert need > 55  # the first batch is not enough: a second round of need - 50
+    assert need > 55  # the first batch is not enough
     tight = headline.honest_cost(*args, batch=50, max_scenarios=100_000, rel_half_width=0.04)
-    assert tight.tight and tight.rounds >= 2
-    if tight.rounds == 2:  # the variance estimate was good enough for one more round
-        assert tight.interval.scenarios == int(np.ceil(need))
-    assert tight.interval.scenarios >= need * 0.5
+    assert tight.tight and tight.rounds >= 2 and tight.totals[0] == 50
+    # every round: the scenarios the spread so far asks for, at least a tenth more
+    pooled = tight.evaluation.scenario_cost
+    np.testing.assert_array_equal(pooled[:50], costs)
+    for before, after in zip(tight.totals, tight.totals[1:], strict=False):
+        asked = headline.scenarios_needed(pooled[:before], 0.04)
+        assert after == max(int(np.ceil(asked)), int(np.ceil(0.1 * before)) + before)
+        iv = diagnostics.mean_ci(pooled[:before])
+        assert (iv.high - iv.low) / 2 > 0.04 * iv.mean  # it was not tight yet
+    assert tight.interval.scenarios == tight.totals[-1] == pooled.size
     # a round of many scenarios comes in batches no larger than the first one
     monkeypatch.setattr(headline, "BATCH_CELLS", 1)
     cut = headline.honest_cost(*args, batch=50, max_scenarios=100_000, rel_half_width=0.04)
-    assert cut.batches >= 1 + int(np.ceil((cut.interval.scenarios - 50) / 50))
-    assert cut.batches > cut.rounds == tight.rounds
+    sizes = np.diff((0, *cut.totals))
+    assert cut.batches == sum(int(np.ceil(z / 50)) for z in sizes) > cut.rounds
     np.testing.assert_array_equal(cut.evaluation.scenario_cost[:50], costs)

@@ -67,8 +67,9 @@ class Headline:
         Pooled per-item figures (``item_scenario_cost`` is left empty to bound memory).
     demand : ndarray (n,)
         Expected costed demand per item (the fill rate's denominator).
-    rounds : int
-        Times the interval was taken (the first batch, then each variance-sized round).
+    totals : tuple of int
+        Scenarios in all after each round (the first batch, then each variance-sized
+        round): the interval was taken at each.
     """
 
     interval: Interval
@@ -77,7 +78,12 @@ class Headline:
     tight: bool
     evaluation: Evaluation
     demand: np.ndarray
-    rounds: int = 1
+    totals: tuple[int, ...] = ()
+
+    @property
+    def rounds(self) -> int:
+        """Times the interval was taken."""
+        return len(self.totals)
 
     @property
     def fill_rate(self) -> float:
@@ -210,11 +216,11 @@ def honest_cost(
     sums: dict[str, np.ndarray] = {}
     demand = unmet = None
     residual: dict[str, float] = {}
-    k = rounds = 0
+    k = 0
     total = 0
+    totals: list[int] = []
     want = m  # scenarios in all after this round
     while True:
-        rounds += 1
         while total < want:
             size = m if k == 0 else min(largest, want - total)
             fresh = generate_scenarios(instance, size, seed=seed, stream=batch_stream(k))
@@ -230,6 +236,7 @@ def honest_cost(
             demand = size * d if demand is None else demand + size * d
             unmet = size * ev.stockout_units if unmet is None else unmet + size * ev.stockout_units
             residual = {key: max(residual.get(key, 0.0), v) for key, v in ev.residual.items()}
+        totals.append(total)
         every = np.concatenate(costs) if len(costs) > 1 else costs[0]
         costs = [every]
         iv = mean_ci(every)
@@ -269,4 +276,4 @@ def honest_cost(
         emergency_units=sums["emergency_units"] / total,
         residual=residual,
     )
-    return Headline(iv, k, stop, tight, pooled, demand / total, rounds)
+    return Headline(iv, k, stop, tight, pooled, demand / total, tuple(totals))
