@@ -23,6 +23,7 @@ from optimizer.cli.common import (
     setup_logging,
 )
 from optimizer.errors import StockplanError
+from optimizer.instance.limits import check_instance_size
 from optimizer.instance.plan_file import read_plan
 from optimizer.report import write_outputs
 
@@ -40,6 +41,7 @@ def evaluate(
     setup_logging(verbose)
     try:
         inst = load(instance, follow_links)
+        check_instance_size(inst, scenarios, what="--scenarios")
         S, K = read_plan(plan, inst)
         with console.status("evaluating"):
             fresh = evaluation_scenarios(inst, scenarios, seed)
