@@ -9,9 +9,11 @@ assembled by :mod:`optimizer.program.matrices` and solved on its own
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from concurrent.futures import ProcessPoolExecutor
 
 from optimizer.engines.base import EngineResult, SolveConfig, SolveRequest, combine, hindsight_only
+from optimizer.engines.children import die_with_parent
 from optimizer.engines.highs import SolverOptions
 from optimizer.engines.matrix import solve_part
 from optimizer.program.data import ProgramData
@@ -69,7 +71,12 @@ class DecomposedEngine:
             if workers <= 1 or n < 2 or cells < POOL_MIN_CELLS or not forkable:
                 return combine(_solve_items(list(range(n))), request)
             chunks = [list(range(k, n, workers * 4)) for k in range(min(n, workers * 4))]
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            with ProcessPoolExecutor(
+                workers,
+                mp_context=mp.get_context("fork"),
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            ) as pool:
                 parts = list(pool.map(_solve_items, chunks))
             results: list[EngineResult] = [parts[0][0]] * n
             for chunk, part in zip(chunks, parts, strict=True):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import multiprocessing as mp
+import os
 import time
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from optimizer.engines.base import (
     Termination,
     hindsight_only,
 )
+from optimizer.engines.children import die_with_parent
 from optimizer.engines.highs import SolverOptions, _configure, _highs_lp, _status_of
 from optimizer.program.data import ProgramData
 from optimizer.program.matrices import KINDS, Layout, build_lp
@@ -142,7 +144,10 @@ class _LocalPool:
         return self.items.build_seconds, self.items.solve_seconds, self.items.size
 
 
-def _worker(conn, data: ProgramData, index: np.ndarray, options: SolverOptions) -> None:
+def _worker(
+    conn, data: ProgramData, index: np.ndarray, options: SolverOptions, parent: int
+) -> None:
+    die_with_parent(parent)
     pool = _LocalPool(data, index, options)
     conn.send("ready")
     while True:
@@ -159,7 +164,9 @@ class _ForkedPool:
         ctx = mp.get_context("fork")
         self.index = index
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker, args=(child, data, index, options), daemon=True)
+        self.proc = ctx.Process(
+            target=_worker, args=(child, data, index, options, os.getpid()), daemon=True
+        )
         self.proc.start()
         self.conn.recv()
 
