@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import logging
 import math
+import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
@@ -24,6 +26,8 @@ import numpy as np
 
 from optimizer.program.data import ProgramData
 from optimizer.program.verifier import RecourseArrays
+
+log = logging.getLogger(__name__)
 
 
 class Termination(enum.Enum):
@@ -215,6 +219,14 @@ class MpiSppyOptions:
     solver_options: tuple[tuple[str, str], ...] = ()
 
 
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, else the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class SolveConfig:
     """How to solve: the engine and its settings, one bundle for every caller.
@@ -249,6 +261,19 @@ class SolveConfig:
     workers: int = 2
     verify: bool = True
     mpisppy: MpiSppyOptions = field(default_factory=MpiSppyOptions)
+
+    def __post_init__(self) -> None:
+        """Cap ``threads`` and ``workers`` at the cores of this machine (with a warning).
+
+        More threads than cores only contend: ``--threads 1000`` on two cores took 113 s
+        instead of 2 s.
+        """
+        cores = available_cores()
+        for name in ("threads", "workers"):
+            value = getattr(self, name)
+            if value is not None and value > cores:
+                log.warning("%s %d capped at the %d cores of this machine", name, value, cores)
+                object.__setattr__(self, name, cores)
 
     def with_engine(self, engine: str) -> SolveConfig:
         """Return the same settings with another engine."""
