@@ -105,6 +105,13 @@ def solve(
     max_iterations: Annotated[
         int, typer.Option(min=1, help="mpi-sppy: progressive-hedging iteration limit.")
     ] = MpiSppyOptions.max_iterations,
+    decomposition: Annotated[
+        str,
+        typer.Option(
+            help="mpi-sppy method: lshaped (Benders; converges on this small first stage) "
+            "or ph (progressive hedging with bound spokes)."
+        ),
+    ] = MpiSppyOptions.method,
     recourse: Annotated[
         str | None,
         typer.Option(
@@ -146,6 +153,8 @@ def solve(
         raise typer.BadParameter(
             f"choose one of {', '.join(engine_names())}", param_hint="--engine"
         )
+    if decomposition not in ("lshaped", "ph"):
+        raise typer.BadParameter("choose one of lshaped, ph", param_hint="--decomposition")
     if method not in ("choose", "simplex", "ipm"):
         raise typer.BadParameter("choose one of choose, simplex, ipm", param_hint="--method")
     config = SolveConfig(
@@ -154,7 +163,9 @@ def solve(
         threads=threads,
         gap=gap,
         method=method,
-        mpisppy=MpiSppyOptions(rel_gap=rel_gap, max_iterations=max_iterations),
+        mpisppy=MpiSppyOptions(
+            rel_gap=rel_gap, max_iterations=max_iterations, method=decomposition
+        ),
     )
     if recourse is not None and recourse not in RECOURSES:
         raise typer.BadParameter(f"choose one of {', '.join(RECOURSES)}", param_hint="--recourse")

@@ -186,14 +186,18 @@ def hindsight_only(request: SolveRequest) -> str | None:
 
 @dataclass(frozen=True)
 class MpiSppyOptions:
-    r"""Settings of the ``mpi-sppy`` engine (progressive hedging).
+    r"""Settings of the ``mpi-sppy`` engine (L-shaped method, or progressive hedging).
 
     Attributes
     ----------
     rel_gap : float
-        Stop when :math:`(\bar z - \underline z)/|\bar z|` is at most this.
+        Stop when :math:`(\bar z - \underline z)/|\bar z|` is at most this (PH); the
+        gap under which an L-shaped answer counts as optimal.
     max_iterations : int
-        PH iteration limit.
+        Iteration limit (L-shaped or PH).
+    method : {"lshaped", "ph"}
+        mpi-sppy's L-shaped method (default: the first stage is small, and it converges
+        where PH stalls) or progressive hedging with bound cylinders.
     rho_scale : float
         Multiplier on the cost-proportional :math:`\rho`.
     solver : str
@@ -211,6 +215,7 @@ class MpiSppyOptions:
 
     rel_gap: float = 1e-4
     max_iterations: int = 500
+    method: str = "lshaped"
     rho_scale: float = 0.3
     solver: str = "appsi_highs"
     xhat_every: int = 5

@@ -1,5 +1,9 @@
 r"""Scenario decomposition with mpi-sppy: progressive hedging with outer and inner bounds.
 
+The engine's default method is the L-shaped one of
+:mod:`optimizer.engines.mpisppy_lshaped` (``MpiSppyOptions.method``); this module holds
+the progressive-hedging wheel (``method = "ph"``) and the engine class.
+
 The two-stage program (README "The model") is split into one Pyomo model per scenario
 (:mod:`models.mpisppy_scenarios`); mpi-sppy runs progressive hedging (PH) on them with
 bound "cylinders" on separate MPI ranks:
@@ -83,6 +87,7 @@ from optimizer.engines.base import (
     hindsight_only,
 )
 from optimizer.engines.matrix import MatrixEngine
+from optimizer.engines.mpisppy_lshaped import lshaped_result
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data
 from optimizer.scenarios import generate_scenarios
@@ -585,6 +590,8 @@ class MpiSppyEngine:
 
         o = config.mpisppy
         comm = MPI.COMM_WORLD
+        if o.method == "lshaped":
+            return lshaped_result(data, config, comm)
         ph = solve_with_mpisppy(
             data,
             rel_gap=o.rel_gap,
