@@ -49,12 +49,12 @@ def _swan(case: Case, **changes: float) -> Case:
 @pytest.mark.parametrize(
     ("column", "value", "words"),
     [
-        ("demand_mean", "1e308", ("at most 1e+09", "got 1e308")),
+        ("demand_mean", "1e308", ("at most 1e+09", "got 1e308", "larger unit")),
         ("demand_std", "1e308", ("at most 1e+09",)),
-        ("lead_time", "1e308", ("at most 1000",)),
-        ("lead_time", "1000000", ("at most 1000",)),
+        ("lead_time", "1e308", ("at most 2000",)),
+        ("lead_time", "1000000", ("at most 2000",)),
         ("stockout_penalty", "1e308", ("at most 1e+09",)),
-        ("unit_cost", "1e-300", ("at least 1e-06",)),
+        ("unit_cost", "1e-300", ("at least 1e-06", "smaller unit")),
         ("storage_rate", "1e-300", ("0 or at least 1e-06",)),
         ("capital_rate", "1e308", ("at most 100",)),
         ("volume", "1e300", ("at most 1e+09",)),

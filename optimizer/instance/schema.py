@@ -54,8 +54,9 @@ LIMIT_MAX = 1e15
 PERIODS_PER_YEAR_MIN = 0.01
 PERIODS_PER_YEAR_MAX = 10_000.0
 """``periods_per_year`` runs from one period per century to hours (8,760 a year)."""
-LEAD_TIME_MAX = 1000
-"""Longest lead time in periods (the default warm-up is twice the lead time plus 3)."""
+LEAD_TIME_MAX = 2000
+"""Longest lead time in periods (the default warm-up is twice the lead time plus 3, so the
+horizon limit holds the rest: a year and a half of hourly periods at most)."""
 MAX_HORIZON = 5000
 """Longest simulated horizon :math:`H = W + T` in periods (warm-up plus costed periods)."""
 WARN_HORIZON = 1000

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import control_name, has_control, quoted
+from optimizer.errors import control_name, excerpt, has_control, quoted
 from optimizer.instance.problems import MAX_REPORTED, Problems, did_you_mean, report_rows
 from optimizer.instance.schema import COLUMN_RANGES
 
@@ -328,9 +328,9 @@ def numbers(
         good &= passes
     limits = COLUMN_RANGES.get(column)
     if limits is not None:
-        for outside, words in (
-            (limits.too_small, limits.small_rule),
-            (limits.too_large, limits.large_rule),
+        for outside, words, unit in (
+            (limits.too_small, limits.small_rule, "smaller"),
+            (limits.too_large, limits.large_rule, "larger"),
         ):
             bad = np.zeros_like(good)
             bad[good] = outside(values[good])
@@ -339,14 +339,17 @@ def numbers(
                 table,
                 bad,
                 column,
-                lambda r, w=words: f"{column} {w}, got {text[r]}{RANGE_REASON}",
+                lambda r, w=words, u=unit: (
+                    f"{column} {w}, got {excerpt(text[r])}{RANGE_REASON}; a {u} value needs a "
+                    f"{u} unit)"
+                ),
             )
             good &= ~bad
     out[good] = values[good]
     return out
 
 
-RANGE_REASON = " (the range that keeps the model well-conditioned: README, 'Instance files')"
+RANGE_REASON = " (the range that keeps the model well-conditioned, README 'Ranges'"
 
 
 def report_control(
