@@ -74,6 +74,8 @@ def plan_table(
     )
     for k, name in enumerate(COST_LINES):
         table[f"{name}_cost"] = evaluation.lines[:, k]
+    numbers = table.select_dtypes("float").columns
+    table[numbers] = table[numbers] + 0.0  # no -0 (a zero-demand item's S, ss) on screen either
     return table
 
 

@@ -16,6 +16,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -25,6 +26,7 @@ from optimizer.engines.base import SolveConfig
 from optimizer.engines.dispatch import solve_program
 from optimizer.errors import VerificationError
 from optimizer.instance import load_instance, write_instance
+from optimizer.instance.plan_file import read_plan
 from optimizer.instance.tables import neutralise
 from optimizer.program.data import program_data
 from optimizer.program.verifier import check_solution, cost_scale, evaluate_solution
@@ -79,6 +81,14 @@ def test_plan_csv_writes_formula_names_as_text(case: Case, tmp_path: Path) -> No
                 float(cell)
 
 
+def test_a_plan_with_formula_names_reads_back(case: Case, tmp_path: Path) -> None:
+    folder = _formula_case(case).write()
+    _solve(folder, tmp_path / "out")
+    inst = load_instance(folder)
+    base_stock, _ = read_plan(tmp_path / "out" / "plan.csv", inst)
+    assert np.isfinite(base_stock).all() and len(base_stock) == 3
+
+
 def test_write_outputs_neutralises_text_but_not_numbers(tmp_path: Path) -> None:
     table = pd.DataFrame(
         {
@@ -118,7 +128,10 @@ def test_a_written_instance_with_formula_names_reads_back_equal(case: Case, tmp_
 
 def test_a_zero_demand_item_has_base_stock_0_not_minus_0(case: Case, tmp_path: Path) -> None:
     case.cell(3, "demand_mean", "0").cell(3, "demand_std", "0")
-    summary = _solve(case.write(), tmp_path / "out")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["solve", str(case.write()), "--out", str(out), "--no-diagnostics"])
+    assert res.exit_code == 0 and "-0.0" not in res.output, res.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     text = (tmp_path / "out" / "plan.csv").read_text(encoding="utf-8")
     row = _rows(tmp_path / "out" / "plan.csv")[2]
     assert row["item"] == "C" and row["base_stock"] == "0" and row["safety_stock"] == "0"

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.errors import InputProblem, InvalidInstanceError
+from optimizer.instance.tables import unescape
 from optimizer.instance.types import Instance
 
 
@@ -54,7 +55,7 @@ def read_plan(path: Path, instance: Instance) -> tuple[np.ndarray, np.ndarray]:
     S = np.full(len(it), np.nan)
     K = np.zeros(len(it))
     for row, rec in enumerate(df.to_dict("records"), start=1):
-        item = rec["item"]
+        item = unescape(str(rec["item"]).strip())  # plan.csv writes '=x for a name =x
         if item not in index:
             problems.append(InputProblem(name, "item is not in the instance", row, item, "item"))
             continue
