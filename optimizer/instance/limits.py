@@ -137,6 +137,8 @@ def _refuse_default_warmup(
         # smallest recovery probability whose allowance fits beside 2L + 3 and the periods
         spare = room - base[worst]
         need = -np.expm1(np.log(0.01) / spare) if spare >= 1 else 1.0
+        digits = 2 - int(np.floor(np.log10(need)))  # three significant digits, rounded up
+        need = min(1.0, float(np.ceil(need * 10**digits) / 10**digits))
         problems.add(
             SUPPLIERS_FILE,
             f"recovery_prob = {fmt(beta)} makes the default warm-up of item {quoted(name)} "
