@@ -177,3 +177,9 @@ class VerificationError(StockplanError):
     """An independent numpy re-evaluation disagrees with the solver's answer."""
 
     exit_code = EXIT_BUG
+
+
+class OutputFolderError(StockplanError):
+    """``--out`` cannot be written: a file, a path under a file, or a read-only place."""
+
+    exit_code = EXIT_USAGE

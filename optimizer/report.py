@@ -2,8 +2,9 @@
 
 The columns are those of the README section "How to read the results".
 
-Costs are per costed horizon (the quarter). Files are written to temporary names and
-renamed only when every file is complete, so a failed run leaves nothing half-written.
+Costs are per costed horizon (the quarter). A run's files are written into a fresh folder
+that takes the output folder's place in one step (:func:`write_outputs`), so a failed or
+killed run leaves the old complete set or the new one, never a mix.
 
 Every CSV file written here is safe to open in a spreadsheet: a text cell that starts
 like a formula (``=``, ``+``, ``-``, ``@``, tab or carriage return) gets a leading
@@ -17,12 +18,14 @@ import json
 import math
 import os
 import platform
+import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from optimizer.errors import OutputFolderError
 from optimizer.instance import Instance
 from optimizer.instance.tables import spreadsheet_safe
 from optimizer.program.verifier import COST_LINES, Evaluation
@@ -119,31 +122,118 @@ def versions() -> dict[str, str]:
     }
 
 
-def write_outputs(out_dir: Path, files: dict[str, pd.DataFrame | dict]) -> list[Path]:
-    """Write CSV tables and JSON documents all-or-nothing.
+#: ``renameat2``'s flag that swaps two paths atomically (Linux 3.15+, glibc 2.28+).
+RENAME_EXCHANGE = 2
 
-    Every file is first written to a temporary name in ``out_dir``; only when all are
-    complete are they renamed into place.  CSV cells go through :func:`spreadsheet_safe`.
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the folders ``a`` and ``b`` in one step; False where the system cannot."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return False
+    AT_FDCWD = -100  # noqa: N806
+    return fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0
+
+
+def _sweep(out_dir: Path) -> None:
+    """Remove the staging folders of earlier writes to ``out_dir`` whose process is gone.
+
+    A run killed while writing (``SIGKILL`` cannot be caught) leaves its
+    ``.<out>.new-<pid>-*`` folder beside the output; the next write clears it.
+    """
+    for left in out_dir.parent.glob(f".{out_dir.name}.new-*"):
+        try:
+            pid = int(left.name[len(f".{out_dir.name}.new-") :].split("-", 1)[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(left, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue
+
+
+def check_out(out_dir: Path) -> None:
+    """Refuse an output folder that cannot be written, before any work is done.
+
+    Raises
+    ------
+    OutputFolderError
+        ``out_dir`` is a file, lies under a file, or its nearest existing folder is not
+        writable.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staged: list[tuple[Path, Path]] = []
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputFolderError(f"--out {out_dir} is a file, not a folder")
+    parent = out_dir if out_dir.exists() else out_dir.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputFolderError(f"--out {out_dir} lies under {parent}, which is a file")
+    # the new folder is made beside out_dir, so its parent must take new entries
+    place = out_dir.parent if out_dir.exists() else parent
+    if not os.access(place, os.W_OK | os.X_OK):
+        raise OutputFolderError(f"--out {out_dir}: {place} is not writable")
+
+
+def write_outputs(out_dir: Path, files: dict[str, pd.DataFrame | dict]) -> list[Path]:
+    """Write CSV tables and JSON documents all-or-nothing, as one folder.
+
+    The files are written into a fresh folder beside ``out_dir`` (files already in
+    ``out_dir`` that this call does not write are linked into it), which then takes
+    ``out_dir``'s place in one step (``renameat2(RENAME_EXCHANGE)``; where the system has
+    none, two renames, the old folder kept under a hidden name until the new one is in
+    place). A reader, or a kill at any moment, sees the old complete set or the new one;
+    a failure leaves no temporary file behind. Files are created ``0644`` (less the
+    umask). CSV cells go through :func:`spreadsheet_safe`.
+    """
+    out_dir = Path(out_dir)
+    check_out(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _sweep(out_dir)
+    prefix = f".{out_dir.name}.new-{os.getpid()}-"
+    stage = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         for name, content in files.items():
-            target = out_dir / name  # may sit in a subfolder, e.g. plans/jit.csv
+            target = stage / name  # may sit in a subfolder, e.g. plans/jit.csv
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            with open(target, "w", encoding="utf-8", newline="") as fh:
                 if isinstance(content, pd.DataFrame):
                     spreadsheet_safe(content).to_csv(fh, index=False, float_format="%.10g")
                 else:
                     json.dump(_clean(content), fh, indent=2)
                     fh.write("\n")
-            staged.append((Path(tmp), target))
-    except BaseException:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, final in staged:
-        os.replace(tmp, final)
-    return [final for _, final in staged]
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(target, 0o666 & ~umask)
+        os.chmod(stage, 0o777 & ~umask)
+        if out_dir.is_dir():  # keep what else the folder holds
+            for old in out_dir.rglob("*"):
+                rel = old.relative_to(out_dir)
+                new = stage / rel
+                if old.is_dir():
+                    new.mkdir(parents=True, exist_ok=True)
+                elif not new.exists():
+                    new.parent.mkdir(parents=True, exist_ok=True)
+                    os.link(old, new)
+            if not _exchange(stage, out_dir):  # pragma: no cover - not Linux
+                keep = Path(
+                    tempfile.mkdtemp(
+                        prefix=f".{out_dir.name}.new-{os.getpid()}-", dir=out_dir.parent
+                    )
+                )
+                os.replace(out_dir, keep / "old")
+                os.replace(stage, out_dir)
+                shutil.rmtree(keep, ignore_errors=True)
+                stage = keep
+        else:
+            os.replace(stage, out_dir)
+            stage = None
+    finally:
+        if stage is not None:  # the old set after an exchange, or a failed new one
+            shutil.rmtree(stage, ignore_errors=True)
+    return [out_dir / name for name in files]

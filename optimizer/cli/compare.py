@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -27,7 +26,7 @@ from optimizer.analysis.policies import DEFAULT_JIC_COVER, DEFAULT_SERVICE_LEVEL
 from optimizer.cli.common import FollowLinks, InstanceArg, console, fail, load, setup_logging
 from optimizer.errors import StockplanError
 from optimizer.instance.limits import check_instance_size
-from optimizer.report import write_outputs
+from optimizer.report import check_out, write_outputs
 
 log = logging.getLogger(__name__)
 COMMAND = "compare"
@@ -66,27 +65,14 @@ def parse_numbers(
 
 
 def write_comparison(out: Path, comparison: Comparison) -> list[Path]:
-    """Write ``comparison.csv`` and ``plans/<policy>.csv`` with :func:`write_outputs`.
+    """Write ``comparison.csv`` and ``plans/<policy>.csv`` in one all-or-nothing step.
 
-    :func:`~optimizer.report.write_outputs` is all-or-nothing within one folder; the plan
-    tables go to ``plans/`` first and are removed again if ``comparison.csv`` cannot be
-    written, so a failed run leaves no half-written comparison behind.
+    :func:`~optimizer.report.write_outputs` swaps the whole folder into place, so a failed
+    or killed run leaves the old comparison or the new one, never a mix.
     """
-    out = Path(out)
-    plans_dir = out / "plans"
-    existed = plans_dir.exists()
-    written = write_outputs(
-        plans_dir, {f"{name}.csv": table for name, table in comparison.plans.items()}
-    )
-    try:
-        written += write_outputs(out, {"comparison.csv": comparison.table})
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        if not existed:
-            shutil.rmtree(plans_dir, ignore_errors=True)
-        raise
-    return written
+    files = {"comparison.csv": comparison.table}
+    files.update({f"plans/{name}.csv": table for name, table in comparison.plans.items()})
+    return write_outputs(Path(out), files)
 
 
 def _num(x: float) -> str:
@@ -174,6 +160,7 @@ def compare(
         service, "--service", low=0.0, high=100.0, what="a service level in percent"
     )
     try:
+        check_out(out)  # before any work
         inst = load(instance, follow_links)
         check_instance_size(inst, scenarios, what="--scenarios")
         with console.status("comparing policies") as status:

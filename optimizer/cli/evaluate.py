@@ -25,7 +25,7 @@ from optimizer.cli.common import (
 from optimizer.errors import StockplanError
 from optimizer.instance.limits import check_instance_size
 from optimizer.instance.plan_file import read_plan
-from optimizer.report import write_outputs
+from optimizer.report import check_out, write_outputs
 
 
 def evaluate(
@@ -40,6 +40,8 @@ def evaluate(
     """Price a given plan on fresh out-of-sample scenarios (hindsight LP and causal run)."""
     setup_logging(verbose)
     try:
+        if out is not None:
+            check_out(out)  # before any work
         inst = load(instance, follow_links)
         check_instance_size(inst, scenarios, what="--scenarios")
         S, K = read_plan(plan, inst)

@@ -25,7 +25,7 @@ from optimizer.engines.registry import engine_names
 from optimizer.errors import StockplanError
 from optimizer.instance.limits import check_instance_size
 from optimizer.planning import make_plan
-from optimizer.report import write_outputs
+from optimizer.report import check_out, write_outputs
 
 
 def _print_summary(summary: dict) -> None:
@@ -170,6 +170,7 @@ def solve(
     if recourse is not None and recourse not in RECOURSES:
         raise typer.BadParameter(f"choose one of {', '.join(RECOURSES)}", param_hint="--recourse")
     try:
+        check_out(out)  # before any work: a file, a path under a file, a read-only place
         inst = load(instance, follow_links)
         check_instance_size(inst, scenarios, what="--scenarios")
         if recourse is not None:
