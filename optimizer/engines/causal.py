@@ -25,9 +25,7 @@ import logging
 import time
 
 import numpy as np
-import pyomo.environ as pyo
 
-from models.causal import build_causal_model, plan_values, recourse_values
 from optimizer.engines.base import (
     CAUSAL,
     EngineResult,
@@ -36,7 +34,6 @@ from optimizer.engines.base import (
     SolveRequest,
     Termination,
 )
-from optimizer.engines.causal_milp import model_size, solve_milp
 from optimizer.engines.causal_price import price_for_row
 from optimizer.engines.causal_search import ItemPlans, fill_rate_floor, search_items
 from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
@@ -283,6 +280,11 @@ class CausalMILPEngine:
 
     def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:
         """Build :func:`models.causal.build_causal_model` and solve it by branch and bound."""
+        import pyomo.environ as pyo  # Pyomo only when the MILP runs (start-up)
+
+        from models.causal import build_causal_model, plan_values, recourse_values
+        from optimizer.engines.causal_milp import model_size, solve_milp
+
         t0 = time.perf_counter()
         model = build_causal_model(
             data,

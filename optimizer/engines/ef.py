@@ -12,7 +12,6 @@ import time
 
 import numpy as np
 
-from models.two_stage import build_extensive_form, fix_plan
 from optimizer.engines.base import EngineResult, SolveConfig, SolveRequest, hindsight_only
 from optimizer.engines.highs import SolverOptions, engine_result, solve_pyomo
 from optimizer.program.data import ProgramData
@@ -35,6 +34,8 @@ class PyomoEFEngine:
 
     def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:
         """Build the Pyomo extensive form, compile it to standard form and solve it by HiGHS."""
+        from models.two_stage import build_extensive_form, fix_plan  # Pyomo: start-up
+
         t0 = time.perf_counter()
         m = build_extensive_form(data, nonanticipative=not request.anticipative)
         if request.base_stock is not None:

@@ -17,15 +17,17 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import highspy
 import numpy as np
-import pyomo.environ as pyo
 import scipy.sparse as sp
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from optimizer.engines.base import EngineResult, SolutionStatus, SolveConfig, Termination
 from optimizer.program.matrices import StandardLP
+
+if TYPE_CHECKING:  # Pyomo is imported where a model is compiled (start-up: ~1.4 s)
+    import pyomo.environ as pyo
 
 log = logging.getLogger(__name__)
 INF = highspy.kHighsInf
@@ -284,6 +286,8 @@ class CompiledModel:
 
 def compile_pyomo(model: pyo.ConcreteModel) -> CompiledModel:
     """Compile a linear Pyomo model to a :class:`StandardLP` (mixed row senses kept)."""
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
     start = time.perf_counter()
     repn = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
     c = np.asarray(repn.c.toarray()).ravel() if repn.c.shape[0] else np.zeros(len(repn.columns))

@@ -71,13 +71,6 @@ from typing import Any
 
 import numpy as np
 
-from models.mpisppy_scenarios import (
-    check_decomposable,
-    kw_creator,
-    scenario_creator,
-    scenario_denouement,
-    scenario_names_creator,
-)
 from optimizer.engines.base import (
     EngineResult,
     SolutionStatus,
@@ -87,7 +80,6 @@ from optimizer.engines.base import (
     hindsight_only,
 )
 from optimizer.engines.matrix import MatrixEngine
-from optimizer.engines.mpisppy_lshaped import lshaped_result
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data
 from optimizer.scenarios import generate_scenarios
@@ -427,6 +419,14 @@ def solve_with_mpisppy(
     from mpi4py import MPI
     from mpisppy.spin_the_wheel import WheelSpinner
 
+    from models.mpisppy_scenarios import (
+        check_decomposable,
+        kw_creator,
+        scenario_creator,
+        scenario_denouement,
+        scenario_names_creator,
+    )
+
     comm = MPI.COMM_WORLD if comm is None else comm
     data = as_program_data(instance_or_data, scenarios=scenarios, seed=seed)
     check_decomposable(data)
@@ -573,6 +573,8 @@ class MpiSppyEngine:
             return "it solves the here-and-now program, not the wait-and-see relaxation"
         if request.fixed_plan:
             return "it does not price a fixed plan (its recourse separates; use 'auto')"
+        from models.mpisppy_scenarios import check_decomposable  # Pyomo: start-up
+
         try:
             check_decomposable(data)
         except ValueError as exc:
@@ -591,6 +593,8 @@ class MpiSppyEngine:
         o = config.mpisppy
         comm = MPI.COMM_WORLD
         if o.method == "lshaped":
+            from optimizer.engines.mpisppy_lshaped import lshaped_result
+
             return lshaped_result(data, config, comm)
         ph = solve_with_mpisppy(
             data,
