@@ -188,3 +188,15 @@ def test_time_limit_returns_a_plan_with_the_rest_at_cover(monkeypatch):
     assert np.all(sol.base_stock[1:] >= cover[1:])  # cover, raised to the fill-rate floor
     assert sol.evaluation.max_residual < 1e-9  # the targets hold (verified by dispatch)
     assert sol.objective >= whole.objective - 1e-9
+
+
+def test_a_budget_below_the_floor_by_round_off_is_held_not_looped_on():
+    """A limit a hair below the pipeline value (accepted as rounding) ends at the floor."""
+    import dataclasses
+
+    data = make_data(**FREE["budget"])
+    floor = float(data.unit_cost @ np.ceil(data.min_base_stock - 1e-9))
+    tight = dataclasses.replace(data, budget=floor * (1 - 1e-13))
+    sol = _solve(tight, "causal")
+    assert sol.has_plan
+    np.testing.assert_allclose(sol.base_stock, np.ceil(data.min_base_stock - 1e-9))

@@ -56,6 +56,7 @@ from optimizer.program.verifier import (
     Evaluation,
     RecourseArrays,
     check_solution,
+    cost_scale,
     cvar,
     evaluate_solution,
 )
@@ -335,7 +336,9 @@ class PlanEvaluator:
             ev = evaluate_solution(
                 self.data, S, K, rec, check_fill_rate=False, check_plan_rows=False
             )
-            check_solution(ev, sol.objective / C, what=f"pricing {name!r}")
+            check_solution(
+                ev, sol.objective / C, what=f"pricing {name!r}", scale=cost_scale(self.data)
+            )
             return ev, rec
         parts = []
         reported = 0.0
@@ -356,7 +359,7 @@ class PlanEvaluator:
                 **{k: np.concatenate([getattr(r, k) for r in parts], axis=1) for k in KINDS}
             )
         ev = evaluate_solution(self.data, S, K, rec, check_fill_rate=False, check_plan_rows=False)
-        check_solution(ev, reported, what=f"pricing {name!r}")
+        check_solution(ev, reported, what=f"pricing {name!r}", scale=cost_scale(self.data))
         return ev, rec
 
     def evaluate(

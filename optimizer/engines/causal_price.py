@@ -119,7 +119,9 @@ def price_for_row(
     hi = max(hi, 1e-12)
     hi_plans, hi_use, b = answer(hi, None, lo_plans.base_stock)
     bound = max(bound, b)
-    while hi_use > limit:
+    # stop once every item sits at its lower bound: a limit below the floor by round-off
+    # only (accepted above) is then held as well as it can be (it looped for ever)
+    while hi_use > limit and hi_use > floor * (1 + 1e-12) + 1e-12 and hi < 1e300:
         lo, lo_plans, lo_use = hi, hi_plans, hi_use
         hi *= 4.0
         hi_plans, hi_use, b = answer(hi, None, lo_plans.base_stock)
