@@ -427,3 +427,28 @@ def test_the_readme_range_table_states_every_column_range() -> None:
     text = " ".join(" ".join(row) for row in rows)
     for figure in (f"at most {MAX_HORIZON}", f"above {WARN_HORIZON}", f"at most {MAX_CELLS:.0e}"):
         assert figure.replace("e+0", "e") in text, figure
+
+
+def test_a_program_larger_than_this_machine_is_refused_before_any_work(tmp_path, monkeypatch):
+    """Estimated memory above the machine's: exit 3 with the figure and what to change."""
+    from typer.testing import CliRunner
+
+    import optimizer.instance.limits as limits
+    from optimizer.cli import app
+    from optimizer.instance import write_instance
+    from tests.factories import make_instance
+
+    folder = tmp_path / "inst"
+    write_instance(make_instance(n_items=3, scenarios=50, periods=4), folder)
+    runner = CliRunner()
+    assert runner.invoke(app, ["validate", str(folder)]).exit_code == 0
+    monkeypatch.setattr(limits, "machine_memory", lambda: 1e4)  # a 10 kB machine
+    for command in (
+        ["validate", str(folder)],
+        ["solve", str(folder), "--out", str(tmp_path / "o")],
+    ):
+        res = runner.invoke(app, command)
+        text = " ".join(res.output.split())
+        assert res.exit_code == 3, res.output
+        assert "of memory this machine has" in text and "scenarios" in text
+    assert not (tmp_path / "o").exists()

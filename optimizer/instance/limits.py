@@ -16,6 +16,7 @@ whose scenario count a command-line option changed.  The limits are the README's
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 
@@ -165,6 +166,14 @@ def _refuse_default_warmup(
     )
 
 
+def machine_memory() -> float:
+    """Physical memory of this machine in bytes (0 where the system does not say)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE")) * float(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return 0.0
+
+
 def cost_estimate(cells: float) -> str:
     """Memory and time of ``solve`` for ``cells`` item-scenario-period cells, in words."""
     gigabytes = cells * BYTES_PER_CELL / 1e9
@@ -178,7 +187,9 @@ def cost_estimate(cells: float) -> str:
 def size_problem(
     n_items: int, scenarios: int, horizon: Horizon, *, file: str, what: str, why: str = ""
 ) -> InputProblem | None:
-    """Refuse :math:`n N H` above :data:`MAX_CELLS`; warn above :data:`WARN_CELLS` or long horizons.
+    """Refuse :math:`n N H` above :data:`MAX_CELLS` or this machine's memory; else maybe warn.
+
+    A warning is logged above :data:`WARN_CELLS` cells or for long horizons.
 
     Parameters
     ----------
@@ -198,6 +209,16 @@ def size_problem(
             file=file,
             rule=f"{product}, more than the {MAX_CELLS:.3g} the model can carry "
             f"({cost_estimate(cells)}): use fewer scenarios or items, or a shorter horizon",
+            column=SCENARIOS_KEY,
+        )
+    memory = machine_memory()
+    if memory and cells * BYTES_PER_CELL > memory:
+        fits = int(memory / BYTES_PER_CELL / max(1.0, float(n_items) * float(horizon.total)))
+        return InputProblem(
+            file=file,
+            rule=f"{product}: {cost_estimate(cells)}, more than the {memory / 1e9:.3g} GB "
+            f"of memory this machine has: use at most {fits:,} scenarios, fewer items or a "
+            "shorter horizon",
             column=SCENARIOS_KEY,
         )
     if cells > WARN_CELLS or horizon.total > WARN_HORIZON:
