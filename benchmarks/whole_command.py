@@ -35,7 +35,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "whole_command.jsonl"
 TARGETS = {"demo": 5.0, "items300": 15.0, "n1000x1000": 60.0, "n10000x200": 300.0}
 KINDS = {
     "backorder": ('shortage = "lost_sales"', 'shortage = "backorder"'),
-    "budget": None,  # a binding budget: half of the unconstrained plan's value
+    "budget": None,  # a binding budget: the pipeline plus 0.75 periods of demand
     "fill_rate": None,  # min_fill_rate 0.98 on every item
     "cvar": ("cvar_weight = 0.0", "cvar_weight = 0.3"),
 }
@@ -73,10 +73,11 @@ def _edit(folder: Path, kind: str) -> None:
         import pandas as pd
 
         items = pd.read_csv(folder / "items.csv")
-        value = float(
-            (items["unit_cost"] * (items["lead_time"] + 1.5) * items["demand_mean"]).sum()
-        )
-        toml.write_text(text.replace("[plan]", f"[plan]\ninventory_budget = {0.5 * value:.2f}"))
+        # the pipeline's value plus half of a generous 1.5 periods of demand on top: binds
+        # (half of the whole (L + 1.5) mu value, used before, fell below the pipeline)
+        cost, mean = items["unit_cost"], items["demand_mean"]
+        value = float((cost * items["lead_time"] * mean).sum() + 0.5 * (cost * 1.5 * mean).sum())
+        toml.write_text(text.replace("[plan]", f"[plan]\ninventory_budget = {value:.2f}"))
     elif kind == "fill_rate":
         import pandas as pd
 
