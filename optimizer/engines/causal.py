@@ -38,7 +38,7 @@ from optimizer.engines.causal_price import price_for_row
 from optimizer.engines.causal_search import ItemPlans, fill_rate_floor, search_items
 from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData
-from optimizer.program.verifier import cvar
+from optimizer.program.verifier import blend
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +113,9 @@ def search_within(
         done += size
     if done < n:
         rest = np.arange(done, n)
-        cover = np.ceil((data.lead[rest] + 1.0) * data.mean[rest] - 1e-9)
-        if not integer:
-            cover = (data.lead[rest] + 1.0) * data.mean[rest]
-        cover = np.maximum(cover, data.min_base_stock[rest])
+        cover = (data.lead[rest] + 1.0) * data.mean[rest]  # (L + 1) mu >= L mu
+        if integer:
+            cover = np.ceil(cover - 1e-9)
         if fill_rates and not np.isnan(data.fill_rate[rest]).all():
             cover = np.maximum(cover, fill_rate_floor(data, rest, integer=integer))
         play = play_plan(data, cover, np.zeros(rest.size), items=rest, directions=VALUES_ONLY)
@@ -176,9 +175,8 @@ class CausalEngine:
             play = play_plan(data, S, K, directions=VALUES_ONLY)
             objective = float(play.expected_cost.sum())
             if data.uses_cvar:  # the blend of the scenario totals
-                totals, lam = play.cost.sum(axis=0), data.cvar_weight
-                objective = (1.0 - lam) * objective + lam * cvar(
-                    totals, data.probability, data.cvar_alpha
+                objective = blend(
+                    play.cost.sum(axis=0), data.probability, data.cvar_alpha, data.cvar_weight
                 )
             certified = True
         else:

@@ -49,10 +49,10 @@ from optimizer.engines.base import (
 )
 from optimizer.engines.causal import ROW_GAP_TOLERANCE, causal_only, scan_points_for
 from optimizer.engines.causal_cvar_master import MasterLP
-from optimizer.engines.causal_search import fill_rate_floor, search_items
+from optimizer.engines.causal_search import fill_rate_floor, reserve_top, search_items
 from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData
-from optimizer.program.verifier import cvar
+from optimizer.program.verifier import blend, cvar
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +112,6 @@ class CVaRPlan:
     local_bound: float | None = None
 
 
-def blend(totals: np.ndarray, probability: np.ndarray, alpha: float, weight: float) -> float:
-    r""":math:`(1-\lambda) \sum_w p_w C_w + \lambda CVaR_\alpha[C]` of scenario totals ``C``."""
-    return (1.0 - weight) * float(probability @ totals) + weight * cvar(totals, probability, alpha)
-
-
 def blend_rows(totals: np.ndarray, probability: np.ndarray, alpha: float, weight: float):
     r"""Blend each row of ``totals`` (shape (m, N)) at once; shape (m,)."""
     order = np.argsort(-totals, axis=1)
@@ -161,10 +156,8 @@ def _lower_S(data: ProgramData, floors: np.ndarray | None) -> np.ndarray:
 
 
 def _top_K(data: ProgramData) -> np.ndarray:
-    """Largest useful whole-unit :math:`K` (the capacity, else the largest demand)."""
-    cap = data.capacity.astype(float)
-    top = np.where(np.isfinite(cap), cap, data.demand.max(axis=(1, 2)))
-    return np.where(data.reserves, np.floor(top + 1e-9), 0.0)
+    """Largest useful whole-unit :math:`K` per item (0 for items that do not reserve)."""
+    return np.where(data.reserves, reserve_top(data, np.arange(data.n_items), True), 0.0)
 
 
 def _first_steps(data: ProgramData) -> np.ndarray:
@@ -235,6 +228,11 @@ class Tables:
         self.parts: list[LevelTable] = []
         self.grids: list[LevelTable] = grids or []
         self.slides = 0
+        self.where = {  # item -> (table, row): where costs_of looks an item up
+            int(i): (part, r)
+            for part, rows in enumerate((self.plain, self.reserving))
+            for r, i in enumerate(rows)
+        }
         for rows in (self.plain, self.reserving):
             self.parts.append(self._table(rows, centre_S[rows], centre_K[rows]))
             if grids is None:  # the wide grid is filled once, around the risk-neutral plan
@@ -318,12 +316,8 @@ class Tables:
         """:math:`C_{i,w}` of plans ``(S, K)`` of ``items``: from the tables, else played."""
         out = np.empty((items.size, self.data.n_scenarios))
         missing = np.ones(items.size, dtype=bool)
-        where = {}
-        for part_no, rows in enumerate((self.plain, self.reserving)):
-            for r, i in enumerate(rows):
-                where[int(i)] = (part_no, r)
         for j, (i, s, k) in enumerate(zip(items, S, K, strict=True)):
-            part_no, r = where[int(i)]
+            part_no, r = self.where[int(i)]
             t = self.parts[part_no]
             hit = np.nonzero((t.S[r] == s) & (t.K[r] == k))[0]
             if hit.size:

@@ -622,7 +622,7 @@ def search_items(
     )
 
 
-def _reserve_top(data: ProgramData, items: np.ndarray, integer: bool) -> np.ndarray:
+def reserve_top(data: ProgramData, items: np.ndarray, integer: bool) -> np.ndarray:
     """Largest useful :math:`K`: the capacity, else the largest demand."""
     cap = data.capacity[items].astype(float)
     top = np.where(np.isfinite(cap), cap, data.demand[items].max(axis=(1, 2)))
@@ -638,7 +638,7 @@ def _search_reserve(data: ProgramData, items: np.ndarray, rows: np.ndarray, inne
     :math:`k \pm 1`; continuous :math:`K` then by golden section on :math:`[k-1, k+1]`.
     Returns ``(S, K, F, lower)``.
     """
-    top = _reserve_top(data, items, True)
+    top = reserve_top(data, items, True)
     memo: dict[tuple[int, float], tuple[float, float, float]] = {}
 
     def g(sub: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -678,7 +678,7 @@ def _search_reserve(data: ProgramData, items: np.ndarray, rows: np.ndarray, inne
                 break
             k[j] = nbrs[np.argmin(vals)]
     if not integer:
-        cap = _reserve_top(data, items, False)
+        cap = reserve_top(data, items, False)
         a, b = np.maximum(0.0, k - 1.0), np.minimum(cap, k + 1.0)
         for _ in range(60):
             live = np.nonzero(b - a > 1e-7 * (1.0 + b))[0]

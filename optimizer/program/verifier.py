@@ -95,6 +95,11 @@ def cvar(values: np.ndarray, prob: np.ndarray, alpha: float) -> float:
     return float((take * v).sum() / tail)
 
 
+def blend(totals: np.ndarray, probability: np.ndarray, alpha: float, weight: float) -> float:
+    r""":math:`(1-\lambda) \sum_w p_w C_w + \lambda\, CVaR_\alpha[C]` of scenario totals ``C``."""
+    return (1.0 - weight) * float(probability @ totals) + weight * cvar(totals, probability, alpha)
+
+
 def arrivals(data: ProgramData, orders: np.ndarray) -> np.ndarray:
     """Units arriving in each period from orders placed at period ends, shape (n, N, H)."""
     n, N, H = orders.shape
