@@ -371,7 +371,7 @@ STAGES = (
     ("optimizer/program", "scenarios → the program's numbers and its numpy semantics"),
     ("models", "the program's numbers → Pyomo models (the source of truth)"),
     ("optimizer/engines", "program → solution: one module per engine behind one registry"),
-    ("optimizer/report.py", "solution → plan table and output files"),
+    ("optimizer/report", "solution → plan table and output files"),
     ("optimizer/analysis", "solutions → diagnostics, policies, fair comparisons"),
     ("optimizer/planning.py", "one solve end to end, as the CLI runs it"),
     ("optimizer/cli", "the command line, one module per command"),

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import optimizer.report as report
+import optimizer.report.files as report
 from optimizer.cli import app
 from optimizer.errors import OutputFolderError
 from optimizer.report import check_out, write_outputs

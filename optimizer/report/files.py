@@ -1,15 +1,13 @@
-"""Plan table, summary and their files.
+"""Output files: the all-or-nothing output folder, its checks, and version provenance.
 
-The columns are those of the README section "How to read the results".
-
-Costs are per costed horizon (the quarter). A run's files are written into a fresh folder
-that takes the output folder's place in one step (:func:`write_outputs`), so a failed or
-killed run leaves the old complete set or the new one, never a mix.
+A run's files are written into a fresh folder that takes the output folder's place in one
+step (:func:`write_outputs`), so a failed or killed run leaves the old complete set or the
+new one, never a mix.
 
 Every CSV file written here is safe to open in a spreadsheet: a text cell that starts
 like a formula (``=``, ``+``, ``-``, ``@``, tab or carriage return) gets a leading
-apostrophe, as OWASP recommends against CSV injection (:func:`neutralise`); numbers stay
-numbers, and ``-0`` is written as ``0``.
+apostrophe, as OWASP recommends against CSV injection (:func:`spreadsheet_safe`); numbers
+stay numbers, and ``-0`` is written as ``0``.
 """
 
 from __future__ import annotations
@@ -26,60 +24,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.errors import OutputFolderError
-from optimizer.instance import Instance
 from optimizer.instance.tables import spreadsheet_safe
-from optimizer.program.verifier import COST_LINES, Evaluation
-
-#: Posture rule on periods of cover :math:`ss_i/\mu_i`: below ``JIT_MAX_COVER`` is lean
-#: (JIT), at or above ``JIC_MIN_COVER`` is a buffer (JIC), in between a hybrid.
-JIT_MAX_COVER = 0.5
-JIC_MIN_COVER = 2.0
-
-
-def posture(cover: np.ndarray) -> np.ndarray:
-    """Label each item JIT / hybrid / JIC from its periods of safety cover."""
-    return np.where(cover < JIT_MAX_COVER, "JIT", np.where(cover >= JIC_MIN_COVER, "JIC", "hybrid"))
-
-
-def plan_table(
-    instance: Instance, base_stock: np.ndarray, reserved: np.ndarray, evaluation: Evaluation
-) -> pd.DataFrame:
-    """One row per item: the plan, its service and its expected cost lines.
-
-    Parameters
-    ----------
-    base_stock, reserved : ndarray (n,)
-        :math:`S_i`, :math:`K_i`.
-    evaluation : Evaluation
-        Costs of the plan (hindsight recourse on the optimisation scenarios).
-    """
-    it = instance.items
-    mean = it.demand_mean.astype(float)
-    ss = base_stock - (it.lead_time + 1) * mean
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cover = np.where(mean > 0, ss / mean, 0.0)
-    table = pd.DataFrame(
-        {
-            "item": it.name,
-            "supplier": instance.suppliers.name[it.supplier],
-            "posture": posture(cover),
-            "base_stock": base_stock,
-            "safety_stock": ss,
-            "cover_periods": cover,
-            "reserved_capacity": np.where(it.reserves_capacity, reserved, 0.0),
-            "expected_fill_rate": evaluation.fill_rate,
-            "avg_on_hand": evaluation.avg_on_hand,
-            "capital_tied_up": evaluation.avg_on_hand * it.unit_cost,
-            "expected_stockout_units": evaluation.stockout_units,
-            "expected_emergency_units": evaluation.emergency_units,
-            "expected_cost": evaluation.lines.sum(axis=1),
-        }
-    )
-    for k, name in enumerate(COST_LINES):
-        table[f"{name}_cost"] = evaluation.lines[:, k]
-    numbers = table.select_dtypes("float").columns
-    table[numbers] = table[numbers] + 0.0  # no -0 (a zero-demand item's S, ss) on screen either
-    return table
 
 
 def _clean(value):
