@@ -186,6 +186,7 @@ def generate_scenarios(
     n_scenarios: int | None = None,
     seed: int | None = None,
     stream: str = "optimise",
+    items: np.ndarray | None = None,
 ) -> ScenarioSet:
     """Sample (or take the explicit) scenarios of ``instance``.
 
@@ -199,13 +200,20 @@ def generate_scenarios(
         ``"optimise"`` for the scenarios a plan is fitted on, ``"evaluate"`` for fresh
         out-of-sample ones. Explicit scenarios are used for ``"optimise"`` only; other
         streams are sampled from the item/supplier laws.
+    items : ndarray of int, optional
+        Only the demand rows of these items (in this order), drawn from their own streams
+        on the whole instance's horizon, with every supplier's path and the black swans
+        of the whole set: rows equal to those of the full set (a chunk of items generated
+        where it is solved, :mod:`optimizer.engines.executors`).
     """
     plan = instance.plan
     horizon, warmup = instance.horizon, instance.warmup
     if instance.explicit is not None and stream == "optimise":
         ex = instance.explicit
         return ScenarioSet(
-            ex.demand.astype(float),
+            (ex.demand if items is None else ex.demand[np.asarray(items, dtype=int)]).astype(
+                float
+            ),
             ex.supplier_up.astype(bool),
             ex.probability.astype(float),
             warmup,
@@ -213,21 +221,22 @@ def generate_scenarios(
         )
     n = int(n_scenarios or plan.scenarios)
     seed = plan.seed if seed is None else int(seed)
-    items, sup = instance.items, instance.suppliers
+    items_ = instance.items if items is None else instance.items.subset(items)
+    sup = instance.suppliers
 
-    demand = np.empty((len(items), n, horizon))
+    demand = np.empty((len(items_), n, horizon))
 
     def draw(i: int) -> None:
-        rng = stream_rng(seed, stream, "demand", str(items.name[i]))
+        rng = stream_rng(seed, stream, "demand", str(items_.name[i]))
         demand[i] = sample_demand(
             rng,
-            str(items.demand_dist[i]),
-            float(items.demand_mean[i]),
-            float(items.demand_std[i]),
+            str(items_.demand_dist[i]),
+            float(items_.demand_mean[i]),
+            float(items_.demand_std[i]),
             (n, horizon),
         )
 
-    _for_each_item(draw, len(items), n * horizon)
+    _for_each_item(draw, len(items_), n * horizon)
     up = np.empty((len(sup), n, horizon), dtype=bool)
     for s in range(len(sup)):
         rng = stream_rng(seed, stream, "supply", str(sup.name[s]))

@@ -186,55 +186,105 @@ class ProgramData:
 
 
 def program_data(
-    instance: Instance, scenarios: ScenarioSet, *, consume: bool = False
+    instance: Instance,
+    scenarios: ScenarioSet,
+    *,
+    consume: bool = False,
+    items: np.ndarray | None = None,
 ) -> ProgramData:
     """Derive :class:`ProgramData` from a validated instance and its scenarios.
 
     With ``consume`` the program takes over ``scenarios.demand`` (zeroing its inert
     periods in place) instead of copying it: for callers that drop the scenarios next.
+    With ``items`` (indices into ``instance.items``) ``scenarios`` holds those items' rows
+    only (``generate_scenarios(..., items=items)``) and the program is theirs, on the whole
+    instance's horizon and warm-up: equal to ``program_data(instance, full).item(items)``.
     """
-    items = instance.items
+    idx = np.arange(len(instance.items)) if items is None else np.asarray(items, dtype=int)
     n, n_scen, horizon = scenarios.demand.shape
     arrival = np.empty((n, n_scen, horizon), dtype=np.int64)
     cache: dict[tuple[int, int], np.ndarray] = {}
+    supplier, lead = instance.items.supplier[idx], instance.items.lead_time[idx]
     for i in range(n):
-        key = (int(items.supplier[i]), int(items.lead_time[i]))
+        key = (int(supplier[i]), int(lead[i]))
         if key not in cache:
             cache[key] = arrival_periods(scenarios.supplier_up[key[0]], key[1])
         arrival[i] = cache[key]
-    has_em = items.has_emergency
-    start = item_starts(instance, scenarios)
+    start = item_starts(instance, scenarios, items=idx)
     # a copy unless consumed: the inert periods are zeroed in place
     demand = scenarios.demand.astype(float, copy=not consume)
     for i in np.nonzero(start)[0]:
         demand[i, :, : start[i]] = 0.0
     return ProgramData(
-        backorder=instance.plan.shortage == "backorder",
         warmup=scenarios.warmup,
         periods=horizon - scenarios.warmup,
         probability=scenarios.probability.astype(float),
         demand=demand,
         arrival=arrival,
-        mean=items.demand_mean.astype(float),
-        lead=items.lead_time.astype(np.int64),
-        carrying=instance.carrying_lines().astype(float),
-        holding=instance.holding_cost.astype(float),
-        penalty=items.stockout_penalty.astype(float),
-        premium=np.where(has_em, items.emergency_premium, 0.0).astype(float),
-        capacity=np.where(has_em, items.emergency_capacity, 0.0).astype(float),
-        fee=np.where(items.reserves_capacity, items.reservation_fee, np.nan).astype(float),
-        fill_rate=items.min_fill_rate.astype(float),
-        unit_cost=items.unit_cost.astype(float),
-        volume=items.volume.astype(float),
+        start=start,
+        **_item_fields(instance, idx),
+    )
+
+
+def _item_fields(instance: Instance, idx: np.ndarray) -> dict:
+    """The per-item coefficients and plan-level settings of ``instance``'s items ``idx``."""
+    items = instance.items
+    has_em = items.has_emergency[idx]
+    return dict(
+        backorder=instance.plan.shortage == "backorder",
+        mean=items.demand_mean[idx].astype(float),
+        lead=items.lead_time[idx].astype(np.int64),
+        carrying=instance.carrying_lines()[:, idx].astype(float),
+        holding=instance.holding_cost[idx].astype(float),
+        penalty=items.stockout_penalty[idx].astype(float),
+        premium=np.where(has_em, items.emergency_premium[idx], 0.0).astype(float),
+        capacity=np.where(has_em, items.emergency_capacity[idx], 0.0).astype(float),
+        fee=np.where(
+            items.reserves_capacity[idx], items.reservation_fee[idx], np.nan
+        ).astype(float),
+        fill_rate=items.min_fill_rate[idx].astype(float),
+        unit_cost=items.unit_cost[idx].astype(float),
+        volume=items.volume[idx].astype(float),
         budget=instance.plan.inventory_budget,
         storage=instance.plan.storage_capacity,
         cvar_alpha=float(instance.risk.cvar_alpha),
         cvar_weight=float(instance.risk.cvar_weight),
-        start=start,
     )
 
 
-def item_starts(instance: Instance, scenarios: ScenarioSet) -> np.ndarray:
+def program_skeleton(instance: Instance, n_scenarios: int | None = None) -> ProgramData:
+    r"""The program of ``instance`` without its scenario arrays (for a cluster's client).
+
+    Every per-item coefficient and plan setting is real; ``demand`` and ``arrival`` are
+    read-only broadcast views of one ``nan`` (and one ``-1``) of the full shape
+    :math:`(n, N, H)`, so the shape figures (:attr:`ProgramData.n_scenarios`, cell counts)
+    are those of the program while the scenarios themselves live on the workers
+    (:mod:`optimizer.engines.executors`); anything that plays it gets ``nan``.
+    """
+    n = len(instance.items)
+    if instance.explicit is not None:
+        probability = instance.explicit.probability.astype(float)
+    else:
+        N = int(n_scenarios or instance.plan.scenarios)
+        probability = np.full(N, 1.0 / N)
+    shape = (n, probability.size, instance.horizon)
+    warmup = instance.warmup
+    dummy = ScenarioSet(np.empty((0, 0, 0)), np.empty((0, 0, 0), bool), probability, warmup,
+                        np.zeros(0, bool))  # fmt: skip
+    return ProgramData(
+        warmup=warmup,
+        periods=instance.plan.periods,
+        probability=probability,
+        demand=np.broadcast_to(np.float64(np.nan), shape),
+        arrival=np.broadcast_to(np.int64(-1), shape),
+        start=item_starts(instance, dummy),
+        **_item_fields(instance, np.arange(n)),
+    )
+
+
+def item_starts(
+    instance: Instance, scenarios: ScenarioSet, items: np.ndarray | None = None
+) -> np.ndarray:
     """First live period of each item (0 unless the default warm-up is in force).
 
     The instance-wide default warm-up covers the slowest item (longest lead time plus the
@@ -243,11 +293,13 @@ def item_starts(instance: Instance, scenarios: ScenarioSet) -> np.ndarray:
     :math:`W_i` = its lead time (at least 1) plus its own supplier's allowance. Its
     supplier chain is stationary, so the costed periods see the same law, and the LP for
     it loses the inert periods. Explicit warm-ups and explicit scenarios start at 0.
+    ``items`` (default all) selects the items whose starts are returned.
     """
-    n = len(instance.items)
+    idx = np.arange(len(instance.items)) if items is None else np.asarray(items, dtype=int)
+    n = idx.size
     if instance.plan.warmup is not None or instance.explicit is not None:
         return np.zeros(n, dtype=np.int64)
     if scenarios.warmup != instance.warmup:
         return np.zeros(n, dtype=np.int64)
-    own = np.array([instance.item_warmup(i) for i in range(n)], dtype=np.int64)
+    own = np.array([instance.item_warmup(int(i)) for i in idx], dtype=np.int64)
     return np.maximum(scenarios.warmup - own, 0)
