@@ -1,6 +1,7 @@
 """The tree is the pipeline: imports only go downstream and no module imports itself back.
 
-Layers, upstream first (README "Code map"): errors, instance (files -> validated instance),
+Layers, upstream first (README "Code map"): errors, history (laws estimated from records,
+pure statistics), instance (files -> validated instance),
 scenarios, program (the program's numbers and numpy semantics), models (Pyomo), engines,
 report (plan tables), analysis (diagnostics, policies, comparison), planning (one solve
 end to end), cli. A module may import its own layer and any layer above it, never one
@@ -17,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = (
     "optimizer.errors",
+    "optimizer.history",
     "optimizer.instance",
     "optimizer.scenarios",
     "optimizer.program",

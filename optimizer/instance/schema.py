@@ -152,6 +152,8 @@ COLUMN_RANGES: dict[str, NumberRange] = {
     "recovery_prob": UNIT_INTERVAL,
     "demand": QUANTITY,
     "probability": NumberRange(0.0, 1.0, tiny=MIN_SCENARIO_PROBABILITY),
+    "mean": QUANTITY,
+    "std": QUANTITY,
 }
 """Range of every numeric CSV column (``items.csv``, ``suppliers.csv``, ``scenarios/``)."""
 
@@ -280,6 +282,51 @@ def _strict_table(settings: type) -> type[BaseModel]:
 
 
 PlanTable = _strict_table(PlanSettings)
+DemandModel = Literal["fit", "bootstrap"]
+Criterion = Literal["aic", "bic"]
+Reliability = Literal["mle", "pessimistic"]
+
+
+@dataclass(frozen=True, config=_LENIENT)
+class DemandSettings:
+    """The ``[demand]`` table: how ``history/demand.csv`` becomes each item's demand law.
+
+    Attributes
+    ----------
+    model : {"fit", "bootstrap"}
+        Fit a law per item (a supported family by maximum likelihood, or the compound
+        law for intermittent items), or block-bootstrap the history
+        (README "From history to a plan").
+    criterion : {"aic", "bic"}
+        The information criterion that picks the family.
+    block : int or None
+        Block length of the bootstrap; ``None`` chooses it per item.
+    """
+
+    model: DemandModel = "fit"
+    criterion: Criterion = "aic"
+    block: int | None = Field(None, ge=1, le=MAX_HORIZON)
+
+
+@dataclass(frozen=True, config=_LENIENT)
+class SupplierSettings:
+    """The ``[suppliers]`` table: how ``history/deliveries.csv`` becomes each chain.
+
+    Attributes
+    ----------
+    reliability : {"mle", "pessimistic"}
+        Plan on the maximum-likelihood rates, or on their interval's worst ends.
+    confidence : float
+        Level of the Wilson intervals.
+    min_events : int
+        Disruptions and recoveries a record needs before it is trusted (else a warning).
+    """
+
+    reliability: Reliability = "mle"
+    confidence: float = Field(0.95, gt=0, lt=1)
+    min_events: int = Field(5, ge=1, le=100_000)
+
+
 BlackSwanTable = _strict_table(BlackSwan)
 RiskTable = _strict_table(RiskSettings)
 
@@ -292,6 +339,8 @@ class InstanceFile(BaseModel):
     name : str or None
         Instance name; ``None`` (left out) means the folder's name.
     description : str
+DemandTable = _strict_table(DemandSettings)
+SupplierTable = _strict_table(SupplierSettings)
         What the instance represents.
     plan, black_swan, risk
         The tables; ``[black_swan]`` is optional, the others default to their defaults.
@@ -316,6 +365,8 @@ class InstanceFile(BaseModel):
         return None if self.black_swan is None else BlackSwan(**self.black_swan.model_dump())
 
     def risk_settings(self) -> RiskSettings:
+    demand: DemandTable = Field(default_factory=DemandTable)  # type: ignore[valid-type]
+    suppliers: SupplierTable = Field(default_factory=SupplierTable)  # type: ignore[valid-type]
         """Return the ``[risk]`` table as :class:`RiskSettings`."""
         return RiskSettings(**self.risk.model_dump())
 
@@ -329,11 +380,21 @@ TABLES: dict[str, type[BaseModel]] = {
 
 
 def table_fields(table: str | None) -> dict[str, FieldInfo]:
+    def demand_settings(self) -> DemandSettings:
+        """Return the ``[demand]`` table as :class:`DemandSettings`."""
+        return DemandSettings(**self.demand.model_dump())
+
+    def supplier_settings(self) -> SupplierSettings:
+        """Return the ``[suppliers]`` table as :class:`SupplierSettings`."""
+        return SupplierSettings(**self.suppliers.model_dump())
+
     """Fields of a table (``None``: the top level, whose keys include the tables)."""
     model = InstanceFile if table is None else TABLES[table]
     return dict(model.model_fields)
 
 
+    "demand": DemandTable,
+    "suppliers": SupplierTable,
 def bounds_rule(info: FieldInfo) -> str:
     """State a number field's bounds in words (``"must be between 0 and 1"``; ``""``: none)."""
     bound: dict[str, Any] = {}

@@ -26,9 +26,11 @@ from optimizer.instance.layout import TOML_FILE
 from optimizer.instance.problems import Problems, did_you_mean
 from optimizer.instance.schema import (
     BlackSwan,
+    DemandSettings,
     InstanceFile,
     PlanSettings,
     RiskSettings,
+    SupplierSettings,
     bounds_rule,
     table_fields,
 )
@@ -72,6 +74,8 @@ class Settings:
     black_swan: BlackSwan | None = None
     risk: RiskSettings = field(default_factory=RiskSettings)
     readable: bool = True
+    demand: DemandSettings = field(default_factory=DemandSettings)
+    suppliers: SupplierSettings = field(default_factory=SupplierSettings)
 
     def value(self, key: str) -> Any:
         """``[plan]`` value, its default when not given, or :data:`UNKNOWN`."""
@@ -239,6 +243,8 @@ def read_settings(toml_path: Path, problems: Problems) -> Settings:
         black_swan=document.black_swan_settings(),
         risk=document.risk_settings(),
         readable=readable,
+        demand=document.demand_settings(),
+        suppliers=document.supplier_settings(),
     )
 
 
