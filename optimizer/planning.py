@@ -21,6 +21,7 @@ from optimizer.engines.dispatch import Solution, require_plan, solve_program
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data
 from optimizer.report import plan_table, posture, versions
+from optimizer.report.history_columns import history_summary
 from optimizer.scenarios import generate_scenarios
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,8 @@ def build_summary(
         summary["cvar"]["out_of_sample_causal"] = headline.evaluation.cvar
     if sol.details:  # engine figures: mpi-sppy's bounds, the price of a plan row
         summary["engine_details"] = sol.details
+    if instance.history is not None:  # README "From history to a plan"
+        summary["history"] = history_summary(instance)
     if not optimal:
         why = "at a limit" if sol.termination.is_limit else "with an open optimality gap"
         summary["warning"] = (

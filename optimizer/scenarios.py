@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from optimizer.history.laws import DemandHistory
 from optimizer.instance import Instance
 
 log = logging.getLogger(__name__)
@@ -181,6 +182,27 @@ def _for_each_item(draw: Callable[[int], None], n_items: int, per_item: int) -> 
             pass
 
 
+def follow_forecast(
+    demand: np.ndarray, history: DemandHistory, i: int, warmup: int, rng: np.random.Generator
+) -> None:
+    r"""Redraw item ``i``'s costed periods from its forecast path, in place.
+
+    Period :math:`W + t` is drawn from ``history.forecast_family[i]`` with mean
+    :math:`f_{i,t}` and standard deviation :math:`\sigma_{i,t}`
+    (:mod:`optimizer.history.forecast`); the warm-up keeps the item's own law.
+
+    Parameters
+    ----------
+    demand : ndarray (N, H)
+        The item's demand paths.
+    """
+    family = history.forecast_family[i]
+    n = demand.shape[0]
+    for t in range(history.forecast_mean.shape[1]):
+        mean, std = float(history.forecast_mean[i, t]), float(history.forecast_std[i, t])
+        demand[:, warmup + t] = sample_demand(rng, family, mean, std, (n,))
+
+
 def generate_scenarios(
     instance: Instance,
     n_scenarios: int | None = None,
@@ -224,17 +246,28 @@ def generate_scenarios(
     items_ = instance.items if items is None else instance.items.subset(items)
     sup = instance.suppliers
 
+    history = instance.history
+    if history is not None and items is not None:
+        history = history.subset(items)
+
     demand = np.empty((len(items_), n, horizon))
 
     def draw(i: int) -> None:
         rng = stream_rng(seed, stream, "demand", str(items_.name[i]))
-        demand[i] = sample_demand(
-            rng,
-            str(items_.demand_dist[i]),
-            float(items_.demand_mean[i]),
-            float(items_.demand_std[i]),
-            (n, horizon),
-        )
+        law = history.laws[i] if history is not None else None
+        if law is not None:  # a law fitted to the item's history (README "From history")
+            demand[i] = law.sample(rng, (n, horizon))
+        else:
+            demand[i] = sample_demand(
+                rng,
+                str(items_.demand_dist[i]),
+                float(items_.demand_mean[i]),
+                float(items_.demand_std[i]),
+                (n, horizon),
+            )
+        if history is not None and history.has_forecast(i):
+            path_rng = stream_rng(seed, stream, "forecast", str(items_.name[i]))
+            follow_forecast(demand[i], history, i, warmup, path_rng)
 
     _for_each_item(draw, len(items_), n * horizon)
     up = np.empty((len(sup), n, horizon), dtype=bool)

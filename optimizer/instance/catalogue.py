@@ -73,20 +73,29 @@ class SupplierDraft:
         return unique_names(self.ids)
 
 
-def read_suppliers(folder: Path, problems: Problems) -> SupplierDraft | None:
-    """Read and check ``suppliers.csv``."""
+def read_suppliers(
+    folder: Path, problems: Problems, *, from_records: bool = False
+) -> SupplierDraft | None:
+    """Read and check ``suppliers.csv``.
+
+    With ``from_records`` (``history/deliveries.csv`` exists) the two probabilities may
+    be left out: :mod:`~optimizer.instance.history_files` estimates them.
+    """
+    required = SUPPLIER_COLUMNS[:1] if from_records else SUPPLIER_COLUMNS
     table = read_csv(
         folder,
         SUPPLIERS_FILE,
         problems,
-        required=SUPPLIER_COLUMNS,
+        required=required,
+        optional=SUPPLIER_COLUMNS[len(required) :],
         purpose="one row per supplier: supplier, disruption_prob, recovery_prob",
     )
     if table is None:
         return None
     ids = check_ids(table, "supplier", problems, "supplier")
-    down = numbers(table, "disruption_prob", problems, required=True, check=FRACTION)
-    up = numbers(table, "recovery_prob", problems, required=True, check=FRACTION)
+    need = not from_records
+    down = numbers(table, "disruption_prob", problems, required=need, check=FRACTION)
+    up = numbers(table, "recovery_prob", problems, required=need, check=FRACTION)
     report_rows(
         problems,
         table,
@@ -145,15 +154,25 @@ class ItemDraft:
 
 
 def read_items(
-    folder: Path, problems: Problems, settings: Settings, suppliers: SupplierDraft | None
+    folder: Path,
+    problems: Problems,
+    settings: Settings,
+    suppliers: SupplierDraft | None,
+    *,
+    from_history: bool = False,
 ) -> ItemDraft | None:
-    """Read and check ``items.csv`` (column types, ranges, distributions, emergency)."""
+    """Read and check ``items.csv`` (column types, ranges, distributions, emergency).
+
+    With ``from_history`` (``history/`` holds demand or a forecast) ``demand_mean`` and
+    ``demand_std`` may be left out: :mod:`~optimizer.instance.history_files` fills them.
+    """
+    fitted = ("demand_mean", "demand_std") if from_history else ()
     table = read_csv(
         folder,
         ITEMS_FILE,
         problems,
-        required=ITEM_REQUIRED,
-        optional=ITEM_OPTIONAL,
+        required=tuple(c for c in ITEM_REQUIRED if c not in fitted),
+        optional=(*fitted, *ITEM_OPTIONAL),
         purpose="one row per item",
     )
     if table is None:
@@ -162,12 +181,16 @@ def read_items(
     supplier = _item_suppliers(table, problems, suppliers)
     dist = _demand_dists(table, problems)
     values = {
-        column: numbers(table, column, problems, required=req, check=check, integer_rule=whole)
+        column: numbers(
+            table, column, problems, required=req and column not in fitted, check=check,
+            integer_rule=whole,
+        )
         for column, (req, check, whole) in _ITEM_NUMBERS.items()
-    }
-    given = {column: table.text(column) != "" for column in _ITEM_NUMBERS}
+    }  # fmt: skip
+    given = {column: table.text(column) != "" for column in (*_ITEM_NUMBERS, "demand_dist")}
     draft = ItemDraft(ids=ids, supplier=supplier, dist=dist, values=values, given=given)
-    _check_distributions(table, draft, problems)
+    draft.lines, draft.master = table.lines, table.extras
+    _check_distributions(table, draft, problems, from_history=from_history)
     _check_emergency(table, draft, problems)
     _check_volume(table, draft, settings, problems)
     return draft
@@ -217,7 +240,9 @@ def _demand_dists(table: Table, problems: Problems) -> np.ndarray:
     return text
 
 
-def _check_distributions(table: Table, draft: ItemDraft, problems: Problems) -> None:
+def _check_distributions(
+    table: Table, draft: ItemDraft, problems: Problems, *, from_history: bool = False
+) -> None:
     """Family-specific rules on ``demand_mean`` / ``demand_std``.
 
     ``poisson`` ignores ``demand_std`` (it becomes ``sqrt(demand_mean)``; a given value more
@@ -228,7 +253,7 @@ def _check_distributions(table: Table, draft: ItemDraft, problems: Problems) -> 
     mean, std, dist = draft["demand_mean"], draft["demand_std"], draft.dist
     poisson = dist == "poisson"
     std_given = draft.given["demand_std"]
-    if table.has("demand_std"):
+    if table.has("demand_std") and not from_history:
         report_rows(
             problems,
             table,

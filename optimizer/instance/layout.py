@@ -17,8 +17,15 @@ PROBABILITY_FILE = f"{SCENARIO_DIR}/probability.csv"
 SCENARIO_FILES = ("demand.csv", "supply.csv", "probability.csv")
 """The files ``scenarios/`` may hold (any other CSV file there is a typo)."""
 
+HISTORY_DIR = "history"
+HISTORY_DEMAND_FILE = f"{HISTORY_DIR}/demand.csv"
+FORECAST_FILE = f"{HISTORY_DIR}/forecast.csv"
+DELIVERIES_FILE = f"{HISTORY_DIR}/deliveries.csv"
+HISTORY_FILES = ("demand.csv", "forecast.csv", "deliveries.csv")
+"""The files ``history/`` may hold (README "From history to a plan")."""
+
 FILE_ORDER = (TOML_FILE, ITEMS_FILE, SUPPLIERS_FILE, SCENARIO_DIR, DEMAND_FILE, SUPPLY_FILE)
-FILE_ORDER += (PROBABILITY_FILE,)
+FILE_ORDER += (PROBABILITY_FILE, HISTORY_DIR, HISTORY_DEMAND_FILE, FORECAST_FILE, DELIVERIES_FILE)
 """The order in which problems are reported: settings, items, suppliers, scenarios."""
 
 ITEM_REQUIRED = (

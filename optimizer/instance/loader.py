@@ -4,7 +4,8 @@
 an immutable :class:`~optimizer.instance.types.Instance`.  It runs every reader —
 ``instance.toml`` (:mod:`~optimizer.instance.settings`), ``suppliers.csv`` and
 ``items.csv`` (:mod:`~optimizer.instance.catalogue`), ``scenarios/``
-(:mod:`~optimizer.instance.scenario_files`) — collects *all* broken rules, then raises a
+(:mod:`~optimizer.instance.scenario_files`), ``history/``
+(:mod:`~optimizer.instance.history_files`) — collects *all* broken rules, then raises a
 single :class:`~optimizer.errors.InvalidInstanceError` whose
 :class:`~optimizer.errors.InputProblem` entries name the file, the 1-based data row
 (header excluded), the item / supplier / scenario and the column or TOML key of each.
@@ -28,12 +29,13 @@ from optimizer.instance.catalogue import (
     read_items,
     read_suppliers,
 )
+from optimizer.instance.history_files import history_files, read_history
 from optimizer.instance.layout import SCENARIO_DIR, TOML_FILE
 from optimizer.instance.limits import check_cells, check_horizon
 from optimizer.instance.paths import check_paths
 from optimizer.instance.problems import Problems
 from optimizer.instance.scenario_files import read_explicit
-from optimizer.instance.settings import read_settings
+from optimizer.instance.settings import UNKNOWN, read_settings
 from optimizer.instance.types import Instance
 
 logger = logging.getLogger(__name__)
@@ -87,8 +89,14 @@ def load_instance(path: str | Path, *, follow_links: bool = False) -> Instance:
         raise InvalidInstanceError(refused)
     problems = Problems()
     settings = read_settings(toml_path, problems)
-    suppliers = read_suppliers(folder, problems)
-    items = read_items(folder, problems, settings, suppliers)
+    records = history_files(folder)
+    suppliers = read_suppliers(folder, problems, from_records="deliveries.csv" in records)
+    from_history = bool(records & {"demand.csv", "forecast.csv"})
+    items = read_items(folder, problems, settings, suppliers, from_history=from_history)
+    periods = settings.value("periods")
+    history = read_history(
+        folder, problems, settings, items, suppliers, None if periods is UNKNOWN else periods
+    )
     check_plan_against_items(settings, items, problems)
     horizon, why = check_horizon(settings, items, suppliers, problems)
     explicit = None
@@ -115,6 +123,7 @@ def load_instance(path: str | Path, *, follow_links: bool = False) -> Instance:
         risk=settings.risk,
         explicit=explicit,
         source=str(toml_path),
+        history=history,
     )
     logger.info(
         "loaded instance %r from %s: %d items, %d suppliers%s",

@@ -16,6 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
+from optimizer.history.laws import DemandHistory
 from optimizer.instance.schema import BlackSwan, PlanSettings, RiskSettings, Shortage
 
 __all__ = [
@@ -175,6 +176,8 @@ class Instance:
     risk: RiskSettings = field(default_factory=RiskSettings)
     explicit: ExplicitScenarios | None = None
     source: str = ""
+    history: DemandHistory | None = None
+    """Laws, forecasts and fit reports from ``history/`` (None: no history folder)."""
 
     @cached_property
     def warmup(self) -> int:
@@ -237,4 +240,5 @@ class Instance:
         explicit = self.explicit
         if explicit is not None:
             explicit = replace(explicit, demand=explicit.demand[idx])
-        return replace(self, items=self.items.subset(idx), explicit=explicit)
+        history = self.history.subset(idx) if self.history is not None else None
+        return replace(self, items=self.items.subset(idx), explicit=explicit, history=history)

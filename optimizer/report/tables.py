@@ -10,6 +10,7 @@ import pandas as pd
 
 from optimizer.instance import Instance
 from optimizer.program.verifier import COST_LINES, Evaluation
+from optimizer.report.history_columns import with_history_fields
 
 #: Posture rule on periods of cover :math:`ss_i/\mu_i`: below ``JIT_MAX_COVER`` is lean
 #: (JIT), at or above ``JIC_MIN_COVER`` is a buffer (JIC), in between a hybrid.
@@ -58,6 +59,7 @@ def plan_table(
     )
     for k, name in enumerate(COST_LINES):
         table[f"{name}_cost"] = evaluation.lines[:, k]
+    table = with_history_fields(instance, table)
     numbers = table.select_dtypes("float").columns
     table[numbers] = table[numbers] + 0.0  # no -0 (a zero-demand item's S, ss) on screen either
     return table
