@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -192,6 +193,7 @@ def honest_cost(
     max_scenarios: int = MAX_EVAL_SCENARIOS,
     rel_half_width: float = REL_HALF_WIDTH,
     seed: int | None = None,
+    play_batch: Callable[[int, str], tuple[Evaluation, np.ndarray]] | None = None,
 ) -> Headline:
     r"""Price the plan causally on fresh scenarios until its interval is tight (or the cap).
 
@@ -208,6 +210,10 @@ def honest_cost(
         Target half-width :math:`r` of the 95% interval as a share of the mean.
     seed : int, optional
         Root seed (default ``plan.seed``).
+    play_batch : callable, optional
+        ``play_batch(size, stream)`` samples and plays one batch elsewhere and returns
+        what :func:`_play_batch` does (a cluster's workers, each generating its chunk of
+        items: :meth:`optimizer.engines.executors.DaskItems.fresh_batch`); default here.
     """
     m = int(batch or max(100, instance.plan.scenarios))
     cells = max(1, len(instance.items) * instance.horizon)
@@ -223,11 +229,14 @@ def honest_cost(
     while True:
         while total < want:
             size = m if k == 0 else min(largest, want - total)
-            fresh = generate_scenarios(instance, size, seed=seed, stream=batch_stream(k))
-            data = fixed_plan_data(program_data(instance, fresh, consume=True))
-            del fresh
-            ev, d = _play_batch(data, base_stock, reserved)
-            del data
+            if play_batch is not None:
+                ev, d = play_batch(size, batch_stream(k))
+            else:
+                fresh = generate_scenarios(instance, size, seed=seed, stream=batch_stream(k))
+                data = fixed_plan_data(program_data(instance, fresh, consume=True))
+                del fresh
+                ev, d = _play_batch(data, base_stock, reserved)
+                del data
             k += 1
             total += size
             costs.append(ev.scenario_cost)

@@ -7,21 +7,62 @@ within limits, 1 bug; each :class:`~optimizer.errors.StockplanError` carries its
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import pandas as pd
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from optimizer.errors import InputProblem, InvalidInstanceError, StockplanError
 from optimizer.instance import Instance, load_instance
 
-console = Console()
-err = Console(stderr=True)
+#: Width of the screen output when it is not a terminal (a pipe, a file) and ``COLUMNS``
+#: is not set: wide enough that no table column is cut to "…" (rich's default is 80).
+PIPE_WIDTH = 1000
+
+
+class Screen(Console):
+    """A rich console for data: wide when piped, quiet once its reader has gone.
+
+    * Not a terminal and no ``COLUMNS``: :data:`PIPE_WIDTH` columns, so wide tables keep
+      every cell whole instead of squeezing columns into "…".
+    * A closed pipe (``stockplan solve | head -2``) is not an error: the rest of the output
+      is dropped and the command goes on to its own exit code (rich would exit 1).
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        """The terminal's size, or :data:`PIPE_WIDTH` columns when not a terminal."""
+        size = Console.size.fget(self)
+        if self._width is None and not self.is_terminal:
+            return ConsoleDimensions(max(size.width, PIPE_WIDTH), size.height)
+        return size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)
+
+    def on_broken_pipe(self) -> None:
+        """Drop the rest of the output; the command's exit code stands."""
+        self.quiet = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, (sys.stderr if self.stderr else sys.stdout).fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # pragma: no cover - not a real file
+            pass
+
+
+console = Screen()
+err = Screen(stderr=True)
 log = logging.getLogger("optimizer")
 
 #: The bundled demo, shipped inside the package (``instances/demo`` links to it).
@@ -31,7 +72,50 @@ InstanceArg = Annotated[
     Path | None,
     typer.Argument(help="Instance folder or its instance.toml (default: the bundled demo)."),
 ]
-Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")]
+Verbose = Annotated[
+    int,
+    typer.Option(
+        "--verbose",
+        "-v",
+        count=True,
+        metavar="",  # a count flag, not an option taking a number
+        show_default=False,
+        help="Say more on stderr: -v info, -vv debug.",
+    ),
+]
+
+
+def _positive_seconds(value: float | None) -> float | None:
+    """Refuse a time limit that is not a finite number of seconds > 0 (exit 2)."""
+    if value is not None and not (np.isfinite(value) and value > 0):
+        raise typer.BadParameter(
+            f"{value:g} is not a time limit: give the whole command's budget in seconds, "
+            "a number > 0 (leave the option out for no limit)"
+        )
+    return value
+
+
+#: ``--time-limit``: the whole command's budget (README "Quick start", "Time limits").
+TimeLimit = Annotated[
+    float | None,
+    typer.Option(
+        "--time-limit",
+        callback=_positive_seconds,
+        help="Seconds for the whole command, > 0 (counted from its start). The plan stage "
+        "gets what is left after loading (each LP at most that; a plan found by then is "
+        "returned as feasible_at_limit); the out-of-sample pricing is cut short and the "
+        "diagnostics skipped when the budget runs out, as summary.json says.",
+    ),
+]
+
+
+def deadline_of(time_limit: float | None) -> float | None:
+    """Return the :func:`time.monotonic` time ``--time-limit`` runs out (None: no limit)."""
+    from optimizer.cli import command_started
+
+    return None if time_limit is None else command_started() + time_limit
+
+
 FollowLinks = Annotated[
     bool,
     typer.Option(
@@ -85,8 +169,9 @@ def fmt(x: float | None, digits: int = 2) -> str:
 def print_plan(plan: pd.DataFrame, summary: dict, limit: int = 40) -> None:
     """Print the first ``limit`` rows of the plan table (S, ss, cover, K, fill, cost)."""
     table = Table(
-        title=f"Stocking plan — {summary['instance']} (costs per {summary['periods']}"
-        f"-period horizon)",
+        title=escape(
+            f"Stocking plan — {summary['instance']} (costs per {summary['periods']}-period horizon)"
+        ),
         show_lines=False,
     )
     cols = [
@@ -100,11 +185,12 @@ def print_plan(plan: pd.DataFrame, summary: dict, limit: int = 40) -> None:
         ("expected_cost", "E[cost]"),
     ]
     for _, label in cols:
-        table.add_column(label, justify="left" if label in ("item", "posture") else "right")
+        # a header such as E[cost] is text, not rich markup (it printed as E)
+        table.add_column(escape(label), justify="left" if label in ("item", "posture") else "right")
     for _, row in plan.head(limit).iterrows():
         table.add_row(
-            str(row["item"]),
-            str(row["posture"]),
+            Text(str(row["item"])),  # names are data: a[b] or [red]x print as they are
+            Text(str(row["posture"])),
             fmt(row["base_stock"], 1),
             fmt(row["safety_stock"], 1),
             fmt(row["cover_periods"]),

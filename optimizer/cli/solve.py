@@ -144,6 +144,30 @@ def solve(
             "--no-diagnostics", help="Skip EV, EEV, VSS, WS, EVPI and the hindsight bound."
         ),
     ] = False,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the item-separable work (causal searches, a plan row's priced "
+            "answers, the out-of-sample pricing, the diagnostics) on a Dask cluster: a "
+            "scheduler address tcp://HOST:8786, or local:N for N local worker processes "
+            "(needs the 'cluster' extra).",
+        ),
+    ] = None,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="Also write report.html: the plan, its cost and why, with plots (no network).",
+        ),
+    ] = False,
+    xlsx: Annotated[
+        bool | None,
+        typer.Option(
+            "--xlsx/--no-xlsx",
+            help="Also write plan.xlsx (plan, summary, diagnostics, explanation); default: "
+            "when the instance is a workbook.",
+        ),
+    ] = None,
     follow_links: FollowLinks = False,
     verbose: Verbose = 0,
 ) -> None:
@@ -169,6 +193,8 @@ def solve(
     )
     if recourse is not None and recourse not in RECOURSES:
         raise typer.BadParameter(f"choose one of {', '.join(RECOURSES)}", param_hint="--recourse")
+    if cluster is not None:
+        _check_cluster(cluster)
     try:
         check_out(out)  # before any work: a file, a path under a file, a read-only place
         inst = load(instance, follow_links)
@@ -185,6 +211,7 @@ def solve(
                 max_eval_scenarios=max_eval_scenarios,
                 with_diagnostics=not no_diagnostics,
                 progress=lambda msg: status.update(msg),
+                cluster=cluster,
             )
         if not result.solution.primary:  # another rank of a distributed engine reports
             return
@@ -194,6 +221,27 @@ def solve(
     print_plan(result.plan, result.summary)
     _print_summary(result.summary)
     console.print(f"wrote {out / 'plan.csv'} and {out / 'summary.json'}")
+
+
+def _check_cluster(spec: str) -> None:
+    """Refuse a malformed ``--cluster`` value, or a cluster without the ``cluster`` extra."""
+    if spec.startswith("local:"):
+        n = spec.removeprefix("local:")
+        if not n.isdigit() or int(n) < 1:
+            raise typer.BadParameter(
+                f"local:N needs a number of workers N >= 1, not {spec!r}", param_hint="--cluster"
+            )
+    elif "://" not in spec:
+        raise typer.BadParameter(
+            f"a scheduler address such as tcp://host:8786, or local:N, not {spec!r}",
+            param_hint="--cluster",
+        )
+    from importlib.util import find_spec
+
+    if find_spec("distributed") is None:
+        raise typer.BadParameter(
+            "needs Dask distributed: pip install 'stockplan[cluster]'", param_hint="--cluster"
+        )
 
 
 def register(app: typer.Typer) -> None:

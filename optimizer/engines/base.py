@@ -19,6 +19,7 @@ import enum
 import logging
 import math
 import os
+import time
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
@@ -241,8 +242,12 @@ class SolveConfig:
     engine : str
         A registered engine's name, or ``"auto"``.
     time_limit : float or None
-        Wall-clock seconds per LP (per engine run for the flow engine, hub seconds for
-        mpi-sppy).
+        Wall-clock seconds per LP (per engine run for the flow and causal engines, hub
+        seconds for mpi-sppy).
+    deadline : float or None
+        A :func:`time.monotonic` time no LP may run past (the whole command's budget of
+        ``stockplan --time-limit``): every HiGHS solve is limited to the smaller of
+        ``time_limit`` and the time left (:meth:`seconds_left`).
     threads : int or None
         HiGHS threads.
     gap : float
@@ -264,6 +269,7 @@ class SolveConfig:
     method: str = "choose"
     presolve: bool = True
     workers: int = 2
+    deadline: float | None = None
     verify: bool = True
     mpisppy: MpiSppyOptions = field(default_factory=MpiSppyOptions)
 
@@ -279,6 +285,20 @@ class SolveConfig:
             if value is not None and value > cores:
                 log.warning("%s %d capped at the %d cores of this machine", name, value, cores)
                 object.__setattr__(self, name, cores)
+
+    def seconds_left(self) -> float | None:
+        """Seconds of ``time_limit`` and the ``deadline`` left now (None: no limit)."""
+        limits = [] if self.time_limit is None else [self.time_limit]
+        if self.deadline is not None:
+            limits.append(max(0.0, self.deadline - time.monotonic()))
+        return min(limits) if limits else None
+
+    def within(self, deadline: float | None) -> SolveConfig:
+        """Return the same settings held to ``deadline`` (``time_limit``: the time left)."""
+        if deadline is None:
+            return self
+        held = dataclasses.replace(self, deadline=deadline)
+        return dataclasses.replace(held, time_limit=held.seconds_left())
 
     def with_engine(self, engine: str) -> SolveConfig:
         """Return the same settings with another engine."""

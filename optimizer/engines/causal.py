@@ -36,6 +36,7 @@ from optimizer.engines.base import (
 )
 from optimizer.engines.causal_price import price_for_row
 from optimizer.engines.causal_search import ItemPlans, fill_rate_floor, search_items
+from optimizer.engines.executors import ItemWork, play, search
 from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData
 from optimizer.program.verifier import blend
@@ -163,21 +164,41 @@ class CausalEngine:
             return "it prices one plan row, and this program has a budget and a storage row"
         return None
 
-    def solve(self, data: ProgramData, request: SolveRequest, config: SolveConfig) -> EngineResult:
-        """Search every item's causal optimum (or play a fixed plan)."""
+    def solve(
+        self,
+        data: ProgramData,
+        request: SolveRequest,
+        config: SolveConfig,
+        *,
+        work: ItemWork | None = None,
+    ) -> EngineResult:
+        """Search every item's causal optimum (or play a fixed plan).
+
+        With ``work`` the item searches and plays run on its chunks of items (a cluster,
+        :mod:`optimizer.engines.executors`) and ``data`` may be the program's skeleton
+        (:func:`optimizer.program.data.program_skeleton`); the price of a plan row is
+        coordinated here all the same. A time limit is not applied to a chunked search.
+        """
         t0 = time.perf_counter()
+        items = data if work is None else work
         details: dict = {}
         timed_out = False
         if request.fixed_plan:
             S = np.asarray(request.base_stock, dtype=float)
             K = np.zeros(data.n_items) if request.reserved is None else request.reserved
             K = np.where(data.reserves, np.asarray(K, dtype=float), 0.0)
-            play = play_plan(data, S, K, directions=VALUES_ONLY)
-            objective = float(play.expected_cost.sum())
-            if data.uses_cvar:  # the blend of the scenario totals
-                objective = blend(
-                    play.cost.sum(axis=0), data.probability, data.cvar_alpha, data.cvar_weight
-                )
+            if work is not None and not data.uses_cvar:
+                objective = float(play(work, S, K).expected_cost.sum())
+            else:
+                played = play_plan(data, S, K, directions=VALUES_ONLY)
+                objective = float(played.expected_cost.sum())
+                if data.uses_cvar:  # the blend of the scenario totals
+                    objective = blend(
+                        played.cost.sum(axis=0),
+                        data.probability,
+                        data.cvar_alpha,
+                        data.cvar_weight,
+                    )
             certified = True
         else:
             keep = request.keep_fill_rate
@@ -188,10 +209,19 @@ class CausalEngine:
                 if data.storage is not None
                 else None
             )
-            if row is None:
+            if row is None and work is not None:
+                if config.time_limit is not None:
+                    log.warning("causal search on a cluster: the time limit is not applied")
+                plans = search(
+                    work, integer=request.integer, fill_rates=keep,
+                    scan_points=scan_points_for(data),
+                )  # fmt: skip
+                searched = data.n_items
+            elif row is None:
                 plans, searched = search_within(
                     data, integer=request.integer, fill_rates=keep, time_limit=config.time_limit
                 )
+            if row is None:
                 S, K, cost = plans.base_stock, plans.reserved, plans.cost
                 certified = bool(plans.certified.all())
                 details["items_not_convex"] = int((~plans.convex).sum())
@@ -202,7 +232,7 @@ class CausalEngine:
                 name, weight, limit = row
                 try:
                     priced = price_for_row(
-                        data, weight, float(limit), integer=request.integer, fill_rates=keep
+                        items, weight, float(limit), integer=request.integer, fill_rates=keep
                     )
                 except ValueError as exc:  # the row cannot hold the lower bounds
                     return EngineResult(
@@ -212,7 +242,7 @@ class CausalEngine:
                         solve_seconds=time.perf_counter() - t0,
                     )
                 S, K = priced.combined_base_stock, priced.combined_reserved
-                cost = play_plan(data, S, K, directions=VALUES_ONLY).expected_cost
+                cost = play(items, S, K).expected_cost
                 # the Lagrangian bound certifies the plan up to the duality gap (whole
                 # units and a non-convex F leave one): a plan with a gap is feasible,
                 # not proven optimal

@@ -6,6 +6,9 @@ The row use :math:`\sum_i a_i S_i(\lambda)` of the item answers of
 until the row holds at the upper end, each item's search warm-started between its answers at
 the two ends. The Lagrangian bound :math:`\sum_i \min (F_i + \lambda a_i S_i) - \lambda R`
 gives the optimality gap.
+
+The item answers run wherever the program's items are (:mod:`optimizer.engines.executors`:
+in this process, or in chunks on a cluster's workers); the price is coordinated here.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.engines.causal_search import S_DIRECTIONS, Counter, ItemPlans, search_items
-from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
+from optimizer.engines.causal_search import S_DIRECTIONS, Counter, ItemPlans
+from optimizer.engines.executors import ItemWork, as_work, play, search
 from optimizer.program.data import ProgramData
 
 log = logging.getLogger(__name__)
@@ -66,7 +69,7 @@ class PricedRow:
 
 
 def price_for_row(
-    data: ProgramData,
+    data: ProgramData | ItemWork,
     weight: np.ndarray,
     limit: float,
     *,
@@ -82,6 +85,8 @@ def price_for_row(
 
     Parameters
     ----------
+    data : ProgramData or ItemWork
+        The program, or its items in chunks (:mod:`optimizer.engines.executors`).
     weight : ndarray (n,)
         :math:`a_i` (``data.unit_cost`` for the budget, ``data.volume`` for storage).
     limit : float
@@ -95,11 +100,12 @@ def price_for_row(
         When the row cannot hold the lower bounds (pipelines, fill-rate floors).
     """
     counter = counter or Counter()
+    work = as_work(data)
     a = np.asarray(weight, dtype=float)
     kw = dict(integer=integer, fill_rates=fill_rates, counter=counter, weight=a)
 
     def answer(lam: float, lo_hint=None, hi_hint=None) -> tuple[ItemPlans, float, float]:
-        plans = search_items(data, price=lam, hint_lo=lo_hint, hint_hi=hi_hint, **kw)
+        plans = search(work, price=lam, hint_lo=lo_hint, hint_hi=hi_hint, **kw)
         use = float(a @ plans.base_stock)
         bound = float(plans.cost.sum() + lam * (use - limit))
         return plans, use, bound
@@ -113,7 +119,7 @@ def price_for_row(
         raise ValueError(f"the row cannot hold the lower bounds of S ({floor:.6g} > {limit:.6g})")
     # first upper price: where every item's priced right derivative at its lower bound >= 0
     pos = a > 0
-    at_low = play_plan(data, lo_plans.lower, lo_plans.reserved, directions=S_DIRECTIONS)
+    at_low = play(work, lo_plans.lower, lo_plans.reserved, directions=S_DIRECTIONS)
     counter.calls += 1
     hi = float(np.max(np.where(pos, np.maximum(0.0, -at_low.right_S) / np.where(pos, a, 1), 0)))
     hi = max(hi, 1e-12)
@@ -150,7 +156,7 @@ def price_for_row(
             side = -1
     S, K = hi_plans.base_stock, hi_plans.reserved
     if integer:
-        S = fill_row(data, a, limit, S, K, hi_plans.lower, counter=counter)
+        S = fill_row(work, a, limit, S, K, hi_plans.lower, counter=counter)
     elif lo_use > hi_use:
         theta = float(np.clip((limit - hi_use) / (lo_use - hi_use), 0.0, 1.0))
         S = theta * lo_plans.base_stock + (1 - theta) * hi_plans.base_stock
@@ -160,7 +166,7 @@ def price_for_row(
 
 
 def fill_row(
-    data: ProgramData,
+    data: ProgramData | ItemWork,
     weight: np.ndarray,
     limit: float,
     base_stock: np.ndarray,
@@ -185,6 +191,7 @@ def fill_row(
 
     Parameters
     ----------
+    data : ProgramData or ItemWork
     weight : ndarray (n,)
         :math:`a_i`.
     limit : float
@@ -200,6 +207,7 @@ def fill_row(
         Whole-unit :math:`S` that holds the row and costs no more.
     """
     counter = counter or Counter()
+    work = as_work(data)
     a = np.asarray(weight, dtype=float)
     S = np.asarray(base_stock, dtype=float).copy()
     K = np.asarray(reserved, dtype=float)
@@ -207,7 +215,7 @@ def fill_row(
 
     def costs(levels: np.ndarray, rows: np.ndarray) -> np.ndarray:
         counter.calls += 1
-        return play_plan(data, levels, K[rows], items=rows, directions=VALUES_ONLY).expected_cost
+        return play(work, levels, K[rows], items=rows).expected_cost
 
     every = np.arange(n)
     here = costs(S, every)

@@ -25,12 +25,17 @@ PR_SET_PDEATHSIG = 1
 def die_with_parent(parent: int | None = None) -> bool:
     """Have the kernel kill this process when its parent dies; True when arranged.
 
+    The worker also ignores ``SIGINT``: the parent handles Ctrl-C.
+
     Parameters
     ----------
     parent : int, optional
         The parent's pid as the parent saw it before forking (default: the current
         parent); if this process has been re-parented already, it exits at once.
     """
+    # Ctrl-C reaches the whole process group: the main process handles it (one line,
+    # exit 130) and its workers, which would each print a traceback, die with it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if not sys.platform.startswith("linux"):
         return False
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)

@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.engines.base import CAUSAL, EngineResult, SolveConfig, SolveRequest, SolveStatus
+from optimizer.engines.causal import CausalEngine
+from optimizer.engines.executors import ItemWork
+from optimizer.engines.executors import evaluate as evaluate_items
 from optimizer.engines.registry import run_engines
-from optimizer.errors import InfeasiblePlanError, NoPlanError
+from optimizer.errors import EngineDeclinedError, InfeasiblePlanError, NoPlanError
 from optimizer.program.data import ProgramData
 from optimizer.program.simulate import evaluate_causal
 from optimizer.program.verifier import (
@@ -63,15 +66,23 @@ def solve_program(
     data: ProgramData,
     config: SolveConfig | None = None,
     request: SolveRequest | None = None,
+    *,
+    work: ItemWork | None = None,
 ) -> Solution:
     """Solve the program of ``data`` (or price a fixed plan) and verify the answer.
 
     Parameters
     ----------
+    data : ProgramData
+        The program; with ``work``, its skeleton may do
+        (:func:`optimizer.program.data.program_skeleton`).
     config : SolveConfig, optional
         Engine and settings (default: ``auto`` with HiGHS defaults).
     request : SolveRequest, optional
         Wait-and-see, a fixed plan, fill-rate rows (default: the stochastic program).
+    work : ItemWork, optional
+        The program's items in chunks on a cluster (:mod:`optimizer.engines.executors`):
+        the ``causal`` engine solves it there and the plan is re-evaluated there.
 
     Raises
     ------
@@ -83,6 +94,8 @@ def solve_program(
     config = config or SolveConfig()
     request = request or SolveRequest()
     start = time.perf_counter()
+    if work is not None:
+        return _solve_on(work, data, config, request, start)
     name, result, declined = run_engines(data, request, config)
     sol = Solution(
         **result.as_fields(),
@@ -102,6 +115,30 @@ def solve_program(
     if config.verify:
         scale = cost_scale(data)
         check_solution(sol.evaluation, sol.objective, what=f"{name} solve", scale=scale)
+    return sol
+
+
+def _solve_on(
+    work: ItemWork, data: ProgramData, config: SolveConfig, request: SolveRequest, start: float
+) -> Solution:
+    """Solve with the ``causal`` engine on ``work``'s chunks and re-evaluate there too."""
+    engine = CausalEngine()
+    if config.engine not in ("auto", engine.name):
+        raise EngineDeclinedError(
+            config.engine, "--cluster runs the item-separable 'causal' engine only"
+        )
+    if reason := engine.accepts(data, request):
+        raise EngineDeclinedError(engine.name, f"{reason} (--cluster runs 'causal' only)")
+    result = engine.solve(data, request, config, work=work)
+    sol = Solution(
+        **result.as_fields(), engine=engine.name, wall_seconds=time.perf_counter() - start
+    )
+    if not sol.has_plan:
+        return sol
+    checks = dict(check_fill_rate=request.keep_fill_rate, check_plan_rows=not request.fixed_plan)
+    sol.evaluation = evaluate_items(work, data, sol.base_stock, sol.reserved, **checks)
+    if config.verify:
+        check_solution(sol.evaluation, sol.objective, what="causal solve", scale=cost_scale(data))
     return sol
 
 

@@ -73,6 +73,8 @@ class SolverOptions:
         Relative optimality tolerance of the interior-point method (and the tolerance
         under which a limit-stopped primal/dual pair counts as optimal).
     presolve : bool
+    deadline : float or None
+        :func:`time.monotonic` time no LP runs past (each LP gets at most the time left).
     """
 
     time_limit: float | None = None
@@ -80,12 +82,14 @@ class SolverOptions:
     method: str = "choose"
     gap: float = 1e-8
     presolve: bool = True
+    deadline: float | None = None
 
     @classmethod
     def of(cls, config: SolveConfig) -> SolverOptions:
         """Take the HiGHS part of a :class:`~optimizer.engines.base.SolveConfig`."""
         return cls(
             time_limit=config.time_limit,
+            deadline=config.deadline,
             threads=config.threads,
             method=config.method,
             gap=config.gap,
@@ -174,8 +178,12 @@ def _status_of(
 def _configure(h: highspy.Highs, options: SolverOptions) -> None:
     h.setOptionValue("output_flag", False)
     h.setOptionValue("log_to_console", False)
-    if options.time_limit is not None:
-        h.setOptionValue("time_limit", float(options.time_limit))
+    limit = options.time_limit
+    if options.deadline is not None:  # the command's budget: at most the time left
+        left = max(0.0, options.deadline - time.monotonic())
+        limit = left if limit is None else min(limit, left)
+    if limit is not None:
+        h.setOptionValue("time_limit", float(limit))
     if options.threads is not None:
         # HiGHS keeps one task scheduler per process; a different thread count is only
         # accepted after resetting it

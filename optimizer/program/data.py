@@ -227,7 +227,7 @@ def program_data(
 
 
 def _item_fields(instance: Instance, idx: np.ndarray) -> dict:
-    """The per-item coefficients and plan-level settings of ``instance``'s items ``idx``."""
+    """Collect the per-item coefficients and plan settings of ``instance``'s items ``idx``."""
     items = instance.items
     has_em = items.has_emergency[idx]
     return dict(
@@ -239,9 +239,9 @@ def _item_fields(instance: Instance, idx: np.ndarray) -> dict:
         penalty=items.stockout_penalty[idx].astype(float),
         premium=np.where(has_em, items.emergency_premium[idx], 0.0).astype(float),
         capacity=np.where(has_em, items.emergency_capacity[idx], 0.0).astype(float),
-        fee=np.where(
-            items.reserves_capacity[idx], items.reservation_fee[idx], np.nan
-        ).astype(float),
+        fee=np.where(items.reserves_capacity[idx], items.reservation_fee[idx], np.nan).astype(
+            float
+        ),
         fill_rate=items.min_fill_rate[idx].astype(float),
         unit_cost=items.unit_cost[idx].astype(float),
         volume=items.volume[idx].astype(float),
@@ -253,7 +253,7 @@ def _item_fields(instance: Instance, idx: np.ndarray) -> dict:
 
 
 def program_skeleton(instance: Instance, n_scenarios: int | None = None) -> ProgramData:
-    r"""The program of ``instance`` without its scenario arrays (for a cluster's client).
+    r"""Build the program of ``instance`` without its scenario arrays (a cluster's client).
 
     Every per-item coefficient and plan setting is real; ``demand`` and ``arrival`` are
     read-only broadcast views of one ``nan`` (and one ``-1``) of the full shape

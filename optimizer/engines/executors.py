@@ -1,0 +1,481 @@
+r"""Where the item-separable work runs: in this process, or on a Dask cluster.
+
+Without a plan row the causal program separates by item, and one budget or storage row
+couples the items through its price only (README "Engines"): each item's search, its
+answer under a price, the plan's causal play and its re-evaluation, and the pricing of
+the plan on fresh scenarios are all work on one item at a time. An :class:`ItemWork`
+holds the program's items in chunks and runs a function on each chunk's
+:class:`~optimizer.program.data.ProgramData`:
+
+:class:`LocalItems`
+    One chunk of every item, in this process: exactly the single-machine path (the
+    compiled kernels spread each call over this process's threads).
+:class:`DaskItems`
+    Chunks of items on the workers of a Dask distributed cluster (``stockplan solve
+    --cluster tcp://host:8786`` or ``--cluster local:N``). The instance is sent to the
+    workers once (``Client.scatter``, replicated to every worker); each chunk's scenarios
+    are generated *on a worker* from the seed (every item's demand stream is keyed by its
+    name, :mod:`optimizer.scenarios`, so a chunk's rows equal the full set's) and stay
+    there as a future, so the price loop's rounds send only prices, hints and levels.
+    Tasks that raise are retried by Dask (``retries=``); a worker that dies takes its
+    chunks with it and the scheduler recomputes them from their lineage (the scattered
+    instance and the seed) and reruns the tasks it was running: no retry code here.
+
+The functions below (:func:`search`, :func:`play`, :func:`evaluate`) are the operations
+the causal engine and its price loop use (:mod:`optimizer.engines.causal`,
+:mod:`optimizer.engines.causal_price`); the price itself is always coordinated here, on
+the client, so a chunked solve gives the single-machine plan (every item's search depends
+on its own rows only: tested to 1e-9, ``tests/test_cluster.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from optimizer.engines.causal_search import Counter, ItemPlans, search_items
+from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
+from optimizer.program.data import ProgramData, program_data
+from optimizer.program.simulate import evaluate_causal
+from optimizer.program.verifier import Evaluation, cvar
+from optimizer.scenarios import generate_scenarios
+
+if TYPE_CHECKING:  # dask is imported only when a cluster is asked for (start-up)
+    from distributed import Client
+
+    from optimizer.instance import Instance
+
+log = logging.getLogger(__name__)
+
+#: Item-scenario-period cells per chunk of a cluster solve at most (a chunk's demand and
+#: arrival arrays take 16 bytes a cell: 8 M cells are 128 MB on its worker).
+CHUNK_CELLS = 8_000_000
+#: Chunks per worker at least (balance, and a lost chunk is a small part of the work).
+CHUNKS_PER_WORKER = 4
+#: Times Dask reruns a task that raised before the solve fails (``retries=``).
+TASK_RETRIES = 3
+#: Seconds to wait for a cluster's first worker.
+CONNECT_TIMEOUT = 60.0
+
+_PLAN_FIELDS = ("items", "base_stock", "reserved", "cost", "right", "left", "right_K",
+                "left_K", "fill_rate", "lower", "certified", "convex")  # fmt: skip
+
+
+@dataclass
+class ItemPlay:
+    r"""The per-row figures of a causal play that the searches read.
+
+    Attributes
+    ----------
+    expected_cost : ndarray (nb,)
+        :math:`F_i(S_i, K_i)`.
+    fill_rate : ndarray (nb,)
+    right_S, left_S : ndarray (nb,) or None
+        :math:`\partial^\pm_S F_i` when the play differentiated along :math:`\pm S`.
+    """
+
+    expected_cost: np.ndarray
+    fill_rate: np.ndarray
+    right_S: np.ndarray | None = None
+    left_S: np.ndarray | None = None
+
+
+class ItemWork:
+    """A program's items in chunks, and a way to run a function on every chunk.
+
+    Attributes
+    ----------
+    n_items : int
+    chunks : list of ndarray of int
+        The items of each chunk (ascending, together every item once).
+    """
+
+    n_items: int
+    chunks: list[np.ndarray]
+
+    def _index(self) -> None:
+        """Build the owner tables: each item's chunk and its row in the chunk."""
+        self.chunk_of = np.empty(self.n_items, dtype=np.int64)
+        self.row_of = np.empty(self.n_items, dtype=np.int64)
+        for c, idx in enumerate(self.chunks):
+            self.chunk_of[idx] = c
+            self.row_of[idx] = np.arange(idx.size)
+
+    def run(
+        self, fn: Callable[..., Any], chunk_ids: Sequence[int], args: Sequence[tuple], **shared
+    ) -> list:
+        """``[fn(data_c, *args_c, **shared) for c in chunk_ids]``, the chunk's data first."""
+        raise NotImplementedError
+
+    def route(self, items: np.ndarray | None) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """Group request rows by chunk: ``(chunk, rows of the request, items in the chunk)``."""
+        if items is None:
+            return [(c, idx, np.arange(idx.size)) for c, idx in enumerate(self.chunks)]
+        items = np.asarray(items, dtype=np.int64)
+        owner = self.chunk_of[items]
+        out = []
+        for c in np.unique(owner):
+            rows = np.flatnonzero(owner == c)
+            out.append((int(c), rows, self.row_of[items[rows]]))
+        return out
+
+
+class LocalItems(ItemWork):
+    """Every item in one chunk, in this process (the single-machine path)."""
+
+    def __init__(self, data: ProgramData) -> None:
+        self.data = data
+        self.n_items = data.n_items
+        self.chunks = [np.arange(data.n_items)]
+        self._index()
+
+    def run(
+        self, fn: Callable[..., Any], chunk_ids: Sequence[int], args: Sequence[tuple], **shared
+    ) -> list:
+        """Call ``fn`` on the program itself."""
+        return [fn(self.data, *a, **shared) for _c, a in zip(chunk_ids, args, strict=True)]
+
+
+def as_work(work: ItemWork | ProgramData) -> ItemWork:
+    """``work`` itself, or a program's :class:`LocalItems`."""
+    return work if isinstance(work, ItemWork) else LocalItems(work)
+
+
+# ---------------------------------------------------------------- chunk tasks --------
+def _one_thread() -> None:
+    """Compiled kernels on one thread in a task: the worker's threads run the tasks."""
+    import numba
+
+    if numba.get_num_threads() != 1:
+        numba.set_num_threads(1)
+
+
+def build_chunk(instance: Instance, items: np.ndarray, n_scenarios: int, seed: int) -> ProgramData:
+    """Build the optimisation program of a chunk of items, its scenarios generated here."""
+    scen = generate_scenarios(instance, n_scenarios, seed=seed, items=items)
+    return program_data(instance, scen, consume=True, items=items)
+
+
+def _search_chunk(data: ProgramData, weight, hint_lo, hint_hi, **kw) -> ItemPlans:
+    _one_thread()
+    return search_items(data, weight=weight, hint_lo=hint_lo, hint_hi=hint_hi, **kw)
+
+
+def _play_chunk(data: ProgramData, items, S, K, directions) -> ItemPlay:
+    _one_thread()
+    p = play_plan(data, S, K, items=items, directions=directions)
+    derivs = directions.shape[0] >= 2
+    return ItemPlay(
+        p.expected_cost,
+        p.fill_rate,
+        p.right_S if derivs else None,
+        p.left_S if derivs else None,
+    )
+
+
+def _evaluate_chunk(data: ProgramData, S, K, check_fill_rate: bool) -> Evaluation:
+    _one_thread()
+    ev = evaluate_causal(data, S, K, check_fill_rate=check_fill_rate, check_plan_rows=False)
+    ev.item_scenario_cost = np.empty((0, 0))  # (n, N): not sent back
+    return ev
+
+
+# ---------------------------------------------------------------- operations ---------
+def search(
+    work: ItemWork | ProgramData,
+    *,
+    weight: np.ndarray | None = None,
+    hint_lo: np.ndarray | None = None,
+    hint_hi: np.ndarray | None = None,
+    counter: Counter | None = None,
+    **kw,
+) -> ItemPlans:
+    r"""Every item's :func:`~optimizer.engines.causal_search.search_items`, chunk by chunk.
+
+    ``weight``, ``hint_lo`` and ``hint_hi`` are per item (n,); the other keywords
+    (``price``, ``integer``, ``fill_rates``, ``scan_points``, ...) go to every chunk.
+    Returns the plans of all items in item order, the kernel calls summed in ``counter``.
+    """
+    work = as_work(work)
+    ids = list(range(len(work.chunks)))
+
+    def cut(a: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
+        return None if a is None else np.asarray(a, dtype=float)[idx]
+
+    args = [(cut(weight, i), cut(hint_lo, i), cut(hint_hi, i)) for i in work.chunks]
+    parts = work.run(_search_chunk, ids, args, **kw)
+    counter = counter or Counter()
+    for part in parts:
+        counter.calls += part.counter.calls
+        counter.rows += part.counter.rows
+    if len(parts) == 1 and np.array_equal(parts[0].items, work.chunks[0]):
+        parts[0].counter = counter
+        return parts[0]
+    merged = {
+        f: np.concatenate([getattr(q, f) for q in parts]) for f in _PLAN_FIELDS if f != "items"
+    }
+    return ItemPlans(items=np.concatenate(work.chunks), **merged, counter=counter)
+
+
+def play(
+    work: ItemWork | ProgramData,
+    base_stock: np.ndarray,
+    reserved: np.ndarray | None = None,
+    *,
+    items: np.ndarray | None = None,
+    directions: np.ndarray = VALUES_ONLY,
+) -> ItemPlay:
+    """:func:`~optimizer.program.causal_kernel.play_plan` of rows on their chunks.
+
+    ``base_stock`` and ``reserved`` are per row of ``items`` (default every item once).
+    """
+    work = as_work(work)
+    nb = work.n_items if items is None else len(items)
+    S = np.broadcast_to(np.asarray(base_stock, dtype=float), (nb,))
+    K = np.zeros(nb) if reserved is None else np.broadcast_to(np.asarray(reserved, float), (nb,))
+    routes = work.route(items)
+    dirs = np.atleast_2d(np.asarray(directions, dtype=float))
+    args = [(local, S[rows], K[rows], dirs) for _c, rows, local in routes]
+    parts = work.run(_play_chunk, [c for c, _r, _l in routes], args)
+    if len(parts) == 1:
+        return parts[0]
+    out = ItemPlay(np.empty(nb), np.empty(nb))
+    if dirs.shape[0] >= 2:
+        out.right_S, out.left_S = np.empty(nb), np.empty(nb)
+    for (_c, rows, _l), part in zip(routes, parts, strict=True):
+        for name in ("expected_cost", "fill_rate", "right_S", "left_S"):
+            if getattr(out, name) is not None:
+                getattr(out, name)[rows] = getattr(part, name)
+    return out
+
+
+def join_evaluations(parts: list[Evaluation], probability: np.ndarray, alpha: float,
+                     weight: float) -> Evaluation:  # fmt: skip
+    r"""One evaluation of chunks' evaluations (items side by side, scenario costs summed).
+
+    The objective is :math:`(1-\lambda) E[C] + \lambda\, CVaR_\alpha[C]` of the summed
+    scenario costs (``weight`` :math:`\lambda`).
+    """
+    scen = np.sum([p.scenario_cost for p in parts], axis=0)
+    expected = float(probability @ scen)
+    tail = cvar(scen, probability, alpha)
+
+    def joined(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts], axis=0)
+
+    return Evaluation(
+        objective=(1.0 - weight) * expected + weight * tail if weight > 0 else expected,
+        expected_cost=expected,
+        cvar=tail,
+        scenario_cost=scen,
+        item_scenario_cost=np.empty((0, 0)),
+        lines=joined("lines"),
+        fill_rate=joined("fill_rate"),
+        avg_on_hand=joined("avg_on_hand"),
+        stockout_units=joined("stockout_units"),
+        emergency_units=joined("emergency_units"),
+        residual={k: max(p.residual[k] for p in parts) for k in parts[0].residual},
+    )
+
+
+def evaluate(
+    work: ItemWork,
+    skeleton: ProgramData,
+    base_stock: np.ndarray,
+    reserved: np.ndarray,
+    *,
+    check_fill_rate: bool = True,
+    check_plan_rows: bool = True,
+) -> Evaluation:
+    """Re-evaluate the plan independently in numpy (:func:`evaluate_causal`), chunk by chunk.
+
+    The plan rows are checked here on the whole plan (``skeleton`` holds the weights).
+    """
+    S, K = np.asarray(base_stock, dtype=float), np.asarray(reserved, dtype=float)
+    args = [(S[i], K[i], check_fill_rate) for i in work.chunks]
+    parts = work.run(_evaluate_chunk, list(range(len(work.chunks))), args)
+    ev = join_evaluations(parts, skeleton.probability, skeleton.cvar_alpha, skeleton.cvar_weight)
+    if check_plan_rows:
+        for name, limit, weight in (
+            ("inventory_budget", skeleton.budget, skeleton.unit_cost),
+            ("storage_capacity", skeleton.storage, skeleton.volume),
+        ):
+            if limit is not None:
+                ev.residual[name] = float(max(0.0, weight @ S - limit))
+    return ev
+
+
+# ---------------------------------------------------------------- the cluster --------
+def _fresh_chunk(instance: Instance, items: np.ndarray, S, K, size: int, seed, stream: str):
+    """Play a chunk's share of one headline batch on fresh scenarios generated here."""
+    from optimizer.analysis.headline import _play_batch, fixed_plan_data
+
+    _one_thread()
+    fresh = generate_scenarios(instance, size, seed=seed, stream=stream, items=items)
+    data = fixed_plan_data(program_data(instance, fresh, consume=True, items=items))
+    del fresh
+    return _play_batch(data, S, K)
+
+
+@dataclass
+class DaskItems(ItemWork):
+    """A program's items in chunks on a Dask cluster (see the module docstring).
+
+    Attributes
+    ----------
+    client : distributed.Client
+    instance : Instance
+        The instance (with its ``[plan] scenarios`` and seed), sent once to every worker.
+    retries : int
+        ``retries=`` of every task.
+    """
+
+    client: Client
+    instance: Instance
+    retries: int = TASK_RETRIES
+    chunk_cells: int = CHUNK_CELLS
+    futures: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Scatter the instance and start building every chunk's program on the workers."""
+        inst = self.instance
+        self.n_items = len(inst.items)
+        n_scen = (
+            inst.explicit.probability.size if inst.explicit is not None else inst.plan.scenarios
+        )
+        cells = self.n_items * n_scen * inst.horizon
+        workers = max(1, len(self.client.scheduler_info(n_workers=-1).get("workers", {})))
+        k = max(CHUNKS_PER_WORKER * workers, math.ceil(cells / self.chunk_cells))
+        k = max(1, min(k, self.n_items))
+        self.chunks = [c for c in np.array_split(np.arange(self.n_items), k) if c.size]
+        self._index()
+        self.token = uuid.uuid4().hex[:8]
+        self.instance_future = self.client.scatter(inst, broadcast=True, hash=False)
+        self.futures = self.client.map(
+            build_chunk,
+            [self.instance_future] * len(self.chunks),
+            self.chunks,
+            n_scenarios=int(inst.plan.scenarios),
+            seed=int(inst.plan.seed),
+            key=[f"stockplan-chunk-{self.token}-{c}" for c in range(len(self.chunks))],
+            retries=self.retries,
+        )
+        log.info("cluster: %d items in %d chunks over %d workers", self.n_items, k, workers)
+
+    def run(
+        self, fn: Callable[..., Any], chunk_ids: Sequence[int], args: Sequence[tuple], **shared
+    ) -> list:
+        """Run ``fn`` next to each chunk's data (Dask sends the task where the data is)."""
+        if not chunk_ids:
+            return []
+        tag = f"stockplan-{fn.__name__.strip('_')}-{uuid.uuid4().hex[:8]}"
+        columns = list(zip(*args, strict=True)) if args and args[0] else []
+        futures = self.client.map(
+            fn,
+            [self.futures[c] for c in chunk_ids],
+            *columns,
+            key=[f"{tag}-{c}" for c in chunk_ids],
+            retries=self.retries,
+            **shared,
+        )
+        return self.client.gather(futures)
+
+    def run_instance(self, fn: Callable[..., Any], **shared) -> list:
+        """``[fn(instance, items_c, **shared) for every chunk c]`` on the workers."""
+        tag = f"stockplan-{fn.__name__.strip('_')}-{uuid.uuid4().hex[:8]}"
+        futures = self.client.map(
+            fn,
+            [self.instance_future] * len(self.chunks),
+            self.chunks,
+            key=[f"{tag}-{c}" for c in range(len(self.chunks))],
+            retries=self.retries,
+            **shared,
+        )
+        return self.client.gather(futures)
+
+    def fresh_batch(
+        self, base_stock: np.ndarray, reserved: np.ndarray, size: int, seed: int | None,
+        stream: str,
+    ) -> tuple[Evaluation, np.ndarray]:  # fmt: skip
+        """One headline batch: every chunk's fresh scenarios generated and played on a worker."""
+        S, K = np.asarray(base_stock, dtype=float), np.asarray(reserved, dtype=float)
+        tag = f"stockplan-fresh-{stream}-{uuid.uuid4().hex[:8]}"
+        futures = self.client.map(
+            _fresh_chunk,
+            [self.instance_future] * len(self.chunks),
+            self.chunks,
+            [S[i] for i in self.chunks],
+            [K[i] for i in self.chunks],
+            size=size,
+            seed=seed,
+            stream=stream,
+            key=[f"{tag}-{c}" for c in range(len(self.chunks))],
+            retries=self.retries,
+        )
+        parts = self.client.gather(futures)
+        p = np.full(size, 1.0 / size)
+        ev = join_evaluations([e for e, _d in parts], p, 0.0, 0.0)
+        return ev, np.concatenate([d for _e, d in parts])
+
+    def close(self) -> None:
+        """Release the chunks' data on the workers."""
+        self.client.cancel([*self.futures, self.instance_future])
+        self.futures = []
+
+
+def peak_memory_per_worker(client: Client) -> dict[str, int]:
+    """Each worker process's peak resident memory so far, in bytes (``ru_maxrss``)."""
+
+    def peak() -> int:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+    return client.run(peak)
+
+
+@contextlib.contextmanager
+def open_cluster(spec: str, *, timeout: float = CONNECT_TIMEOUT) -> Iterator[Client]:
+    """Connect a Dask client for ``--cluster``; ``local:N`` starts (and ends) a local cluster.
+
+    ``local:N`` is a :class:`distributed.LocalCluster` of ``N`` worker processes with one
+    thread each (the compiled kernels run one thread per task); any other value is a
+    scheduler address such as ``tcp://host:8786`` (its workers are started with ``dask
+    worker ADDRESS --nthreads 1``, README "Beyond one machine").
+
+    Raises
+    ------
+    ValueError
+        ``local:N`` with ``N`` not a positive whole number.
+    """
+    from distributed import Client, LocalCluster  # only when a cluster is asked for
+
+    if spec.startswith("local:"):
+        try:
+            n = int(spec.removeprefix("local:"))
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"--cluster local:N needs a number of workers N >= 1, not {spec!r}")
+        with (
+            LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                host="127.0.0.1",
+            ) as cluster,
+            Client(cluster, timeout=timeout) as client,
+        ):
+            yield client
+        return
+    with Client(spec, timeout=timeout) as client:
+        client.wait_for_workers(1, timeout=timeout)
+        yield client
