@@ -189,7 +189,6 @@ def read_items(
     }  # fmt: skip
     given = {column: table.text(column) != "" for column in (*_ITEM_NUMBERS, "demand_dist")}
     draft = ItemDraft(ids=ids, supplier=supplier, dist=dist, values=values, given=given)
-    draft.lines, draft.master = table.lines, table.extras
     _check_distributions(table, draft, problems, from_history=from_history)
     _check_emergency(table, draft, problems)
     _check_volume(table, draft, settings, problems)

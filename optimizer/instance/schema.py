@@ -272,16 +272,6 @@ class RiskSettings:
     cvar_weight: float = Field(0.0, ge=0, le=1)
 
 
-def _strict_table(settings: type) -> type[BaseModel]:
-    """Make the file form of a settings dataclass: its fields, defaults, bounds, strict types."""
-    fields = {
-        name: (info.annotation, copy.copy(info))
-        for name, info in settings.__pydantic_fields__.items()  # type: ignore[attr-defined]
-    }
-    return create_model(f"{settings.__name__}Table", __config__=_STRICT, **fields)
-
-
-PlanTable = _strict_table(PlanSettings)
 DemandModel = Literal["fit", "bootstrap"]
 Criterion = Literal["aic", "bic"]
 Reliability = Literal["mle", "pessimistic"]
@@ -327,8 +317,20 @@ class SupplierSettings:
     min_events: int = Field(5, ge=1, le=100_000)
 
 
+def _strict_table(settings: type) -> type[BaseModel]:
+    """Make the file form of a settings dataclass: its fields, defaults, bounds, strict types."""
+    fields = {
+        name: (info.annotation, copy.copy(info))
+        for name, info in settings.__pydantic_fields__.items()  # type: ignore[attr-defined]
+    }
+    return create_model(f"{settings.__name__}Table", __config__=_STRICT, **fields)
+
+
+PlanTable = _strict_table(PlanSettings)
 BlackSwanTable = _strict_table(BlackSwan)
 RiskTable = _strict_table(RiskSettings)
+DemandTable = _strict_table(DemandSettings)
+SupplierTable = _strict_table(SupplierSettings)
 
 
 class InstanceFile(BaseModel):
@@ -339,8 +341,6 @@ class InstanceFile(BaseModel):
     name : str or None
         Instance name; ``None`` (left out) means the folder's name.
     description : str
-DemandTable = _strict_table(DemandSettings)
-SupplierTable = _strict_table(SupplierSettings)
         What the instance represents.
     plan, black_swan, risk
         The tables; ``[black_swan]`` is optional, the others default to their defaults.
@@ -355,6 +355,8 @@ SupplierTable = _strict_table(SupplierSettings)
     plan: PlanTable = Field(default_factory=PlanTable)  # type: ignore[valid-type]
     black_swan: BlackSwanTable | None = None  # type: ignore[valid-type]
     risk: RiskTable = Field(default_factory=RiskTable)  # type: ignore[valid-type]
+    demand: DemandTable = Field(default_factory=DemandTable)  # type: ignore[valid-type]
+    suppliers: SupplierTable = Field(default_factory=SupplierTable)  # type: ignore[valid-type]
 
     def plan_settings(self) -> PlanSettings:
         """Return the ``[plan]`` table as :class:`PlanSettings`."""
@@ -365,21 +367,9 @@ SupplierTable = _strict_table(SupplierSettings)
         return None if self.black_swan is None else BlackSwan(**self.black_swan.model_dump())
 
     def risk_settings(self) -> RiskSettings:
-    demand: DemandTable = Field(default_factory=DemandTable)  # type: ignore[valid-type]
-    suppliers: SupplierTable = Field(default_factory=SupplierTable)  # type: ignore[valid-type]
         """Return the ``[risk]`` table as :class:`RiskSettings`."""
         return RiskSettings(**self.risk.model_dump())
 
-
-TABLES: dict[str, type[BaseModel]] = {
-    "plan": PlanTable,
-    "black_swan": BlackSwanTable,
-    "risk": RiskTable,
-}
-"""The tables of ``instance.toml`` by name."""
-
-
-def table_fields(table: str | None) -> dict[str, FieldInfo]:
     def demand_settings(self) -> DemandSettings:
         """Return the ``[demand]`` table as :class:`DemandSettings`."""
         return DemandSettings(**self.demand.model_dump())
@@ -388,13 +378,23 @@ def table_fields(table: str | None) -> dict[str, FieldInfo]:
         """Return the ``[suppliers]`` table as :class:`SupplierSettings`."""
         return SupplierSettings(**self.suppliers.model_dump())
 
+
+TABLES: dict[str, type[BaseModel]] = {
+    "plan": PlanTable,
+    "black_swan": BlackSwanTable,
+    "risk": RiskTable,
+    "demand": DemandTable,
+    "suppliers": SupplierTable,
+}
+"""The tables of ``instance.toml`` by name."""
+
+
+def table_fields(table: str | None) -> dict[str, FieldInfo]:
     """Fields of a table (``None``: the top level, whose keys include the tables)."""
     model = InstanceFile if table is None else TABLES[table]
     return dict(model.model_fields)
 
 
-    "demand": DemandTable,
-    "suppliers": SupplierTable,
 def bounds_rule(info: FieldInfo) -> str:
     """State a number field's bounds in words (``"must be between 0 and 1"``; ``""``: none)."""
     bound: dict[str, Any] = {}
