@@ -18,6 +18,7 @@ from optimizer.analysis.diagnostics import Diagnostics, compute_diagnostics
 from optimizer.analysis.headline import MAX_EVAL_SCENARIOS, Headline, honest_cost
 from optimizer.engines.base import SolutionStatus, SolveConfig, SolveRequest
 from optimizer.engines.dispatch import Solution, require_plan, solve_program
+from optimizer.engines.rounding import whole_solution
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data
 from optimizer.report import plan_table, posture, versions
@@ -90,6 +91,7 @@ def make_plan(
     t_scen = time.perf_counter() - t0
     say(f"solving {data.n_items} items x {data.n_scenarios} scenarios x {data.horizon} periods")
     sol = require_plan(solve_program(data, config, request), data, config)
+    sol = whole_solution(sol, data, instance.plan.integer)  # hindsight LPs are fractional
     t1 = time.perf_counter()
     diag = headline = None
     if sol.primary:

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from optimizer.analysis.headline import MAX_EVAL_SCENARIOS
+from optimizer.analysis.outputs import solve_files
 from optimizer.cli.common import (
     FollowLinks,
     InstanceArg,
@@ -215,12 +216,16 @@ def solve(
             )
         if not result.solution.primary:  # another rank of a distributed engine reports
             return
-        write_outputs(out, {"plan.csv": result.plan, "summary.json": result.summary})
+        files = {"plan.csv": result.plan, "summary.json": result.summary}
+        if report or xlsx is not False:  # report.html, plan.xlsx
+            with console.status("explaining the plan"):
+                files = solve_files(inst, result, report=report, xlsx=xlsx)
+        write_outputs(out, files)
     except StockplanError as exc:
         fail(exc)
     print_plan(result.plan, result.summary)
     _print_summary(result.summary)
-    console.print(f"wrote {out / 'plan.csv'} and {out / 'summary.json'}")
+    console.print(f"wrote {', '.join(str(out / name) for name in files)}")
 
 
 def _check_cluster(spec: str) -> None:

@@ -220,6 +220,10 @@ class PlanSettings:
         recourse LP that sees each scenario's future (a bound).
     integer : bool
         Whole-unit base-stock levels and reservations (causal recourse).
+    unit, currency : str or None
+        What a quantity is counted in (``"pcs"``) and what money is counted in
+        (``"EUR"``): labels only, carried into the plan's ``unit`` and ``currency``
+        columns (README "Reading the plan and the report").
     """
 
     periods: int = Field(13, gt=0, le=MAX_HORIZON)
@@ -235,6 +239,12 @@ class PlanSettings:
     storage_capacity: float | None = Field(None, gt=0, le=LIMIT_MAX)
     recourse: Recourse = "causal"
     integer: bool = True
+    unit: Annotated[str | None, AfterValidator(_printable)] = Field(
+        None, min_length=1, max_length=20
+    )
+    currency: Annotated[str | None, AfterValidator(_printable)] = Field(
+        None, min_length=1, max_length=20
+    )
 
 
 @dataclass(frozen=True, config=_LENIENT)

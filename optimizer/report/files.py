@@ -12,6 +12,7 @@ stay numbers, and ``-0`` is written as ``0``.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -19,6 +20,7 @@ import platform
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -121,8 +123,14 @@ def check_out(out_dir: Path) -> None:
         raise OutputFolderError(f"--out {out_dir}: {place} is not writable")
 
 
-def write_outputs(out_dir: Path, files: dict[str, pd.DataFrame | dict]) -> list[Path]:
-    """Write CSV tables and JSON documents all-or-nothing, as one folder.
+def write_outputs(
+    out_dir: Path, files: dict[str, pd.DataFrame | dict | str | bytes | Any]
+) -> list[Path]:
+    """Write CSV tables, JSON documents, text and binary files all-or-nothing, as one folder.
+
+    A DataFrame is written as CSV, a dict or list as JSON, a ``str`` as UTF-8 text (say
+    ``report.html``), ``bytes`` as they are, and an object with a ``save(file)`` method
+    (an openpyxl workbook) by that method.
 
     The files are written into a fresh folder beside ``out_dir`` (files already in
     ``out_dir`` that this call does not write are linked into it), which then takes
@@ -144,14 +152,26 @@ def write_outputs(out_dir: Path, files: dict[str, pd.DataFrame | dict]) -> list[
         for name, content in files.items():
             target = stage / name  # may sit in a subfolder, e.g. plans/jit.csv
             target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "w", encoding="utf-8", newline="") as fh:
-                if isinstance(content, pd.DataFrame):
-                    spreadsheet_safe(content).to_csv(fh, index=False, float_format="%.10g")
-                else:
-                    json.dump(_clean(content), fh, indent=2)
-                    fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+            if hasattr(content, "save") and not isinstance(content, pd.DataFrame):
+                buf = io.BytesIO()  # an openpyxl workbook
+                content.save(buf)
+                content = buf.getvalue()
+            if isinstance(content, bytes | bytearray):
+                with open(target, "wb") as fb:
+                    fb.write(content)
+                    fb.flush()
+                    os.fsync(fb.fileno())
+            else:
+                with open(target, "w", encoding="utf-8", newline="") as fh:
+                    if isinstance(content, pd.DataFrame):
+                        spreadsheet_safe(content).to_csv(fh, index=False, float_format="%.10g")
+                    elif isinstance(content, str):
+                        fh.write(content)
+                    else:
+                        json.dump(_clean(content), fh, indent=2)
+                        fh.write("\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
             os.chmod(target, 0o666 & ~umask)
         os.chmod(stage, 0o777 & ~umask)
         if out_dir.is_dir():  # keep what else the folder holds

@@ -59,7 +59,55 @@ def plan_table(
     )
     for k, name in enumerate(COST_LINES):
         table[f"{name}_cost"] = evaluation.lines[:, k]
+    table = with_erp_fields(instance, table)
     table = with_history_fields(instance, table)
     numbers = table.select_dtypes("float").columns
     table[numbers] = table[numbers] + 0.0  # no -0 (a zero-demand item's S, ss) on screen either
+    return table
+
+
+#: The ERP fields of the plan table, in the order they follow ``posture``.
+ERP_COLUMNS = ("order_up_to", "reorder_point", "safety_stock_units", "unit", "currency")
+
+
+def reorder_point(
+    base_stock: np.ndarray, mean: np.ndarray, lead_time: np.ndarray, integer: bool
+) -> np.ndarray:
+    r"""Reorder point :math:`s_i = L_i\mu_i + ss_i = S_i - \mu_i` of the periodic-review rule.
+
+    The plan is a base-stock rule reviewed every period (review period :math:`R = 1`, lead
+    time :math:`L_i`): order up to :math:`S_i` each period. An ERP's min/max or reorder-point
+    rule with reorder point :math:`s_i` = lead-time demand :math:`L_i\mu_i` plus the safety
+    stock :math:`ss_i = S_i - (L_i+1)\mu_i`, and maximum :math:`S_i`, orders in a period of
+    mean demand as the base-stock rule does. Whole units (``integer``): rounded to the
+    nearest unit; never below 0.
+    """
+    s = np.asarray(base_stock, dtype=float) - np.asarray(mean, dtype=float)
+    if integer:
+        s = np.round(s)
+    return np.maximum(s, 0.0)
+
+
+def with_erp_fields(instance: Instance, table: pd.DataFrame) -> pd.DataFrame:
+    r"""Insert the ERP fields after ``posture`` (README "Reading the plan and the report").
+
+    ``order_up_to`` (maximum level, :math:`S_i`), ``reorder_point``
+    (:func:`reorder_point`), ``safety_stock_units`` (:math:`ss_i`, rounded to the nearest
+    unit when the plan is in whole units), and the labels ``unit`` and ``currency`` of
+    ``[plan]`` (empty when not set): quantities are in ``unit``, money in ``currency``.
+    """
+    it = instance.items
+    integer = bool(instance.plan.integer)
+    S = table["base_stock"].to_numpy(dtype=float)
+    ss = table["safety_stock"].to_numpy(dtype=float)
+    fields = {
+        "order_up_to": S,
+        "reorder_point": reorder_point(S, it.demand_mean, it.lead_time, integer),
+        "safety_stock_units": np.round(ss) if integer else ss,
+        "unit": instance.plan.unit or "",
+        "currency": instance.plan.currency or "",
+    }
+    at = list(table.columns).index("posture") + 1
+    for k, (name, values) in enumerate(fields.items()):
+        table.insert(at + k, name, values)
     return table

@@ -1,0 +1,413 @@
+r"""Why each item got its level: critical ratio, the buffer's two causes, the cost of ±10%.
+
+Per item :math:`i` (README "Reading the plan and the report", "Why this level"):
+
+* **Critical ratio** :math:`\rho_i = \pi_i / (\pi_i + h_i)`, with :math:`\pi_i` the
+  stockout penalty (per lost unit, or per unit backordered a period) and :math:`h_i` the
+  per-period holding cost (storage + capital + obsolescence): the newsvendor's share of
+  demand worth covering from stock (:func:`optimizer.analysis.policies.newsvendor_fractile`).
+* **The buffer's causes.** The safety stock :math:`ss_i = S_i - (L_i+1)\mu_i` is split in
+  two by re-solving each item with supplier outages switched off: the same demand draws
+  (common random numbers: black-swan demand surges included) with every supplier always
+  up, so an order placed at the end of period :math:`\tau` arrives in period
+  :math:`\tau + 1 + L_i` — as if every ``disruption_prob`` were 0 and black swans stopped
+  no supplier. Both solves are the per-item causal search the causal engine runs
+  (:func:`optimizer.engines.causal_search.search_items`, whole units when
+  ``[plan] integer``, fill-rate targets kept, plan rows and the CVaR blend dropped,
+  reserved capacity held at the plan's :math:`K_i`), on the optimisation scenarios, all
+  items in one batched search each. With :math:`S^{out}_i` the level with outages and
+  :math:`S^{0}_i` without, the **outage part** is :math:`S^{out}_i - S^{0}_i` and the
+  **demand part** :math:`ss_i - (S^{out}_i - S^{0}_i)` (demand variability, and whatever a
+  budget, storage row or CVaR blend moved): the two add up to :math:`ss_i`. Without
+  outages in the instance the two solves coincide and the outage part is 0.
+* **±10%.** The expected cost at :math:`0.9\,S_i` and :math:`1.1\,S_i` (whole units when
+  the plan is, never below the pipeline :math:`L_i\mu_i`) against the cost at
+  :math:`S_i`, priced as the headline prices a plan: the causal run
+  (:func:`optimizer.program.causal_kernel.play_plan`) on fresh scenarios of the
+  headline's first stream (``"evaluate"``), each level on the same scenarios, with the
+  paired 95% interval of the difference.
+
+The same fresh scenarios price each item's cost curve against its base-stock level (the
+items with the largest expected cost), the heuristics' levels
+(:mod:`optimizer.analysis.policies`) and the JIT → JIC sweep of a uniform cover
+:math:`k` (:math:`S_i = (L_i+1)\mu_i + k\mu_i`), all in batched plays of the kernel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from optimizer.analysis.diagnostics import mean_ci
+from optimizer.analysis.headline import batch_stream, fixed_plan_data
+from optimizer.analysis.policies import (
+    classic_policy,
+    cover_policy,
+    newsvendor_fractile,
+    newsvendor_policy,
+)
+from optimizer.engines.causal import scan_points_for
+from optimizer.engines.causal_search import search_items
+from optimizer.instance import Instance
+from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
+from optimizer.program.data import ProgramData, program_data
+from optimizer.scenarios import generate_scenarios
+
+log = logging.getLogger(__name__)
+
+#: Relative change of the base stock priced on either side of the plan.
+STEP = 0.10
+#: Uniform covers :math:`k` (periods of mean demand) of the JIT → JIC sweep.
+SWEEP_COVERS: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+#: Heuristic levels marked on the cost curves: policy name -> how it is built.
+HEURISTIC_MARKS = ("jit", "jic_2", "classic_95", "newsvendor")
+#: Levels of each plotted item's cost curve.
+CURVE_POINTS = 25
+#: Items whose cost curve is drawn (largest expected cost first).
+CURVE_ITEMS = 12
+#: Rows times scenarios played in one kernel call (memory: about 64 bytes each).
+PLAY_CELLS = 2_000_000
+
+
+@dataclass
+class Explanation:
+    """Why each item got its level, and the curves the report draws.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per item: ``item, critical_ratio, penalty_to_holding, base_stock,
+        safety_stock, demand_buffer, outage_buffer, level_without_outages,
+        minus_10_level, plus_10_level, cost, minus_10_cost, plus_10_cost,
+        minus_10_delta, minus_10_delta_low, minus_10_delta_high, plus_10_delta,
+        plus_10_delta_low, plus_10_delta_high, tail_cost, explanation`` (``tail_cost``:
+        :func:`tail_means`).
+    curves : dict of str to (ndarray, ndarray)
+        Item name -> (levels, expected costs) for the items with the largest cost.
+    marks : dict of str to dict of str to float
+        Item name -> {policy name: base-stock level} (the plan as ``"plan"``).
+    sweep : DataFrame
+        ``cover, expected_cost, ci_low, ci_high`` of the uniform-cover plans and a last row
+        ``cover = nan`` for the plan itself (``policy`` says which).
+    scenarios : int
+        Fresh scenarios the costs are priced on.
+    seconds : dict of str to float
+        ``split`` (the two searches) and ``pricing`` (the plays).
+    """
+
+    table: pd.DataFrame
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    marks: dict[str, dict[str, float]] = field(default_factory=dict)
+    sweep: pd.DataFrame = field(default_factory=pd.DataFrame)
+    scenarios: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def without_outages(data: ProgramData) -> ProgramData:
+    r"""Make every supplier always up: arrival :math:`\tau + 1 + L_i`, the rest unchanged.
+
+    Demand (black-swan surges included) and each item's start are unchanged, so costs
+    with and without outages are paired on the same draws.
+    """
+    H = data.horizon
+    t = np.arange(H, dtype=np.int64)
+    arrival = np.minimum(t[None, :] + 1 + data.lead.astype(np.int64)[:, None], H)
+    arrival = np.ascontiguousarray(
+        np.broadcast_to(arrival[:, None, :], (data.n_items, data.n_scenarios, H))
+    )
+    return dataclasses.replace(data, arrival=arrival)
+
+
+def _free(data: ProgramData) -> ProgramData:
+    """Drop the plan rows and the CVaR blend; keep fill-rate targets."""
+    return dataclasses.replace(data, budget=None, storage=None, cvar_weight=0.0)
+
+
+def outage_split(
+    data: ProgramData,
+    base_stock: np.ndarray,
+    reserved: np.ndarray,
+    *,
+    integer: bool,
+    plan_is_free: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Split off the buffer's outage part :math:`S^{out} - S^0`; the levels with and without.
+
+    Parameters
+    ----------
+    plan_is_free : bool
+        The plan is already the per-item causal search's answer on ``data`` (the causal
+        engine without plan rows or CVaR blend): :math:`S^{out}` is taken from it instead
+        of being searched again.
+
+    Returns
+    -------
+    outage, with_outages, without : ndarray (n,)
+        See the module docstring; ``reserved`` fixes :math:`K_i` in both searches.
+    """
+    free = _free(data)
+    K = np.where(data.reserves, np.asarray(reserved, dtype=float), 0.0)
+    points = scan_points_for(data)
+    if plan_is_free:
+        with_out = np.asarray(base_stock, dtype=float).copy()
+    else:
+        with_out = search_items(free, integer=integer, reserved=K, scan_points=points).base_stock
+    up = without_outages(free)
+    if np.array_equal(free.arrival, up.arrival):
+        without = with_out.copy()  # no outage in any scenario: the same search
+    else:
+        without = search_items(up, integer=integer, reserved=K, scan_points=points).base_stock
+    return with_out - without, with_out, without
+
+
+def _levels(instance: Instance, S: np.ndarray, factor: float, integer: bool) -> np.ndarray:
+    low = instance.items.lead_time * instance.items.demand_mean.astype(float)
+    x = np.asarray(S, dtype=float) * factor
+    if integer:
+        return np.maximum(np.round(x), np.ceil(low - 1e-9))
+    return np.maximum(x, low)
+
+
+def _play_rows(data: ProgramData, items: np.ndarray, S: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Scenario costs (rows, N) of (item, S, K) rows, in chunks of :data:`PLAY_CELLS`."""
+    out = np.empty((items.size, data.n_scenarios))
+    step = max(1, PLAY_CELLS // max(1, data.n_scenarios))
+    for a in range(0, items.size, step):
+        b = min(items.size, a + step)
+        play = play_plan(data, S[a:b], K[a:b], items=items[a:b], directions=VALUES_ONLY)
+        out[a:b] = play.cost
+    return out
+
+
+def heuristic_levels(instance: Instance) -> dict[str, np.ndarray]:
+    """Base-stock levels of the heuristics marked on the curves (:data:`HEURISTIC_MARKS`)."""
+    return {
+        "jit": cover_policy(instance, 0.0).base_stock,
+        "jic_2": cover_policy(instance, 2.0).base_stock,
+        "classic_95": classic_policy(instance, 95.0).base_stock,
+        "newsvendor": newsvendor_policy(instance).base_stock,
+    }
+
+
+def explain_plan(
+    instance: Instance,
+    data: ProgramData,
+    base_stock: np.ndarray,
+    reserved: np.ndarray,
+    *,
+    eval_scenarios: int | None = None,
+    seed: int | None = None,
+    curve_items: int = CURVE_ITEMS,
+    covers: Sequence[float] = SWEEP_COVERS,
+    plan_is_free: bool = False,
+) -> Explanation:
+    r"""Explain the plan :math:`(S, K)` item by item (see the module docstring).
+
+    Parameters
+    ----------
+    data : ProgramData
+        The optimisation scenarios (for the outage split).
+    eval_scenarios : int, optional
+        Fresh scenarios of the pricing: default the headline's first batch,
+        ``max(100, plan.scenarios)``.
+    seed : int, optional
+        Root seed (default ``plan.seed``).
+    curve_items : int
+        Items whose cost curve is drawn (largest expected cost first).
+    plan_is_free : bool
+        See :func:`outage_split`.
+    """
+    it = instance.items
+    n = len(it)
+    integer = bool(instance.plan.integer)
+    S = np.asarray(base_stock, dtype=float)
+    K = np.where(data.reserves, np.asarray(reserved, dtype=float), 0.0)
+    mean = it.demand_mean.astype(float)
+    cycle = (it.lead_time + 1) * mean
+    ss = S - cycle
+    t0 = time.perf_counter()
+    outage, _, without = outage_split(data, S, K, integer=integer, plan_is_free=plan_is_free)
+    t1 = time.perf_counter()
+
+    m = int(eval_scenarios or max(100, instance.plan.scenarios))
+    seed = instance.plan.seed if seed is None else int(seed)
+    fresh = generate_scenarios(instance, m, seed=seed, stream=batch_stream(0))
+    pdata = fixed_plan_data(program_data(instance, fresh, consume=True))
+    del fresh
+    marks = heuristic_levels(instance)
+    minus, plus = _levels(instance, S, 1 - STEP, integer), _levels(instance, S, 1 + STEP, integer)
+    sweep_S = [cycle + float(k) * mean for k in covers]
+    blocks = [S, minus, plus, *marks.values(), *sweep_S]
+    items = np.tile(np.arange(n), len(blocks))
+    cost = _play_rows(pdata, items, np.concatenate(blocks), np.tile(K, len(blocks)))
+    cost = cost.reshape(len(blocks), n, -1)  # (block, item, scenario)
+    p = pdata.probability
+    expected = cost @ p  # (block, item)
+    at, lo, hi = expected[0], expected[1], expected[2]
+
+    def paired(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        d = cost[k] - cost[0]
+        ivs = [mean_ci(row, p) for row in d]
+        return (
+            np.array([iv.mean for iv in ivs]),
+            np.array([iv.low for iv in ivs]),
+            np.array([iv.high for iv in ivs]),
+        )
+
+    dm, dm_lo, dm_hi = paired(1)
+    dp, dp_lo, dp_hi = paired(2)
+    ratio = newsvendor_fractile(instance)
+    pen, h = it.stockout_penalty.astype(float), instance.holding_cost.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        to_holding = np.where(h > 0, pen / h, np.inf)
+    table = pd.DataFrame(
+        {
+            "item": it.name,
+            "critical_ratio": ratio,
+            "penalty_to_holding": to_holding,
+            "base_stock": S,
+            "safety_stock": ss,
+            "demand_buffer": ss - outage,
+            "outage_buffer": outage,
+            "level_without_outages": without,
+            "minus_10_level": minus,
+            "plus_10_level": plus,
+            "cost": at,
+            "minus_10_cost": lo,
+            "plus_10_cost": hi,
+            "minus_10_delta": dm,
+            "minus_10_delta_low": dm_lo,
+            "minus_10_delta_high": dm_hi,
+            "plus_10_delta": dp,
+            "plus_10_delta_low": dp_lo,
+            "plus_10_delta_high": dp_hi,
+        }
+    )
+    tot = cost[0].sum(axis=0)  # the plan's portfolio cost per fresh scenario
+    table["tail_cost"] = tail_means(cost[0], tot, p, instance.risk.cvar_alpha)
+    table["explanation"] = [
+        sentence(r, instance.plan.unit, instance.plan.currency) for r in table.itertuples()
+    ]
+    # JIT -> JIC sweep, portfolio totals with their intervals, then the plan itself
+    rows = []
+    first = 3 + len(marks)
+    for j, k in enumerate(covers):
+        iv = mean_ci(cost[first + j].sum(axis=0), p)
+        rows.append({"policy": f"cover {k:g}", "cover": float(k), "expected_cost": iv.mean,
+                     "ci_low": iv.low, "ci_high": iv.high})  # fmt: skip
+    iv = mean_ci(cost[0].sum(axis=0), p)
+    rows.append({"policy": "plan", "cover": float("nan"), "expected_cost": iv.mean,
+                 "ci_low": iv.low, "ci_high": iv.high})  # fmt: skip
+    sweep = pd.DataFrame(rows)
+    item_marks = {
+        str(it.name[i]): {"plan": float(S[i]), **{k: float(v[i]) for k, v in marks.items()}}
+        for i in range(n)
+    }
+    curves = _curves(instance, pdata, S, K, at, marks, curve_items, integer)
+    t2 = time.perf_counter()
+    log.info("explanation: split %.2f s, pricing %.2f s on %d scenarios", t1 - t0, t2 - t1, m)
+    return Explanation(table, curves, item_marks, sweep, m, {"split": t1 - t0, "pricing": t2 - t1})
+
+
+def _curves(
+    instance: Instance,
+    pdata: ProgramData,
+    S: np.ndarray,
+    K: np.ndarray,
+    cost: np.ndarray,
+    marks: dict[str, np.ndarray],
+    count: int,
+    integer: bool,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Price the cost curves of the ``count`` costliest items against their level."""
+    if count <= 0:
+        return {}
+    top = np.argsort(-cost, kind="stable")[:count]
+    low = instance.items.lead_time * instance.items.demand_mean.astype(float)
+    levels = []
+    for i in top:
+        marked = [S[i], *(v[i] for v in marks.values())]
+        a = max(low[i], 0.6 * min(marked))
+        b = max(1.4 * max(marked), a + 2.0)
+        grid = np.linspace(a, b, CURVE_POINTS)
+        if integer:
+            grid = np.unique(np.maximum(np.round(grid), np.ceil(low[i] - 1e-9)))
+        levels.append(np.union1d(grid, [S[i]]))
+    items = np.concatenate([np.full(g.size, i) for i, g in zip(top, levels, strict=True)])
+    costs = _play_rows(pdata, items, np.concatenate(levels), K[items]) @ pdata.probability
+    out, at = {}, 0
+    for i, g in zip(top, levels, strict=True):
+        out[str(instance.items.name[i])] = (g, costs[at : at + g.size])
+        at += g.size
+    return out
+
+
+def tail_means(item_cost: np.ndarray, total: np.ndarray, p: np.ndarray, alpha: float) -> np.ndarray:
+    r"""Each item's mean cost in the portfolio's worst :math:`1-\alpha` of scenarios.
+
+    The scenarios are those whose total :math:`C_w = \sum_i C_{i,w}` is at or above its
+    :math:`\alpha`-quantile (the CVaR tail); the items' tail means add up to the mean
+    total there, so each one's share says how much of the risk it carries.
+    """
+    order = np.argsort(-total, kind="stable")
+    mass = np.cumsum(p[order])
+    keep = order[: int(np.searchsorted(mass, 1.0 - alpha - 1e-12)) + 1]
+    w = p[keep] / p[keep].sum()
+    return item_cost[:, keep] @ w
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 10 or x == round(x) else f"{x:,.1f}"
+
+
+def sentence(row, unit: str | None = None, currency: str | None = None) -> str:
+    """One short sentence on why the item holds its level (a row of the table)."""
+    u = f" {unit}" if unit else " units"
+    cur = f" {currency}" if currency else ""
+    ratio = (
+        "stockouts are free"
+        if row.critical_ratio == 0
+        else f"a stockout costs {_num(row.penalty_to_holding)}x a period of holding"
+        if np.isfinite(row.penalty_to_holding)
+        else "holding is free"
+    )
+    head = (
+        f"critical ratio {row.critical_ratio:.1%} ({ratio}); safety stock "
+        f"{_num(row.safety_stock)}{u}"
+    )
+    if row.outage_buffer >= 0:
+        split = (
+            f": {_num(row.demand_buffer)} for demand variability, {_num(row.outage_buffer)} "
+            "for supplier outages"
+        )
+    else:  # outages lower the best level (sales lost in an outage need no stock after it)
+        split = (
+            f": {_num(row.demand_buffer)} for demand variability, less "
+            f"{_num(-row.outage_buffer)} because of supplier outages"
+        )
+    costs = (
+        f"; 10% less stock costs {row.minus_10_delta:+,.0f}{cur} a horizon, 10% more "
+        f"{row.plus_10_delta:+,.0f}{cur}"
+    )
+    return head + split + costs + "."
+
+
+def plan_is_free(instance: Instance, data: ProgramData, solution) -> bool:
+    """Whether ``solution`` is the per-item causal search's answer on ``data``.
+
+    The causal engine on a program without plan rows or CVaR blend, every item searched
+    (no time limit cut it short).
+    """
+    details = getattr(solution, "details", None) or {}
+    return (
+        instance.plan.recourse == "causal"
+        and getattr(solution, "engine", "") == "causal"
+        and data.is_separable
+        and "items_searched" not in details
+    )

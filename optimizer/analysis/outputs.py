@@ -1,0 +1,132 @@
+"""The files of a run beyond plan.csv and summary.json: report.html and plan.xlsx.
+
+:func:`solve_files` and :func:`compare_files` gather what ``stockplan solve`` and
+``stockplan compare`` write, so :func:`optimizer.report.write_outputs` can put them in
+place all-or-nothing: with a report or a workbook asked for, the plan is explained item by
+item first (:func:`optimizer.analysis.explain.explain_plan`), and its time is recorded
+in the summary (``explanation_seconds``, ``report_seconds``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from optimizer.analysis.explain import Explanation, explain_plan, plan_is_free
+from optimizer.instance import Instance
+from optimizer.report.workbook import results_workbook
+
+log = logging.getLogger(__name__)
+
+
+def wants_workbook(instance: Instance, xlsx: bool | None) -> bool:
+    """``--xlsx`` / ``--no-xlsx``, or by default whether the instance was read from a workbook."""
+    if xlsx is not None:
+        return bool(xlsx)
+    return str(getattr(instance, "source", "") or "").lower().endswith((".xlsx", ".xlsm"))
+
+
+def _explain(instance: Instance, result: Any) -> Explanation | None:
+    data = result.data
+    if data.demand.size == 0 or not np.isfinite(data.demand.flat[0]):
+        log.warning("no explanation: the scenarios are not held here (a cluster run)")
+        return None
+    seed = result.summary.get("seed", instance.plan.seed)
+    batch = result.headline.totals[0] if result.headline and result.headline.totals else None
+    sol = result.solution
+    return explain_plan(
+        instance.with_plan(seed=int(seed)),
+        data,
+        sol.base_stock,
+        sol.reserved,
+        eval_scenarios=batch,
+        plan_is_free=plan_is_free(instance, data, sol),
+    )
+
+
+def solve_files(
+    instance: Instance, result: Any, *, report: bool = False, xlsx: bool | None = None
+) -> dict[str, Any]:
+    """Gather the files of ``stockplan solve``: plan.csv, summary.json, report.html, plan.xlsx.
+
+    Parameters
+    ----------
+    result : PlanResult
+        :func:`optimizer.planning.make_plan`'s answer.
+    report : bool
+        Add ``report.html``.
+    xlsx : bool, optional
+        Add ``plan.xlsx``; default: when the instance was read from a workbook.
+    """
+    files: dict[str, Any] = {"plan.csv": result.plan, "summary.json": result.summary}
+    book = wants_workbook(instance, xlsx)
+    if not (report or book):
+        return files
+    t0 = time.perf_counter()
+    explanation = _explain(instance, result)
+    t1 = time.perf_counter()
+    result.summary["explanation_seconds"] = t1 - t0
+    if report:
+        from optimizer.report.html import render_report
+
+        headline = result.headline
+        files["report.html"] = render_report(
+            title=instance.name,
+            description=instance.description,
+            summary=result.summary,
+            plan=result.plan,
+            scenario_cost=None if headline is None else headline.evaluation.scenario_cost,
+            explanation=explanation,
+            unit=instance.plan.unit,
+            currency=instance.plan.currency,
+        )
+        result.summary["report_seconds"] = time.perf_counter() - t1
+    if book:
+        files["plan.xlsx"] = results_workbook(
+            result.plan,
+            result.summary,
+            None if explanation is None else explanation.table,
+            integer=instance.plan.integer,
+        )
+    return files
+
+
+def compare_files(comparison: Any, *, report: bool = False) -> dict[str, Any]:
+    """Gather the files of ``stockplan compare`` beyond comparison.csv and plans/: report.html."""
+    if not report:
+        return {}
+    from optimizer.report.html import comparison_summary, render_report
+
+    instance = comparison.instance
+    rp = comparison.policy("stochastic")
+    explanation = scenario_cost = None
+    if rp is not None and rp.data is not None:
+        explanation = explain_plan(
+            instance,
+            rp.data,
+            rp.base_stock,
+            rp.reserved,
+            eval_scenarios=comparison.eval_scenarios,
+            seed=comparison.seed,
+            plan_is_free=plan_is_free(instance, rp.data, rp.solution),
+        )
+        scenario_cost = comparison.evaluations["stochastic"].causal.scenario_cost
+    plan = comparison.plans.get("stochastic")
+    if plan is None:
+        plan = next(iter(comparison.plans.values()))
+    return {
+        "report.html": render_report(
+            title=f"{instance.name}: policies compared",
+            description=instance.description,
+            summary=comparison_summary(comparison.table, comparison.eval_scenarios),
+            plan=plan,
+            scenario_cost=scenario_cost,
+            explanation=explanation,
+            comparison=comparison.table,
+            unit=instance.plan.unit,
+            currency=instance.plan.currency,
+        )
+    }
