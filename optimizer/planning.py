@@ -16,11 +16,12 @@ import pandas as pd
 
 from optimizer.analysis.diagnostics import Diagnostics, compute_diagnostics
 from optimizer.analysis.headline import MAX_EVAL_SCENARIOS, Headline, honest_cost
-from optimizer.engines.base import SolutionStatus, SolveConfig, SolveRequest
+from optimizer.engines.base import SolutionStatus, SolveConfig, SolveRequest, SolveStatus
 from optimizer.engines.dispatch import Solution, require_plan, solve_program
 from optimizer.engines.rounding import whole_solution
+from optimizer.errors import InfeasiblePlanError, NoPlanError
 from optimizer.instance import Instance
-from optimizer.program.data import ProgramData, program_data
+from optimizer.program.data import ProgramData, program_data, program_skeleton
 from optimizer.report import plan_table, posture, versions
 from optimizer.report.history_columns import history_summary
 from optimizer.scenarios import generate_scenarios
@@ -51,6 +52,7 @@ def make_plan(
     max_eval_scenarios: int = MAX_EVAL_SCENARIOS,
     with_diagnostics: bool = True,
     progress: Progress | None = None,
+    cluster: str | None = None,
 ) -> PlanResult:
     """Compute the stochastic plan of ``instance``, its honest cost and its diagnostics.
 
@@ -69,6 +71,11 @@ def make_plan(
         diagnostics.
     with_diagnostics : bool
         Also compute EV, EEV, VSS, WS, EVPI and the plan's hindsight bound.
+    cluster : str, optional
+        Run the item-separable work on a Dask cluster: a scheduler address
+        (``tcp://host:8786``) or ``local:N`` (:func:`optimizer.engines.executors.open_cluster`).
+        The scenarios are generated on the workers, chunk by chunk; the plan is the
+        single-machine plan.
 
     Raises
     ------
@@ -85,6 +92,14 @@ def make_plan(
             **{k: v for k, v in (("scenarios", scenarios), ("seed", seed)) if v is not None}
         )
     request = SolveRequest(recourse=instance.plan.recourse, integer=instance.plan.integer)
+    if cluster is not None:
+        from optimizer.engines.executors import open_cluster  # dask only when asked for
+
+        with open_cluster(cluster) as client:
+            return _make_plan_on(
+                client, instance, config, request, eval_scenarios, max_eval_scenarios,
+                with_diagnostics, say,
+            )  # fmt: skip
     t0 = time.perf_counter()
     say("sampling scenarios")
     data = program_data(instance, generate_scenarios(instance), consume=True)
@@ -126,6 +141,77 @@ def make_plan(
             "total_seconds": time.perf_counter() - t0,
         },
     )
+    return PlanResult(table, summary, sol, data, diag, headline)
+
+
+def _make_plan_on(
+    client,
+    instance: Instance,
+    config: SolveConfig,
+    request: SolveRequest,
+    eval_scenarios: int | None,
+    max_eval_scenarios: int,
+    with_diagnostics: bool,
+    say: Progress,
+) -> PlanResult:
+    """:func:`make_plan` with the items in chunks on the cluster of ``client``."""
+    from optimizer.analysis.cluster_diagnostics import cluster_diagnostics
+    from optimizer.engines.executors import DaskItems
+
+    t0 = time.perf_counter()
+    say("generating the scenarios on the cluster's workers")
+    work = DaskItems(client, instance)
+    try:
+        data = program_skeleton(instance)
+        t_scen = time.perf_counter() - t0
+        say(f"solving {data.n_items} items x {data.n_scenarios} scenarios on the cluster")
+        sol = solve_program(data, config, request, work=work)
+        if not sol.has_plan:
+            raise (
+                InfeasiblePlanError(f"the stocking program is infeasible ({sol.message})")
+                if sol.outcome is SolveStatus.INFEASIBLE
+                else NoPlanError(f"no plan within the limits: {sol.outcome.value} ({sol.message})")
+            )
+        t1 = time.perf_counter()
+        say("pricing the plan causally on fresh scenarios (on the workers)")
+        S, K, seed = sol.base_stock, sol.reserved, instance.plan.seed
+        headline = honest_cost(
+            instance,
+            S,
+            K,
+            batch=eval_scenarios,
+            max_scenarios=max_eval_scenarios,
+            seed=seed,
+            play_batch=lambda size, stream: work.fresh_batch(S, K, size, seed, stream),
+        )
+        t2 = time.perf_counter()
+        diag = None
+        if with_diagnostics:
+            say("diagnostics: EV, EEV, WS, hindsight bound (item by item on the workers)")
+            diag = cluster_diagnostics(work, instance, data, sol, config=config, request=request)
+        t3 = time.perf_counter()
+    finally:
+        work.close()
+    table = plan_table(instance, S, K, headline.evaluation)
+    summary = build_summary(
+        instance,
+        data,
+        sol,
+        diag,
+        headline,
+        table,
+        {
+            "scenarios_seconds": t_scen,
+            "plan_seconds": t1 - t0,
+            "headline_seconds": t2 - t1,
+            "diagnostics_seconds": t3 - t2,
+            "total_seconds": time.perf_counter() - t0,
+        },
+    )
+    summary["cluster"] = {
+        "workers": len(client.scheduler_info(n_workers=-1).get("workers", {})),
+        "chunks": len(work.chunks),
+    }
     return PlanResult(table, summary, sol, data, diag, headline)
 
 
