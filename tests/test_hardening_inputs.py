@@ -68,21 +68,21 @@ def test_an_extreme_item_cell_is_refused_where_it_is(
         case.cell(1, "emergency_premium", "1")
     case.cell(1, column, value)
     p = only_problem(case.write())
-    check(p, "items.csv", row=1, item="A", column=column, words=(*words, "well-conditioned"))
+    check(p, "items.csv", row=2, item="A", column=column, words=(*words, "well-conditioned"))
 
 
 @pytest.mark.parametrize("column", ["emergency_premium", "reservation_fee"])
 def test_emergency_prices_of_1e308_are_refused(case: Case, column: str) -> None:
     case.cell(2, "emergency_premium", "1").cell(2, column, "1e308")
     p = only_problem(case.write())
-    check(p, "items.csv", row=2, item="B", column=column, words=("at most 1e+09",))
+    check(p, "items.csv", row=3, item="B", column=column, words=("at most 1e+09",))
 
 
 def test_an_explicit_demand_of_1e308_is_refused_in_its_row(case: Case) -> None:
     explicit_case(case)
     case.scenarios["demand.csv"][4]["demand"] = "1e308"
     p = only_problem(case.write())
-    check(p, "scenarios/demand.csv", row=5, item="B", column="demand", words=("at most 1e+09",))
+    check(p, "scenarios/demand.csv", row=6, item="B", column="demand", words=("at most 1e+09",))
 
 
 def test_volume_1e300_with_storage_1e308_names_both(case: Case) -> None:
@@ -154,7 +154,7 @@ def test_a_recovery_that_implies_an_endless_warmup_is_refused(case: Case, beta: 
     check(
         p,
         "suppliers.csv",
-        row=2,
+        row=3,
         item="far",
         column="recovery_prob",
         words=("default warm-up of item 'B'", f"more than the {MAX_HORIZON}", "[plan] warmup"),
@@ -187,7 +187,7 @@ def test_a_lead_time_whose_warmup_does_not_fit_is_named(case: Case) -> None:
     case.cell(2, "lead_time", "1000")
     case.plan["periods"] = 3000
     p = only_problem(case.write())
-    check(p, "items.csv", row=2, item="B", column="lead_time", words=("lead_time = 1000",))
+    check(p, "items.csv", row=3, item="B", column="lead_time", words=("lead_time = 1000",))
 
 
 def test_warmup_and_periods_together_must_fit(case: Case) -> None:
@@ -366,7 +366,7 @@ def test_control_characters_in_names_are_refused(
     file = f"{table}.csv"
     found = problems_of(case.write())
     p = find(found, file, column, "control character")
-    assert p.row == row and "printable" in p.rule
+    assert p.row == row + 1 and "printable" in p.rule
     assert "\0" not in str(p) and "\x1b" not in str(p) and "\u202e" not in str(p)
 
 

@@ -102,7 +102,7 @@ def test_volume_cell_required_with_storage_capacity(case: Case) -> None:
     for row, volume in enumerate(["1", "", "0.5"], start=1):
         case.cell(row, "volume", volume)
     p = only_problem(case.write())
-    check(p, "items.csv", row=2, item="B", column="volume", words=("required", "storage_capacity"))
+    check(p, "items.csv", row=3, item="B", column="volume", words=("required", "storage_capacity"))
 
 
 @pytest.mark.parametrize(
@@ -142,31 +142,31 @@ def test_bad_item_cell(
         case.cell(2, key, other)
     case.cell(2, column, value)
     p = only_problem(case.write())
-    check(p, "items.csv", row=2, item="B", column=column, words=(column, *words))
+    check(p, "items.csv", row=3, item="B", column=column, words=(column, *words))
 
 
 def test_unknown_supplier(case: Case) -> None:
     p = only_problem(case.cell(3, "supplier", "mars").write())
-    check(p, "items.csv", row=3, item="C", column="supplier", words=("'mars'", "suppliers.csv"))
+    check(p, "items.csv", row=4, item="C", column="supplier", words=("'mars'", "suppliers.csv"))
 
 
 def test_empty_supplier(case: Case) -> None:
     p = only_problem(case.cell(3, "supplier", "").write())
-    check(p, "items.csv", row=3, item="C", column="supplier", words=("empty",))
+    check(p, "items.csv", row=4, item="C", column="supplier", words=("empty",))
 
 
 @pytest.mark.parametrize(("mean", "std"), [("4", "2"), ("4", "1"), ("0", "0")])
 def test_negbin_needs_variance_above_mean(case: Case, mean: str, std: str) -> None:
     case.cell(2, "demand_dist", "negbin").cell(2, "demand_mean", mean).cell(2, "demand_std", std)
     p = only_problem(case.write())
-    check(p, "items.csv", row=2, item="B", column="demand_std", words=("variance > mean",))
+    check(p, "items.csv", row=3, item="B", column="demand_std", words=("variance > mean",))
 
 
 @pytest.mark.parametrize("dist", ["gamma", "lognormal"])
 def test_skewed_demand_needs_positive_mean(case: Case, dist: str) -> None:
     case.cell(2, "demand_dist", dist).cell(2, "demand_mean", "0")
     p = only_problem(case.write())
-    check(p, "items.csv", row=2, item="B", column="demand_mean", words=(dist, "demand_mean > 0"))
+    check(p, "items.csv", row=3, item="B", column="demand_mean", words=(dist, "demand_mean > 0"))
 
 
 @pytest.mark.parametrize("column", ["emergency_capacity", "reservation_fee"])
@@ -176,7 +176,7 @@ def test_emergency_field_needs_premium(case: Case, column: str) -> None:
     check(
         p,
         "items.csv",
-        row=1,
+        row=2,
         item="A",
         column=column,
         words=(f"{column} needs an emergency_premium",),
@@ -197,10 +197,10 @@ def test_emergency_field_needs_premium(case: Case, column: str) -> None:
 def test_bad_supplier_cell(case: Case, column: str, value: str, words: tuple[str, ...]) -> None:
     case.cell(2, column, value, table="suppliers")
     p = only_problem(case.write())
-    check(p, "suppliers.csv", row=2, item="far", column=column, words=(column, *words))
+    check(p, "suppliers.csv", row=3, item="far", column=column, words=(column, *words))
 
 
 def test_supplier_that_never_recovers(case: Case) -> None:
     case.cell(2, "recovery_prob", "0", table="suppliers")
     p = only_problem(case.write())
-    check(p, "suppliers.csv", row=2, item="far", column="recovery_prob", words=("never recovers",))
+    check(p, "suppliers.csv", row=3, item="far", column="recovery_prob", words=("never recovers",))

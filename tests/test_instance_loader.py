@@ -146,13 +146,13 @@ def test_all_problems_are_reported_together(case: Case) -> None:
     assert len(found) == 6, "\n".join(map(str, found))
     find(found, "instance.toml", "plan.perods", "unknown key")
     find(found, "instance.toml", "plan.seed", "0 or more")
-    assert find(found, "items.csv", "unit_cost", "must be a number").row == 1
+    assert find(found, "items.csv", "unit_cost", "must be a number").row == 2
     assert find(found, "items.csv", "lead_time", "whole number").item == "C"
     find(found, "suppliers.csv", "recovery_prob", "never recovers")
-    assert find(found, "suppliers.csv", "supplier", "duplicate").row == 3
+    assert find(found, "suppliers.csv", "supplier", "duplicate").row == 4
     message = str(info.value)
     assert "6 problem(s)" in message
-    assert "items.csv, row 1, item 'A', column 'unit_cost'" in message
+    assert "items.csv, row 2, item 'A', column 'unit_cost'" in message
 
 
 def test_error_exit_code() -> None:

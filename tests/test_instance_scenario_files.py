@@ -107,10 +107,10 @@ def test_duplicate_demand_row(explicit: Case) -> None:
     check(
         p,
         "scenarios/demand.csv",
-        row=len(rows),
+        row=len(rows) + 1,
         item="A",
         column="item",
-        words=("duplicate", "'high'", "period 2", "row 4"),
+        words=("duplicate", "'high'", "period 2", "row 5"),
     )
 
 
@@ -133,7 +133,7 @@ def test_bad_demand_cell(explicit: Case, column: str, value: str, words: tuple[s
     rows.pop()  # keep the table complete except for the bad cell
     found = problems_of(explicit.write())
     p = find(found, "scenarios/demand.csv", column, words[0])
-    check(p, "scenarios/demand.csv", row=2, item="B", column=column, words=words)
+    check(p, "scenarios/demand.csv", row=3, item="B", column=column, words=words)
 
 
 def test_unknown_item_in_demand(explicit: Case) -> None:
@@ -144,7 +144,7 @@ def test_unknown_item_in_demand(explicit: Case) -> None:
     check(
         p,
         "scenarios/demand.csv",
-        row=len(rows) - 1,
+        row=len(rows),
         item="Z",
         column="item",
         words=("unknown item 'Z'", "items.csv", "2 rows"),
@@ -159,7 +159,7 @@ def test_unknown_supplier_in_supply(explicit: Case) -> None:
     check(
         p,
         "scenarios/supply.csv",
-        row=len(rows),
+        row=len(rows) + 1,
         item="mars",
         column="supplier",
         words=("unknown supplier 'mars'",),
@@ -174,7 +174,7 @@ def test_unknown_scenario_in_supply(explicit: Case) -> None:
     check(
         p,
         "scenarios/supply.csv",
-        row=len(rows),
+        row=len(rows) + 1,
         item="far",
         column="scenario",
         words=("'mid'", "not in scenarios/demand.csv"),
@@ -189,7 +189,7 @@ def test_bad_up_value(explicit: Case, value: str, words: tuple[str, ...]) -> Non
     rows[3]["up"] = value
     explicit.scenarios["supply.csv"] = rows
     p = only_problem(explicit.write())
-    check(p, "scenarios/supply.csv", row=4, item="far", column="up", words=words)
+    check(p, "scenarios/supply.csv", row=5, item="far", column="up", words=words)
 
 
 def test_incomplete_supply(explicit: Case) -> None:
@@ -208,12 +208,12 @@ def test_incomplete_supply(explicit: Case) -> None:
 @pytest.mark.parametrize(
     ("rows", "column", "row", "words"),
     [
-        ([("high", "1.5"), ("low", "-0.5")], "probability", 1, ("between 0 and 1",)),
+        ([("high", "1.5"), ("low", "-0.5")], "probability", 2, ("between 0 and 1",)),
         ([("high", "0.5"), ("low", "0.4")], "probability", None, ("sum to 0.9", "not 1")),
-        ([("high", "0.5"), ("low", "0.5"), ("mid", "0")], "scenario", 3, ("'mid'", "not in")),
+        ([("high", "0.5"), ("low", "0.5"), ("mid", "0")], "scenario", 4, ("'mid'", "not in")),
         ([("high", "1")], "scenario", None, ("1 scenario(s)", "'low'", "no probability")),
-        ([("high", "0.5"), ("high", "0.5")], "scenario", 2, ("duplicate",)),
-        ([("high", "x"), ("low", "1")], "probability", 1, ("must be a number",)),
+        ([("high", "0.5"), ("high", "0.5")], "scenario", 3, ("duplicate",)),
+        ([("high", "x"), ("low", "1")], "probability", 2, ("must be a number",)),
     ],
 )
 def test_bad_probability(

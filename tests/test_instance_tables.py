@@ -45,7 +45,7 @@ def test_row_with_extra_cells(case: Case) -> None:
     lines[2] += ",surplus"
     (folder / "items.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     p = only_problem(folder)
-    check(p, "items.csv", row=2, words=("8 cells", "7 columns"))
+    check(p, "items.csv", row=3, words=("8 cells", "7 columns"))
 
 
 def test_unterminated_quote(case: Case) -> None:
@@ -97,8 +97,17 @@ def test_unnamed_item_column(case: Case) -> None:
     folder = case.write()
     lines = (folder / "items.csv").read_text(encoding="utf-8").splitlines()
     lines = [line + "," for line in lines]
+    lines[2] += "surplus"
     (folder / "items.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     check(only_problem(folder), "items.csv", words=("column 8 has no name",))
+
+
+def test_unnamed_empty_column_is_ignored(case: Case) -> None:
+    """A spreadsheet writes a trailing separator for an empty, formatted column."""
+    folder = case.write()
+    lines = (folder / "items.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "items.csv").write_text("\n".join(f"{x}," for x in lines) + "\n", encoding="utf-8")
+    assert list(load_instance(folder).items.name) == ["A", "B", "C"]
 
 
 def test_many_bad_rows_are_capped(case: Case) -> None:
@@ -112,18 +121,18 @@ def test_many_bad_rows_are_capped(case: Case) -> None:
 def test_duplicate_item_id(case: Case) -> None:
     case.cell(3, "item", "A")
     p = only_problem(case.write())
-    check(p, "items.csv", row=3, item="A", column="item", words=("duplicate", "row 1"))
+    check(p, "items.csv", row=4, item="A", column="item", words=("duplicate", "row 2"))
 
 
 def test_empty_item_id(case: Case) -> None:
     p = only_problem(case.cell(2, "item", "  ").write())
-    check(p, "items.csv", row=2, column="item", words=("empty",))
+    check(p, "items.csv", row=3, column="item", words=("empty",))
 
 
 def test_duplicate_supplier(case: Case) -> None:
     case.suppliers.append(dict(case.suppliers[0]))
     p = only_problem(case.write())
-    check(p, "suppliers.csv", row=3, item="near", column="supplier", words=("duplicate", "row 1"))
+    check(p, "suppliers.csv", row=4, item="near", column="supplier", words=("duplicate", "row 2"))
 
 
 @pytest.mark.parametrize("column", ["supplier", "disruption_prob", "recovery_prob"])

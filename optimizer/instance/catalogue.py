@@ -18,12 +18,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from optimizer.errors import quoted
 from optimizer.instance.layout import (
     ITEM_OPTIONAL,
     ITEM_REQUIRED,
     ITEMS_FILE,
+    PLAN_COLUMNS,
     RATE_COLUMNS,
     SUPPLIER_COLUMNS,
     SUPPLIERS_FILE,
@@ -66,6 +68,8 @@ class SupplierDraft:
     ids: np.ndarray
     disruption_prob: np.ndarray
     recovery_prob: np.ndarray
+    lines: np.ndarray | None = None
+    """Spreadsheet row number of each supplier (None: rows 2, 3, ...)."""
 
     @property
     def names(self) -> list[str]:
@@ -108,7 +112,7 @@ def read_suppliers(
     )
     if not table.has("supplier"):
         return None
-    return SupplierDraft(ids=ids, disruption_prob=down, recovery_prob=up)
+    return SupplierDraft(ids=ids, disruption_prob=down, recovery_prob=up, lines=table.lines)
 
 
 # --------------------------------------------------------------------------------------
@@ -142,6 +146,10 @@ class ItemDraft:
     dist: np.ndarray
     values: dict[str, np.ndarray]
     given: dict[str, np.ndarray]
+    lines: np.ndarray | None = None
+    """Spreadsheet row number of each item (None: rows 2, 3, ...)."""
+    master: pd.DataFrame | None = None
+    """Item-master columns of ``items.csv`` (text), one row per item row."""
 
     @property
     def names(self) -> list[str]:
@@ -174,6 +182,8 @@ def read_items(
         required=tuple(c for c in ITEM_REQUIRED if c not in fitted),
         optional=(*fitted, *ITEM_OPTIONAL),
         purpose="one row per item",
+        extras=True,
+        reserved=PLAN_COLUMNS,
     )
     if table is None:
         return None
@@ -189,6 +199,7 @@ def read_items(
     }  # fmt: skip
     given = {column: table.text(column) != "" for column in (*_ITEM_NUMBERS, "demand_dist")}
     draft = ItemDraft(ids=ids, supplier=supplier, dist=dist, values=values, given=given)
+    draft.lines, draft.master = table.lines, table.extras
     _check_distributions(table, draft, problems, from_history=from_history)
     _check_emergency(table, draft, problems)
     _check_volume(table, draft, settings, problems)
@@ -272,7 +283,7 @@ def _check_distributions(
             "%s row %d, item %r: poisson demand ignores demand_std = %s; its standard "
             "deviation is sqrt(demand_mean) = %s",
             ITEMS_FILE,
-            r + 1,
+            table.line(int(r)),
             table.label(int(r)),
             fmt(std[r]),
             fmt(root[r]),
@@ -423,6 +434,20 @@ def build_items(draft: ItemDraft, settings: Settings) -> Items:
         volume=np.where(draft.given["volume"], v["volume"], 0.0),
         **rates,
     )
+
+
+def build_item_master(draft: ItemDraft) -> pd.DataFrame | None:
+    """Return the item-master columns of ``items.csv`` as text, by item name (None: none).
+
+    Columns keep their names and order as written; cells are the stripped text (``""``
+    where empty).  See :attr:`Instance.item_master
+    <optimizer.instance.types.Instance.item_master>`.
+    """
+    if draft.master is None or draft.master.shape[1] == 0:
+        return None
+    master = draft.master.copy()
+    master.index = pd.Index([str(x) for x in draft.ids], name="item")
+    return master
 
 
 def build_suppliers(draft: SupplierDraft) -> Suppliers:

@@ -50,5 +50,44 @@ ITEM_OPTIONAL = (
 )
 RATE_COLUMNS = ("capital_rate", "storage_rate", "obsolescence_rate")
 """Per-item carrying rates; an empty cell takes the ``[plan]`` rate of the same name."""
+TEXT_COLUMNS = frozenset({"item", "supplier", "scenario", "demand_dist"})
+"""Known columns that hold names, not numbers (every other known column is numeric)."""
+PLAN_COLUMNS = (
+    "item",
+    "supplier",
+    "posture",
+    "base_stock",
+    "safety_stock",
+    "cover_periods",
+    "reserved_capacity",
+    "expected_fill_rate",
+    "avg_on_hand",
+    "capital_tied_up",
+    "expected_stockout_units",
+    "expected_emergency_units",
+    "expected_cost",
+    "storage_cost",
+    "capital_cost",
+    "obsolescence_cost",
+    "stockout_cost",
+    "emergency_cost",
+    "reservation_cost",
+    "order_up_to",
+    "reorder_point",
+    "safety_stock_units",
+    "safety_stock_periods",
+    "unit",
+    "currency",
+    "explanation",
+    "demand_model",
+    "demand_class",
+    "fit_pvalue",
+    "fit_mean",
+    "fit_std",
+    "forecast_mean",
+)
+"""Columns ``plan.csv`` may get from stockplan (``optimizer.report.plan_table``, with room
+for the ERP fields): an item-master column of ``items.csv`` may not take one of these
+names, so the plan can carry it unchanged beside them."""
 SUPPLIER_COLUMNS = ("supplier", "disruption_prob", "recovery_prob")
 PROBABILITY_COLUMNS = ("scenario", "probability")

@@ -148,7 +148,7 @@ def _refuse_default_warmup(
             f"with {periods} costed periods that is more than the {MAX_HORIZON} simulated "
             f"periods the model can carry; raise recovery_prob to at least {need:.3g} or set "
             "[plan] warmup",
-            row=code + 1,
+            row=int(suppliers.lines[code]) if suppliers.lines is not None else code + 2,
             item=str(suppliers.ids[code]),
             column="recovery_prob",
         )
@@ -160,7 +160,7 @@ def _refuse_default_warmup(
         f"outage allowance): with {periods} costed periods that is more than the "
         f"{MAX_HORIZON} simulated periods the model can carry; shorten the lead time or set "
         "[plan] warmup",
-        row=worst + 1,
+        row=int(items.lines[worst]) if items.lines is not None else worst + 2,
         item=name,
         column="lead_time",
     )

@@ -7,8 +7,10 @@ an immutable :class:`~optimizer.instance.types.Instance`.  It runs every reader 
 (:mod:`~optimizer.instance.scenario_files`), ``history/``
 (:mod:`~optimizer.instance.history_files`) — collects *all* broken rules, then raises a
 single :class:`~optimizer.errors.InvalidInstanceError` whose
-:class:`~optimizer.errors.InputProblem` entries name the file, the 1-based data row
-(header excluded), the item / supplier / scenario and the column or TOML key of each.
+:class:`~optimizer.errors.InputProblem` entries name the file, the spreadsheet's row number
+(header line 1), the item / supplier / scenario and the column or TOML key of each.  A
+workbook (``book.xlsx``, README "Excel") holds the same tables as sheets and is read by
+:mod:`~optimizer.instance.workbook` through the same readers and rules.
 
 Explicit scenario periods run ``1..W+T`` where ``W`` is ``[plan] warmup`` or, when that is
 not given, :attr:`Instance.warmup <optimizer.instance.types.Instance.warmup>` (the rule
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from optimizer.errors import InputProblem, InvalidInstanceError
 from optimizer.instance.catalogue import (
+    build_item_master,
     build_items,
     build_suppliers,
     check_plan_against_items,
@@ -35,7 +38,8 @@ from optimizer.instance.limits import check_cells, check_horizon
 from optimizer.instance.paths import check_paths
 from optimizer.instance.problems import Problems
 from optimizer.instance.scenario_files import read_explicit
-from optimizer.instance.settings import UNKNOWN, read_settings
+from optimizer.instance.settings import UNKNOWN
+from optimizer.instance.tables import FolderTables, Source
 from optimizer.instance.types import Instance
 
 logger = logging.getLogger(__name__)
@@ -60,13 +64,37 @@ def _locate(path: Path) -> tuple[Path, Path]:
     raise InvalidInstanceError([InputProblem(file=str(path), rule=rule)])
 
 
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+"""Suffixes read as a workbook (README, "Excel"); only ``.xlsx`` and ``.xlsm`` are read,
+the others are refused with the way to save them."""
+
+
+def _open(path: Path, *, follow_links: bool) -> Source:
+    """Where the instance at ``path`` comes from: its folder, or a workbook.
+
+    Raises
+    ------
+    InvalidInstanceError
+        When there is nothing to read, or a path is refused (:mod:`~optimizer.instance.paths`).
+    """
+    if path.suffix.lower() in WORKBOOK_SUFFIXES:
+        from optimizer.instance.workbook import open_workbook
+
+        return open_workbook(path, follow_links=follow_links)
+    folder, toml_path = _locate(path)
+    refused = check_paths(folder, toml_path, follow_links=follow_links)
+    if refused:
+        raise InvalidInstanceError(refused)
+    return FolderTables(folder, toml_path)
+
+
 def load_instance(path: str | Path, *, follow_links: bool = False) -> Instance:
     """Read, validate and type an instance folder (README, "Instance files").
 
     Parameters
     ----------
     path : str or Path
-        The instance folder, or the path of its ``instance.toml``.
+        The instance folder, the path of its ``instance.toml``, or a workbook ``.xlsx``.
     follow_links : bool
         Read files that are symbolic links leading outside the folder (refused by
         default, before anything is read: :mod:`~optimizer.instance.paths`).
@@ -83,16 +111,14 @@ def load_instance(path: str | Path, *, follow_links: bool = False) -> Instance:
     InvalidInstanceError
         With every broken rule (file, row, item, column, rule) when anything is wrong.
     """
-    folder, toml_path = _locate(Path(path))
-    refused = check_paths(folder, toml_path, follow_links=follow_links)
-    if refused:
-        raise InvalidInstanceError(refused)
+    tables = _open(Path(path), follow_links=follow_links)
+    folder = tables.folder
     problems = Problems()
-    settings = read_settings(toml_path, problems)
+    settings = tables.settings(problems)
     records = history_files(folder)
-    suppliers = read_suppliers(folder, problems, from_records="deliveries.csv" in records)
+    suppliers = read_suppliers(tables, problems, from_records="deliveries.csv" in records)
     from_history = bool(records & {"demand.csv", "forecast.csv"})
-    items = read_items(folder, problems, settings, suppliers, from_history=from_history)
+    items = read_items(tables, problems, settings, suppliers, from_history=from_history)
     periods = settings.value("periods")
     history = read_history(
         folder, problems, settings, items, suppliers, None if periods is UNKNOWN else periods
@@ -100,21 +126,21 @@ def load_instance(path: str | Path, *, follow_links: bool = False) -> Instance:
     check_plan_against_items(settings, items, problems)
     horizon, why = check_horizon(settings, items, suppliers, problems)
     explicit = None
-    if (folder / SCENARIO_DIR).exists():
+    if tables.exists(SCENARIO_DIR):
         item_names = items.names if items is not None else None
         supplier_names = suppliers.names if suppliers is not None else None
-        explicit = read_explicit(folder, problems, horizon, item_names, supplier_names)
+        explicit = read_explicit(tables, problems, horizon, item_names, supplier_names)
     n_explicit = len(explicit.names) if explicit is not None else None
     n_items = len(items.ids) if items is not None else None
-    if (folder / SCENARIO_DIR).exists() and explicit is None:
+    if tables.exists(SCENARIO_DIR) and explicit is None:
         n_items = None  # the scenario count is unknown: its files are broken
     check_cells(settings, n_items, horizon, n_explicit, problems, why)
     if problems.found:
         logger.debug("%s: %d problem(s)", folder, len(problems.found))
-        raise InvalidInstanceError(problems.in_file_order())
+        raise InvalidInstanceError(tables.relabel(problems.in_file_order()))
     assert items is not None and suppliers is not None  # no problems: both were read
     instance = Instance(
-        name=settings.name or folder.resolve().name,
+        name=settings.name or tables.default_name,
         description=settings.description,
         plan=settings.plan,
         items=build_items(items, settings),
@@ -122,13 +148,14 @@ def load_instance(path: str | Path, *, follow_links: bool = False) -> Instance:
         black_swan=settings.black_swan,
         risk=settings.risk,
         explicit=explicit,
-        source=str(toml_path),
+        source=tables.origin,
+        item_master=build_item_master(items),
         history=history,
     )
     logger.info(
         "loaded instance %r from %s: %d items, %d suppliers%s",
         instance.name,
-        toml_path,
+        tables.origin,
         len(instance.items),
         len(instance.suppliers),
         f", {len(explicit.names)} explicit scenarios" if explicit is not None else "",

@@ -61,6 +61,9 @@ class Rows(Protocol):
     def label(self, row: int) -> str | None:
         """Item / supplier / scenario of data row ``row`` (0-based)."""
 
+    def line(self, row: int) -> int:
+        """Spreadsheet row number of data row ``row`` (0-based): header line 1, blanks counted."""
+
 
 def report_rows(
     problems: Problems,
@@ -79,7 +82,11 @@ def report_rows(
     rows = np.flatnonzero(mask)
     for r in rows[:MAX_REPORTED]:
         problems.add(
-            table.file, message(int(r)), row=int(r) + 1, item=table.label(int(r)), column=column
+            table.file,
+            message(int(r)),
+            row=table.line(int(r)),
+            item=table.label(int(r)),
+            column=column,
         )
     if len(rows) > MAX_REPORTED:
         problems.add(
@@ -90,9 +97,12 @@ def report_rows(
         )
 
 
-def did_you_mean(word: str, allowed: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` when ``word`` looks like a typo of an allowed name."""
-    close = difflib.get_close_matches(word.lower(), list(allowed), n=1, cutoff=0.6)
+def did_you_mean(word: str, allowed: Sequence[str], cutoff: float = 0.6) -> str:
+    """`` (did you mean 'x'?)`` when ``word`` looks like a typo of an allowed name.
+
+    ``cutoff`` is difflib's similarity ratio from which a name counts as a typo.
+    """
+    close = difflib.get_close_matches(word.lower(), list(allowed), n=1, cutoff=cutoff)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -31,7 +31,6 @@ from optimizer.instance.layout import (
 from optimizer.instance.problems import (
     MISSING_EXAMPLES,
     Problems,
-    did_you_mean,
     fmt,
     plural_rows,
     report_rows,
@@ -40,6 +39,8 @@ from optimizer.instance.tables import (
     FRACTION,
     NONNEG,
     Check,
+    FolderTables,
+    Source,
     Table,
     check_ids,
     name_codes,
@@ -80,17 +81,6 @@ class Horizon:
         return f"1..{self.total} (warm-up {self.warmup} + {self.periods} costed periods)"
 
 
-def _check_scenario_folder(directory: Path, problems: Problems) -> None:
-    """CSV files in ``scenarios/`` other than the three known ones are typos."""
-    for path in sorted(directory.glob("*.csv")):
-        if path.name not in SCENARIO_FILES:
-            problems.add(
-                f"{SCENARIO_DIR}/{path.name}",
-                f"unknown file in {SCENARIO_DIR}/{did_you_mean(path.name, SCENARIO_FILES)}; "
-                f"expected {', '.join(SCENARIO_FILES)}",
-            )
-
-
 @dataclass(frozen=True)
 class _LongSpec:
     """Shape of a long scenario table ``scenario, period, <entity>, <value>``."""
@@ -103,7 +93,7 @@ class _LongSpec:
 
 
 def _read_long(
-    folder: Path,
+    folder: Source,
     spec: _LongSpec,
     problems: Problems,
     *,
@@ -217,6 +207,7 @@ def _report_duplicates(
     duplicate[keys.index[keys.duplicated().to_numpy()]] = True
     first_of = np.zeros(len(table), dtype=int)
     first_of[keys.index] = first_row.to_numpy()
+    first_line = table.lines[first_of] if table.lines is not None else first_of + 2
     report_rows(
         problems,
         table,
@@ -224,7 +215,7 @@ def _report_duplicates(
         spec.entity,
         lambda r: (
             f"duplicate row for scenario {quoted(scen_text[r])}, period {int(period[r])}, "
-            f"{spec.entity} {quoted(entity_text[r])}; it is first given in row {first_of[r] + 1}"
+            f"{spec.entity} {quoted(entity_text[r])}; it is first given in row {first_line[r]}"
         ),
     )
 
@@ -285,10 +276,10 @@ _SUPPLY_SPEC = _LongSpec(
 
 
 def _read_probability(
-    folder: Path, problems: Problems, scenarios: list[str] | None
+    folder: Source, problems: Problems, scenarios: list[str] | None
 ) -> np.ndarray | None:
     """Scenario probabilities (equal when ``probability.csv`` is absent)."""
-    if not (folder / PROBABILITY_FILE).exists():
+    if not folder.exists(PROBABILITY_FILE):
         return np.full(len(scenarios), 1.0 / len(scenarios)) if scenarios else None
     table = read_csv(
         folder,
@@ -336,7 +327,7 @@ def _read_probability(
 
 
 def read_explicit(
-    folder: Path,
+    folder: Path | Source,
     problems: Problems,
     horizon: Horizon | None,
     items: list[str] | None,
@@ -352,11 +343,10 @@ def read_explicit(
     items, suppliers : list of str or None
         Names of the valid items / suppliers; None when their file is unusable.
     """
-    directory = folder / SCENARIO_DIR
-    if not directory.is_dir():
-        problems.add(SCENARIO_DIR, f"{SCENARIO_DIR} must be a folder of CSV files")
+    if isinstance(folder, Path):
+        folder = FolderTables(folder)
+    if not folder.check_folder(SCENARIO_DIR, SCENARIO_FILES, problems):
         return None
-    _check_scenario_folder(directory, problems)
     demand = _read_long(
         folder,
         _DEMAND_SPEC,
@@ -369,7 +359,7 @@ def read_explicit(
     scenarios = (demand[0] or None) if demand is not None else None
     supplier_names = suppliers or None
     supply: tuple[list[str], np.ndarray] | None = None
-    if (folder / SUPPLY_FILE).exists():
+    if folder.exists(SUPPLY_FILE):
         supply = _read_long(
             folder,
             _SUPPLY_SPEC,

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,28 @@ def read_settings(toml_path: Path, problems: Problems) -> Settings:
     data = parse_toml(toml_path, problems)
     if data is None:
         return Settings(file=file, readable=False)
+    if "plan" not in data:
+        logger.info("%s has no [plan] table: using the default plan settings", toml_path)
+    return check_settings(data, file, problems)
+
+
+def check_settings(
+    data: dict[str, Any],
+    file: str,
+    problems: Problems,
+    rows: Callable[[tuple[str, ...]], int | None] | None = None,
+) -> Settings:
+    """Check parsed settings (``instance.toml``'s tables, or a workbook's settings sheet).
+
+    Parameters
+    ----------
+    data : dict
+        The settings as TOML would parse them (top-level keys and tables).
+    file : str
+        Where they come from, for messages.
+    rows : callable, optional
+        The spreadsheet row of a key (``("plan", "periods")``), for messages.
+    """
     plan_bad: set[str] = set()
     readable = True
     try:
@@ -227,13 +250,12 @@ def read_settings(toml_path: Path, problems: Problems) -> Settings:
     except ValidationError as exc:
         errors = sorted(exc.errors(), key=lambda e: _file_position(_loc(e), data))
         for error in errors:
-            problems.add(file, describe(error), column=".".join(_loc(error)))
+            row = rows(_loc(error)) if rows is not None else None
+            problems.add(file, describe(error), column=".".join(_loc(error)), row=row)
         locs = [_loc(error) for error in errors]
         readable = ("plan",) not in locs
         kept, plan_bad = _without_errors(data, locs)
         document = InstanceFile.model_validate(kept)
-    if "plan" not in data:
-        logger.info("%s has no [plan] table: using the default plan settings", toml_path)
     return Settings(
         file=file,
         name=document.name,

@@ -1,15 +1,21 @@
-"""Reading CSV files and the vectorised, row-numbered checks of their columns.
+"""Reading the tables of an instance and the vectorised, row-numbered checks of their columns.
 
-A CSV file is read as stripped text (:class:`Table`); :func:`numbers`, :func:`check_ids`
-and :func:`report_unknown` then parse and check whole columns at once and record every
-broken rule with its file, 1-based data row (header excluded), the item / supplier /
-scenario of the row and the column.
+A table — a CSV file of the folder or a sheet of a workbook, first read as a
+:class:`~optimizer.instance.grids.Grid` — becomes stripped text (:class:`Table`);
+:func:`numbers`, :func:`check_ids` and :func:`report_unknown` then parse and check whole
+columns at once and record every broken rule with its file, the spreadsheet's row number
+(header line 1, blank lines counted), the item / supplier / scenario of the row and the
+column.
 
-Conventions
------------
-* CSV files are read as text first (UTF-8, an Excel byte-order mark is accepted); cells and
-  headers are stripped of surrounding blanks; blank lines are skipped and do not count as
-  rows.  An empty cell in an optional column means "not given".
+Conventions (README, "Instance files")
+--------------------------------------
+* CSV files are UTF-8, with or without a byte-order mark, separated by ``,``, ``;`` or tab
+  (found from the header line); cells and headers are stripped of surrounding blanks and
+  header names match in any case; blank lines are skipped but counted.  An empty cell in
+  an optional column means "not given".
+* Numbers: a comma-separated file writes decimal points; a ``;`` or tab one writes the
+  decimal mark most of its number cells use (:func:`decimal_mark`); thousands separators
+  (``1,200``, ``1.200,5``, ``1 200``) are refused with the number to write instead.
 * The literal strings ``nan`` and ``inf`` are rejected wherever a number is expected.
 * Problems of one kind in one column are listed up to
   :data:`~optimizer.instance.problems.MAX_REPORTED` rows, followed by one line with the
@@ -22,17 +28,24 @@ Conventions
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import control_name, excerpt, has_control, quoted
+from optimizer.errors import InputProblem, control_name, excerpt, has_control, quoted
+from optimizer.instance.grids import Grid, read_csv_grid
+from optimizer.instance.layout import TEXT_COLUMNS, TOML_FILE
 from optimizer.instance.problems import MAX_REPORTED, Problems, did_you_mean, report_rows
 from optimizer.instance.schema import COLUMN_RANGES
+from optimizer.instance.settings import Settings, read_settings
+
+logger = logging.getLogger(__name__)
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)."""
@@ -79,25 +92,134 @@ def unescape(cell: str) -> str:
 MAX_UNKNOWN_COLUMNS = 5
 """Unknown header names listed before the rest are counted (a wrong file's first line is
 not echoed in full)."""
+TYPO_CUTOFF = 0.8
+"""How alike (difflib ratio) an extra ``items.csv`` column may be to a known one before it
+is read as a misspelling of it (``demand_mena``) rather than item-master text."""
+
+
+class Source(Protocol):
+    """Where the settings and tables of an instance come from: a folder or a workbook.
+
+    Attributes
+    ----------
+    folder : Path
+        The instance folder; for a workbook, the workbook file itself (nothing beside it
+        is read).
+    origin : str
+        The path the instance was read from (``instance.toml``, ``book.xlsx``).
+    default_name : str
+        The instance's name when the settings give none (the folder's or workbook's).
+    """
+
+    folder: Path
+    origin: str
+    default_name: str
+
+    def settings(self, problems: Problems) -> Settings:
+        """Read and check the settings (``instance.toml`` or the ``settings`` sheet)."""
+
+    def exists(self, file: str) -> bool:
+        """Tell whether ``file`` (``items.csv``, ``scenarios``, ``scenarios/demand.csv``) exists."""
+
+    def missing_hint(self, file: str) -> str:
+        """Words to add to "file not found" (``""``: none)."""
+
+    def grid(self, file: str, problems: Problems, known: Sequence[str]) -> Grid | None:
+        """Return the table ``file`` as a :class:`Grid` (None, with problems, if unreadable)."""
+
+    def check_folder(self, directory: str, files: Sequence[str], problems: Problems) -> bool:
+        """Check a sub-folder such as ``scenarios/`` holds only ``files``; False: unusable."""
+
+    def relabel(self, found: list[InputProblem]) -> list[InputProblem]:
+        """Name the problems' places as the planner sees them (sheets of a workbook)."""
+
+
+class FolderTables:
+    """The ``instance.toml`` and CSV files of an instance folder (:class:`Source`)."""
+
+    SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+
+    def __init__(self, folder: Path, toml_path: Path | None = None) -> None:
+        self.folder = Path(folder)
+        self.toml_path = toml_path if toml_path is not None else self.folder / TOML_FILE
+        self.origin = str(self.toml_path)
+        self.default_name = self.folder.resolve().name
+
+    def settings(self, problems: Problems) -> Settings:
+        """Read ``instance.toml``."""
+        return read_settings(self.toml_path, problems)
+
+    def exists(self, file: str) -> bool:
+        """Tell whether ``folder/file`` exists."""
+        return (self.folder / file).exists()
+
+    def missing_hint(self, file: str) -> str:
+        """Point at a spreadsheet of the same name (``items.xlsx``) when there is one."""
+        stem = (self.folder / file).with_suffix("")
+        for suffix in self.SPREADSHEET_SUFFIXES:
+            if stem.with_suffix(suffix).exists():
+                return (
+                    f"; {stem.name}{suffix} is there, but a folder holds CSV files: save that "
+                    "sheet as 'CSV UTF-8', or keep the whole instance in one workbook "
+                    "(README, 'Excel')"
+                )
+        return ""
+
+    def grid(self, file: str, problems: Problems, known: Sequence[str]) -> Grid | None:
+        """Read ``folder/file``."""
+        return read_csv_grid(self.folder / file, file, problems, known)
+
+    def check_folder(self, directory: str, files: Sequence[str], problems: Problems) -> bool:
+        """``directory`` must be a folder; CSV files in it other than ``files`` are typos."""
+        path = self.folder / directory
+        if not path.is_dir():
+            problems.add(directory, f"{directory} must be a folder of CSV files")
+            return False
+        for csv_path in sorted(path.glob("*.csv")):
+            if csv_path.name not in files:
+                problems.add(
+                    f"{directory}/{csv_path.name}",
+                    f"unknown file in {directory}/{did_you_mean(csv_path.name, files)}; "
+                    f"expected {', '.join(files)}",
+                )
+        return True
+
+    def relabel(self, found: list[InputProblem]) -> list[InputProblem]:
+        """Folder problems already name their files."""
+        return found
 
 
 @dataclass
 class Table:
-    """A CSV file read as stripped text; only known, non-duplicated columns are kept.
+    """A table read as stripped text; only known, non-duplicated columns are kept.
 
     Attributes
     ----------
     file : str
         Name relative to the instance folder (``scenarios/demand.csv``).
     frame : DataFrame
-        One object column of stripped strings per known column, index ``0..n-1``.
+        One object column of stripped strings per known column, index ``0..n-1``; numeric
+        columns hold their numbers in Python's notation (decimal commas made points).
     labels : list of str or None
         The item / supplier / scenario each row is about (for messages).
+    lines : ndarray of int
+        The spreadsheet line (row) number of each data row (header line 1).
+    shown : dict of str to ndarray
+        The cells as written, for the numeric columns whose text was rewritten.
+    refused : dict of str to ndarray of bool
+        Cells already reported (thousands separators, dates, formulas without value):
+        :func:`numbers` reads them as not given and reports nothing more about them.
+    extras : DataFrame or None
+        Item-master columns kept as text (``items.csv`` only), names as written.
     """
 
     file: str
     frame: pd.DataFrame
     labels: list[str | None] = field(default_factory=list)
+    lines: np.ndarray | None = None
+    shown: dict[str, np.ndarray] = field(default_factory=dict)
+    refused: dict[str, np.ndarray] = field(default_factory=dict)
+    extras: pd.DataFrame | None = None
 
     def __len__(self) -> int:
         """Return the number of data rows."""
@@ -113,73 +235,233 @@ class Table:
             return self.frame[column].to_numpy(dtype=object)
         return np.full(len(self), "", dtype=object)
 
+    def written(self, column: str) -> np.ndarray:
+        """Return the cells of ``column`` as the file writes them (for messages)."""
+        return self.shown.get(column, self.text(column))
+
     def label(self, row: int) -> str | None:
         """Item / supplier / scenario of data row ``row`` (0-based)."""
         return self.labels[row] if self.labels else None
 
+    def line(self, row: int) -> int:
+        """Spreadsheet line number of data row ``row`` (0-based; header line 1 by default)."""
+        return int(self.lines[row]) if self.lines is not None else row + 2
 
-def _read_raw_csv(path: Path, file: str, problems: Problems) -> pd.DataFrame | None:
-    """Read a CSV as a header-less grid of strings; None (with a problem) if unreadable."""
-    try:
-        return pd.read_csv(
-            path,
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            encoding="utf-8-sig",
-            index_col=False,
-            skip_blank_lines=True,
+
+# --------------------------------------------------------------------------------------
+# numbers as spreadsheets write them: decimal commas, thousands separators
+# --------------------------------------------------------------------------------------
+
+_INT = re.compile(r"[+-]?\d+")
+_POINT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
+_AMBIGUOUS = re.compile(r"[+-]?\d{1,3}[.,]\d{3}")
+_GROUP_COMMA = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_GROUP_POINT = re.compile(r"[+-]?\d{1,3}(\.\d{3})+(,\d*)?")
+_GROUP_OTHER = re.compile(r"[+-]?\d{1,3}([ \u00a0\u202f\u2009'_]\d{3})+([.,]\d*)?")
+_GROUP_MARKS = " \u00a0\u202f\u2009'_"
+
+
+def decimal_mark(cells: Sequence[np.ndarray], separator: str | None) -> str:
+    """Return the decimal mark of a table: ``"."`` or ``","`` (README, "Instance files").
+
+    A comma-separated file writes decimal points.  Otherwise the mark most of the number
+    cells use wins; cells such as ``1,200`` or ``1.200`` (one mark, three digits after
+    it) say nothing, and a tie goes to the comma in a ``;`` file and to the point else.
+    """
+    if separator == ",":
+        return "."
+    comma = point = 0
+    for column in cells:
+        values, counts = np.unique(np.asarray(column, dtype=str), return_counts=True)
+        for value, count in zip(values, counts, strict=True):
+            if _AMBIGUOUS.fullmatch(value):
+                continue
+            if _COMMA.fullmatch(value):
+                comma += int(count)
+            elif "." in value and _POINT.fullmatch(value):
+                point += int(count)
+    if comma != point:
+        return "," if comma > point else "."
+    return "," if separator == ";" else "."
+
+
+def _reading(cell: str, column: str, mark: str, separator: str | None) -> tuple[str, str | None]:
+    """Return one cell in Python's notation, or the rule it breaks (``None``: fine)."""
+    if cell == "" or _INT.fullmatch(cell):
+        return cell, None
+    if mark == "." and _POINT.fullmatch(cell):
+        return cell, None
+    if mark == "," and _COMMA.fullmatch(cell):
+        return cell.replace(",", "."), None
+    grouped = (
+        _GROUP_OTHER.fullmatch(cell)
+        or (_GROUP_COMMA.fullmatch(cell) and (mark == "." or "." in cell))
+        or (_GROUP_POINT.fullmatch(cell) and (mark == "," or "," in cell))
+    )
+    if grouped:
+        thousands = "," if _GROUP_COMMA.fullmatch(cell) else "."
+        if _GROUP_OTHER.fullmatch(cell):
+            thousands = ""
+        decimal = "." if thousands == "," else "," if thousands == "." else mark
+        digits = cell.translate({ord(c): None for c in _GROUP_MARKS + thousands})
+        fix = digits.replace(decimal, mark)
+        return cell, (
+            f"{column} {quoted(cell)} has a thousands separator: write {fix} (no separator "
+            "between groups of digits; in the spreadsheet, format the column as a number "
+            "without the 1000 separator)"
         )
-    except pd.errors.EmptyDataError:
-        problems.add(file, "file is empty: expected a header line with the column names")
-    except UnicodeDecodeError:
-        problems.add(file, "not a UTF-8 text file (save the sheet as 'CSV UTF-8')")
-    except pd.errors.ParserError as exc:
-        text = str(exc).strip()
-        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
-        if match:
-            expected, line, saw = (int(g) for g in match.groups())
+    if mark == "." and _COMMA.fullmatch(cell):
+        fix = cell.replace(",", ".")
+        if separator == ",":
+            return cell, (
+                f"{column} {quoted(cell)} has a decimal comma, but the file is separated by "
+                f"commas: write {fix} (or save the file with ';' separators)"
+            )
+        return cell, (
+            f"{column} {quoted(cell)} has a decimal comma, but this table writes decimals "
+            f"with a point: write {fix}"
+        )
+    if mark == "," and "." in cell and _POINT.fullmatch(cell):
+        return cell, (
+            f"{column} {quoted(cell)} has a decimal point, but this table writes decimals "
+            f"with a comma: write {cell.replace('.', ',')}"
+        )
+    return cell, None
+
+
+def read_numbers(
+    text: np.ndarray, column: str, mark: str, separator: str | None
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Rewrite a numeric column in Python's notation; return it and the rows refused.
+
+    Returns
+    -------
+    text : ndarray of str
+        The cells with decimal commas made points (as they are where not a number).
+    refused : dict of int to str
+        Row (0-based) → the rule its cell breaks (a thousands separator, the other
+        decimal mark).
+    """
+    if len(text) == 0:
+        return text, {}
+    codes, uniques = pd.factorize(text)
+    readings = [_reading(str(u), column, mark, separator) for u in uniques]
+    new = np.array([r[0] for r in readings], dtype=object)
+    bad = np.array([r[1] is not None for r in readings], dtype=bool)
+    rules = {int(r): str(readings[codes[r]][1]) for r in np.flatnonzero(bad[codes])}
+    return new[codes], rules
+
+
+# --------------------------------------------------------------------------------------
+# grids to tables
+# --------------------------------------------------------------------------------------
+
+_ODD_RULES = {
+    "date": (
+        "is a date or time where a number belongs ({shown}): format the cell as a number "
+        "(in Excel: Format Cells → Number)"
+    ),
+    "formula": (
+        "holds a formula ({shown}) the workbook has no calculated value for (it was "
+        "written by a program that does not calculate): open and save it in Excel or "
+        "LibreOffice, or type the value"
+    ),
+    "error": "holds the spreadsheet error {shown}: fix the formula or type the value",
+}
+
+
+def _header(
+    grid: Grid,
+    problems: Problems,
+    known: Sequence[str],
+    *,
+    extras: bool,
+    reserved: Sequence[str],
+    columns: list[np.ndarray],
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Check the header; return the known columns and the extra ones, name → index."""
+    file = grid.file
+    header = [str(h).strip() for h in grid.header]
+    canonical = {name.lower(): name for name in known}
+    taken = {name.lower() for name in reserved}
+    keep: dict[str, int] = {}
+    extra: dict[str, int] = {}
+    seen: set[str] = set()
+    unknown = 0
+    for j, name in enumerate(header):
+        key = name.lower()
+        if name == "":
+            if any(str(cell).strip() for cell in columns[j]):
+                problems.add(file, f"column {j + 1} has no name in the header line")
+            continue
+        if key in seen:
+            problems.add(file, f"column {quoted(name)} appears more than once", column=name)
+            continue
+        seen.add(key)
+        if key in canonical:
+            keep[canonical[key]] = j
+            continue
+        hint = did_you_mean(key, known, TYPO_CUTOFF if extras else 0.6)
+        if extras and not hint and key in taken:
             problems.add(
                 file,
-                f"line {line} has {saw} cells but the header has {expected} columns "
-                "(an unquoted comma in a cell?)",
-                row=line - 1,
+                f"column {quoted(name)} has the name of a column the plan gets from stockplan: "
+                f"rename it (for example to {quoted('erp_' + name)}) so the plan can carry it",
+                column=name,
             )
+        elif extras and not hint:
+            extra[name] = j
         else:
-            detail = text.removeprefix("Error tokenizing data. ")
-            problems.add(file, f"cannot parse the CSV file: {detail}")
-    return None
+            unknown += 1
+            if unknown <= MAX_UNKNOWN_COLUMNS:
+                kept = " (other columns are kept as item-master text)" if extras else ""
+                problems.add(
+                    file,
+                    f"unknown column {quoted(name)}{hint}; allowed columns: "
+                    f"{', '.join(known)}{kept}",
+                    column=name,
+                )
+    if unknown > MAX_UNKNOWN_COLUMNS:
+        problems.add(
+            file,
+            f"... and {unknown - MAX_UNKNOWN_COLUMNS} more unknown columns (only the first "
+            f"{MAX_UNKNOWN_COLUMNS} are listed)",
+        )
+    return keep, extra
 
 
-def read_csv(
-    folder: Path,
-    file: str,
+def build_table(
+    grid: Grid,
     problems: Problems,
     *,
     required: Sequence[str],
     optional: Sequence[str] = (),
     purpose: str,
+    extras: bool = False,
+    reserved: Sequence[str] = (),
 ) -> Table | None:
-    """Read ``folder/file`` into a :class:`Table` and check its header.
+    """Turn a :class:`Grid` into a :class:`Table` and check its header.
 
-    Missing required columns, unknown, unnamed and duplicated columns are problems; the
-    table keeps the known columns (first occurrence).  A file with a header but no data
-    row is a problem too.
+    Header names are matched in any case, stripped of surrounding blanks.  Missing
+    required columns, unknown, unnamed and duplicated columns are problems; an unnamed
+    column whose cells are all empty is ignored.  Numeric columns (all but
+    :data:`~optimizer.instance.layout.TEXT_COLUMNS`) are read with the table's decimal
+    mark (:func:`decimal_mark`); thousands separators are refused.  A table with a header
+    but no data row is a problem too.
 
     Parameters
     ----------
     purpose : str
-        What the file holds, for the "not found" and "no rows" messages.
+        What the file holds, for the "no rows" message.
+    extras : bool
+        Keep columns that are not known (and not a misspelling of a known one, nor one of
+        ``reserved``) as text in :attr:`Table.extras` (``items.csv``'s item master).
+    reserved : sequence of str
+        Names an extra column may not take (the plan's columns).
     """
-    path = folder / file
-    if not path.is_file():
-        problems.add(file, f"file not found: the instance needs {file} ({purpose})")
-        return None
-    raw = _read_raw_csv(path, file, problems)
-    if raw is None:
-        return None
-    header = [str(h).strip() for h in raw.iloc[0]]
+    file = grid.file
+    header = [str(h).strip() for h in grid.header]
     if any(has_control(name) for name in header):
         problems.add(
             file,
@@ -187,45 +469,121 @@ def read_csv(
             "a CSV text file (its content is not shown)",
         )
         return None
-    data = raw.iloc[1:].reset_index(drop=True)
+    n = len(grid.rows)
+    raw = list(zip(*grid.rows, strict=True)) if n else [() for _ in header]
+    columns = [np.asarray(cells, dtype=object) for cells in raw]
     known = (*required, *optional)
-    keep: dict[str, int] = {}
-    unknown = 0
-    for j, name in enumerate(header):
-        if name == "":
-            problems.add(file, f"column {j + 1} has no name in the header line")
-        elif name in keep:
-            problems.add(file, f"column {quoted(name)} appears more than once", column=name)
-        elif name not in known:
-            unknown += 1
-            if unknown <= MAX_UNKNOWN_COLUMNS:
-                problems.add(
-                    file,
-                    f"unknown column {quoted(name)}{did_you_mean(name, known)}; "
-                    f"allowed columns: {', '.join(known)}",
-                    column=name,
-                )
-        else:
-            keep[name] = j
-    if unknown > MAX_UNKNOWN_COLUMNS:
-        problems.add(
-            file,
-            f"... and {unknown - MAX_UNKNOWN_COLUMNS} more unknown columns (only the first "
-            f"{MAX_UNKNOWN_COLUMNS} are listed)",
-        )
+    keep, extra = _header(grid, problems, known, extras=extras, reserved=reserved, columns=columns)
     for name in required:
         if name not in keep:
             problems.add(file, f"missing required column {quoted(name)}", column=name)
-    cells = {
-        name: data.iloc[:, j].astype(str).str.strip().map(unescape) for name, j in keep.items()
-    }
-    frame = pd.DataFrame(
-        {name: column.to_numpy(dtype=object) for name, column in cells.items()},
-        index=pd.RangeIndex(len(data)),
+
+    def cells(j: int) -> np.ndarray:
+        stripped = pd.Series(columns[j], dtype=object).str.strip()
+        if grid.escaped:
+            stripped = stripped.map(unescape)
+        return stripped.to_numpy(dtype=object)
+
+    texts = {name: cells(j) for name, j in keep.items()}
+    numeric = [name for name in keep if name not in TEXT_COLUMNS]
+
+    def typed(name: str) -> np.ndarray:
+        native = grid.native.get(keep[name])
+        return texts[name] if native is None else texts[name][~native]
+
+    mark = decimal_mark([typed(name) for name in numeric], grid.separator)
+    if mark == ",":
+        logger.info("%s: numbers are written with a decimal comma", file)
+    table = Table(file=file, frame=pd.DataFrame(), lines=grid.lines)
+    for name in numeric:
+        native = grid.native.get(keep[name], np.zeros(n, dtype=bool))
+        text, rules = read_numbers(np.where(native, "", texts[name]), name, mark, grid.separator)
+        if rules or mark == ",":
+            table.shown[name] = texts[name]
+            texts[name] = np.where(native, texts[name], text)
+        _refuse(table, problems, name, rules)
+    for (r, j), odd in sorted(grid.odd.items()):
+        name = next((k for k, v in keep.items() if v == j), None)
+        if name is None and j in extra.values() and odd.kind == "formula":
+            name = next(k for k, v in extra.items() if v == j)
+        if name is None or (name in TEXT_COLUMNS and odd.kind == "date"):
+            continue
+        rule = f"{name} {_ODD_RULES[odd.kind].format(shown=excerpt(odd.shown))}"
+        _refuse(table, problems, name, {r: rule})
+    table.frame = pd.DataFrame(
+        {name: column for name, column in texts.items()}, index=pd.RangeIndex(n)
     )
-    if len(frame) == 0:
+    if extra:
+        table.extras = pd.DataFrame(
+            {name: cells(j) for name, j in extra.items()}, index=pd.RangeIndex(n)
+        )
+    if n == 0:
         problems.add(file, f"no data rows: at least one row is needed ({purpose})")
-    return Table(file=file, frame=frame)
+    return table
+
+
+def _refuse(table: Table, problems: Problems, column: str, rules: dict[int, str]) -> None:
+    """Record the refused cells of ``column`` (``rules``: row → rule) and report them."""
+    if not rules:
+        return
+    mask = table.refused.setdefault(column, np.zeros(len(table.lines), dtype=bool))
+    rows = sorted(rules)
+    mask[rows] = True
+    for r in rows[:MAX_REPORTED]:
+        problems.add(table.file, rules[r], row=table.line(r), column=column)
+    if len(rows) > MAX_REPORTED:
+        problems.add(
+            table.file,
+            f"... and {len(rows) - MAX_REPORTED} more rows break the same rule "
+            f"(only the first {MAX_REPORTED} are listed)",
+            column=column,
+        )
+
+
+def read_csv(
+    folder: Path | Source,
+    file: str,
+    problems: Problems,
+    *,
+    required: Sequence[str],
+    optional: Sequence[str] = (),
+    purpose: str,
+    extras: bool = False,
+    reserved: Sequence[str] = (),
+) -> Table | None:
+    """Read the table ``file`` of an instance folder (or workbook) and check its header.
+
+    The CSV dialect (:mod:`~optimizer.instance.grids`) and the header and number rules
+    (:func:`build_table`) are those of the README's "Instance files" section.
+
+    Parameters
+    ----------
+    folder : Path or Source
+        The instance folder, or where its tables come from (a workbook).
+    purpose : str
+        What the file holds, for the "not found" and "no rows" messages.
+    extras, reserved
+        As for :func:`build_table`.
+    """
+    source: Source = FolderTables(folder) if isinstance(folder, Path) else folder
+    if not source.exists(file):
+        problems.add(
+            file,
+            f"file not found: the instance needs {file} ({purpose}){source.missing_hint(file)}",
+        )
+        return None
+    grid = source.grid(file, problems, (*required, *optional))
+    if grid is None:
+        return None
+    return build_table(
+        grid,
+        problems,
+        required=required,
+        optional=optional,
+        purpose=purpose,
+        extras=extras,
+        reserved=reserved,
+    )
 
 
 @dataclass(frozen=True)
@@ -281,9 +639,11 @@ def numbers(
     out = np.full(len(table), np.nan)
     if not table.has(column):
         return out
-    text = table.text(column)
-    values, numeric = _to_floats(text)
+    text = table.written(column)
+    values, numeric = _to_floats(table.text(column))
+    refused = table.refused.get(column, np.zeros(len(table), dtype=bool))
     given = text != ""
+    numeric &= ~refused
     finite = given & numeric & np.isfinite(values)
     if required:
         report_rows(
@@ -292,7 +652,7 @@ def numbers(
     report_rows(
         problems,
         table,
-        given & ~numeric,
+        given & ~numeric & ~refused,
         column,
         lambda r: f"{column} must be a number, got {quoted(text[r])}",
     )
@@ -388,7 +748,8 @@ def check_ids(table: Table, column: str, problems: Problems, what: str) -> np.nd
         duplicate,
         column,
         lambda r: (
-            f"duplicate {what} id {quoted(ids[r])}; it is first defined in row {first[r] + 1}"
+            f"duplicate {what} id {quoted(ids[r])}; it is first defined in row "
+            f"{table.line(int(first[r]))}"
         ),
     )
     return ids
@@ -431,7 +792,7 @@ def report_unknown(
         problems.add(
             table.file,
             rule(str(name), int(size)),
-            row=int(row) + 1,
+            row=table.line(int(row)),
             item=table.label(int(row)),
             column=column,
         )

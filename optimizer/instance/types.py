@@ -11,10 +11,10 @@ in :mod:`optimizer.instance.schema` and re-exported here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-
 from functools import cached_property
 
 import numpy as np
+import pandas as pd
 
 from optimizer.history.laws import DemandHistory
 from optimizer.instance.schema import BlackSwan, PlanSettings, RiskSettings, Shortage
@@ -178,6 +178,10 @@ class Instance:
     source: str = ""
     history: DemandHistory | None = None
     """Laws, forecasts and fit reports from ``history/`` (None: no history folder)."""
+    item_master: pd.DataFrame | None = field(default=None, compare=False)
+    """Item-master columns of ``items.csv`` (description, category, ABC class...): text,
+    one row per item in item order, indexed by item name, columns as written; they pass
+    through to the plan unchanged.  None: ``items.csv`` has no such column."""
 
     @cached_property
     def warmup(self) -> int:
@@ -241,4 +245,11 @@ class Instance:
         if explicit is not None:
             explicit = replace(explicit, demand=explicit.demand[idx])
         history = self.history.subset(idx) if self.history is not None else None
-        return replace(self, items=self.items.subset(idx), explicit=explicit, history=history)
+        master = self.item_master.iloc[idx] if self.item_master is not None else None
+        return replace(
+            self,
+            items=self.items.subset(idx),
+            explicit=explicit,
+            history=history,
+            item_master=master,
+        )

@@ -39,7 +39,7 @@ def _table(settings: Any) -> dict[str, Any]:
     return {k: v for k, v in dataclasses.asdict(settings).items() if v is not None}
 
 
-def _instance_toml(instance: Instance) -> str:
+def instance_toml(instance: Instance) -> str:
     """``instance.toml`` of ``instance``: name, description and the three tables."""
     document: dict[str, Any] = {
         "name": instance.name,
@@ -87,6 +87,9 @@ def _items_frame(instance: Instance) -> pd.DataFrame:
         values, default = getattr(it, rate), float(getattr(plan, rate))
         if (values != default).any():
             columns[rate] = _cells(np.where(values == default, np.nan, values))
+    if instance.item_master is not None:
+        for name in instance.item_master.columns:
+            columns[str(name)] = [str(x) for x in instance.item_master[name].to_numpy()]
     return pd.DataFrame(columns)
 
 
@@ -131,6 +134,31 @@ def _scenario_frames(instance: Instance) -> dict[str, pd.DataFrame]:
     return frames
 
 
+def instance_frames(instance: Instance) -> dict[str, pd.DataFrame]:
+    """Return the CSV tables of ``instance`` as text frames, by file name (folder order).
+
+    ``items.csv``, ``suppliers.csv`` and, for explicit scenarios, the files of
+    ``scenarios/`` (``scenarios/demand.csv``...); numbers as exact text, not yet made
+    spreadsheet-safe.  The workbook writer (:mod:`~optimizer.instance.workbook`) writes
+    the same tables as sheets.
+    """
+    sup = instance.suppliers
+    frames = {
+        ITEMS_FILE: _items_frame(instance),
+        SUPPLIERS_FILE: pd.DataFrame(
+            {
+                "supplier": [str(x) for x in sup.name],
+                "disruption_prob": _cells(sup.disruption_prob),
+                "recovery_prob": _cells(sup.recovery_prob),
+            }
+        ),
+    }
+    if instance.explicit is not None:
+        for name, frame in _scenario_frames(instance).items():
+            frames[f"{SCENARIO_DIR}/{name}"] = frame
+    return frames
+
+
 def write_instance(instance: Instance, folder: Path) -> None:
     """Write ``instance`` to ``folder`` in the instance-folder format (README, "Instance files").
 
@@ -150,19 +178,13 @@ def write_instance(instance: Instance, folder: Path) -> None:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / TOML_FILE).write_text(_instance_toml(instance), encoding="utf-8")
-    spreadsheet_safe(_items_frame(instance)).to_csv(folder / ITEMS_FILE, index=False)
-    sup = instance.suppliers
-    suppliers = pd.DataFrame(
-        {
-            "supplier": [str(x) for x in sup.name],
-            "disruption_prob": _cells(sup.disruption_prob),
-            "recovery_prob": _cells(sup.recovery_prob),
-        }
-    )
-    spreadsheet_safe(suppliers).to_csv(folder / SUPPLIERS_FILE, index=False)
+    (folder / TOML_FILE).write_text(instance_toml(instance), encoding="utf-8")
+    tables = instance_frames(instance)
+    spreadsheet_safe(tables[ITEMS_FILE]).to_csv(folder / ITEMS_FILE, index=False)
+    spreadsheet_safe(tables[SUPPLIERS_FILE]).to_csv(folder / SUPPLIERS_FILE, index=False)
     directory = folder / SCENARIO_DIR
-    frames = _scenario_frames(instance) if instance.explicit is not None else {}
+    prefix = f"{SCENARIO_DIR}/"
+    frames = {k.removeprefix(prefix): v for k, v in tables.items() if k.startswith(prefix)}
     if frames:
         directory.mkdir(exist_ok=True)
     for name in SCENARIO_FILES:

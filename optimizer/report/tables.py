@@ -61,6 +61,7 @@ def plan_table(
         table[f"{name}_cost"] = evaluation.lines[:, k]
     table = with_erp_fields(instance, table)
     table = with_history_fields(instance, table)
+    table = with_item_master(instance, table)
     numbers = table.select_dtypes("float").columns
     table[numbers] = table[numbers] + 0.0  # no -0 (a zero-demand item's S, ss) on screen either
     return table
@@ -110,4 +111,22 @@ def with_erp_fields(instance: Instance, table: pd.DataFrame) -> pd.DataFrame:
     at = list(table.columns).index("posture") + 1
     for k, (name, values) in enumerate(fields.items()):
         table.insert(at + k, name, values)
+    return table
+
+
+def with_item_master(instance: Instance, table: pd.DataFrame) -> pd.DataFrame:
+    """Append the item-master columns of ``items.csv`` unchanged (text, item order).
+
+    The loader refuses a column named like one of the plan's
+    (:data:`~optimizer.instance.layout.PLAN_COLUMNS`); a plan column added since that list
+    was written keeps its name and the item-master column gets `` (items.csv)`` after its
+    own, so neither is lost.
+    """
+    master = instance.item_master
+    if master is None:
+        return table
+    taken = {str(c).lower() for c in table.columns}
+    for name in master.columns:
+        label = str(name) if str(name).lower() not in taken else f"{name} (items.csv)"
+        table[label] = master[name].to_numpy(dtype=object)
     return table
