@@ -73,6 +73,7 @@ COMMANDS = {
     "evaluate": "optimizer.cli.evaluate",
     "compare": "optimizer.cli.compare",
     "generate": "optimizer.cli.generate",
+    "convert": "optimizer.cli.convert",
     "demo": "optimizer.cli.demo",
 }
 
