@@ -73,6 +73,11 @@ def convert(
         if not dst.parent.is_dir():
             raise ConvertError(f"{dst.parent} is not a folder: create it first")
         instance = load(src, follow_links)
+        if getattr(instance, "history", None) is not None:
+            raise ConvertError(
+                f"{src} reads history/ (demand history, forecasts or deliveries), which a "
+                "workbook does not hold: keep this instance as a folder"
+            )
         if _is_workbook(dst):
             _write_workbook(instance, dst)
         else:

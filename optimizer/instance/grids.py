@@ -13,7 +13,8 @@ reads a CSV file the way spreadsheets write it (README, "Instance files"):
 * lines end in LF, CRLF or CR; a quoted cell may span lines; blank lines, and lines whose
   cells are all empty (``;;;``, as a spreadsheet writes a formatted empty row), are
   skipped but counted, so line numbers stay the spreadsheet's (the header is line 1);
-* cells a row has beyond the header are ignored when empty and a problem otherwise.
+* a row with more cells than the header is a problem (its cells would be read in the
+  wrong columns); a shorter row is padded with empty cells.
 
 How numbers are written (decimal commas, thousands separators) is decided per table in
 :mod:`~optimizer.instance.tables`, which knows the table's numeric columns.  The workbook
@@ -68,7 +69,7 @@ class Grid:
     header : list of str
         Header cells as read.
     rows : list of list of str
-        Data rows, each padded (or cut, when the surplus is empty) to the header's width.
+        Data rows, each padded to the header's width.
     lines : ndarray of int
         Spreadsheet line (CSV) or row (worksheet) number of each data row.
     separator : str or None
@@ -168,9 +169,7 @@ def read_csv_grid(path: Path, file: str, problems: Problems, known: Sequence[str
                 continue
             width = len(header)
             if len(record) > width:
-                if any(cell.strip() for cell in record[width:]):
-                    ragged.append((line, len(record)))
-                record = record[:width]
+                ragged.append((line, len(record)))
             elif len(record) < width:
                 record = record + [""] * (width - len(record))
             rows.append(record)

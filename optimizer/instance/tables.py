@@ -255,10 +255,10 @@ class Table:
 _INT = re.compile(r"[+-]?\d+")
 _POINT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
-_AMBIGUOUS = re.compile(r"[+-]?\d{1,3}[.,]\d{3}")
-_GROUP_COMMA = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
-_GROUP_POINT = re.compile(r"[+-]?\d{1,3}(\.\d{3})+(,\d*)?")
-_GROUP_OTHER = re.compile(r"[+-]?\d{1,3}([ \u00a0\u202f\u2009'_]\d{3})+([.,]\d*)?")
+_AMBIGUOUS = re.compile(r"[+-]?[1-9]\d{0,2}[.,]\d{3}")
+_GROUP_COMMA = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?")
+_GROUP_POINT = re.compile(r"[+-]?[1-9]\d{0,2}(\.\d{3})+(,\d*)?")
+_GROUP_OTHER = re.compile(r"[+-]?[1-9]\d{0,2}([ \u00a0\u202f\u2009'_]\d{3})+([.,]\d*)?")
 _GROUP_MARKS = " \u00a0\u202f\u2009'_"
 
 
@@ -356,6 +356,10 @@ def read_numbers(
 # --------------------------------------------------------------------------------------
 # grids to tables
 # --------------------------------------------------------------------------------------
+
+LABEL_COLUMNS = ("item", "supplier", "scenario")
+"""The column that names what a row is about, the first a table has (``demand.csv``: the
+item; ``supply.csv``: the supplier): messages about a cell name it."""
 
 _ODD_RULES = {
     "date": (
@@ -495,6 +499,9 @@ def build_table(
     if mark == ",":
         logger.info("%s: numbers are written with a decimal comma", file)
     table = Table(file=file, frame=pd.DataFrame(), lines=grid.lines)
+    label = next((c for c in LABEL_COLUMNS if c in texts), None)
+    if label is not None:
+        table.labels = [str(s) or None for s in texts[label]]
     for name in numeric:
         native = grid.native.get(keep[name], np.zeros(n, dtype=bool))
         text, rules = read_numbers(np.where(native, "", texts[name]), name, mark, grid.separator)
@@ -530,7 +537,7 @@ def _refuse(table: Table, problems: Problems, column: str, rules: dict[int, str]
     rows = sorted(rules)
     mask[rows] = True
     for r in rows[:MAX_REPORTED]:
-        problems.add(table.file, rules[r], row=table.line(r), column=column)
+        problems.add(table.file, rules[r], row=table.line(r), item=table.label(r), column=column)
     if len(rows) > MAX_REPORTED:
         problems.add(
             table.file,
