@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from optimizer.analysis.comparison import Comparison, run_comparison
+from optimizer.analysis.outputs import compare_files
 from optimizer.analysis.policies import DEFAULT_JIC_COVER, DEFAULT_SERVICE_LEVELS
 from optimizer.cli.common import FollowLinks, InstanceArg, console, fail, load, setup_logging
 from optimizer.errors import StockplanError
@@ -64,14 +65,16 @@ def parse_numbers(
     return list(dict.fromkeys(values))
 
 
-def write_comparison(out: Path, comparison: Comparison) -> list[Path]:
+def write_comparison(out: Path, comparison: Comparison, report: bool = False) -> list[Path]:
     """Write ``comparison.csv`` and ``plans/<policy>.csv`` in one all-or-nothing step.
 
     :func:`~optimizer.report.write_outputs` swaps the whole folder into place, so a failed
-    or killed run leaves the old comparison or the new one, never a mix.
+    or killed run leaves the old comparison or the new one, never a mix. With ``report``,
+    ``report.html`` too (:func:`optimizer.analysis.outputs.compare_files`).
     """
     files = {"comparison.csv": comparison.table}
     files.update({f"plans/{name}.csv": table for name, table in comparison.plans.items()})
+    files.update(compare_files(comparison, report=report))
     return write_outputs(Path(out), files)
 
 
@@ -145,6 +148,12 @@ def compare(
         str,
         typer.Option("--service", help="Cycle service levels (%) of the classic_<pct> policies."),
     ] = _default(DEFAULT_SERVICE_LEVELS),
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report", help="Also write report.html: the ranking with intervals, with plots."
+        ),
+    ] = False,
     follow_links: FollowLinks = False,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")
@@ -173,7 +182,7 @@ def compare(
                 service_levels=levels,
                 progress=lambda msg: status.update(msg),
             )
-        write_comparison(out, comp)
+        write_comparison(out, comp, report=report)
     except StockplanError as exc:
         fail(exc)
     console.print(

@@ -4,8 +4,9 @@ The page needs no network: plots are inline SVG (:mod:`optimizer.report.plots`),
 and the one small script are inline, and a Content-Security-Policy forbids every fetch.
 Every piece of data (item and supplier names, the instance's name and description,
 units, policy names) is escaped with :func:`html.escape` before it is placed in the page.
-The script records any JavaScript error into the ``data-errors`` attribute of the page's
-root element and the number of plots into ``data-plots`` (what the browser test reads).
+The script records any JavaScript error or blocked fetch into the ``data-errors``
+attribute of the page's root element and the number of plots into ``data-plots`` (what
+the browser test reads).
 
 The renderer takes plain tables and arrays, not the analysis objects, so this layer
 imports nothing downstream of it: ``explanation`` is anything with the attributes of
@@ -45,6 +46,8 @@ _GUARD = (
     "var p=r.getAttribute('data-errors');r.setAttribute('data-errors',(p?p+' | ':'')+m);}"
     "window.addEventListener('error',function(e){add(String(e.message))});"
     "window.addEventListener('unhandledrejection',function(e){add(String(e.reason))});"
+    "document.addEventListener('securitypolicyviolation',function(e){"
+    "add('blocked '+e.blockedURI)});"
     "})();</script>"
 )
 _COUNT = (

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 _COUNTER = itertools.count()
+#: No RDF block (creator, date): the page stays the same for the same run.
+_NO_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
 #: Colours of the marks on a cost curve, by policy name.
 MARK_STYLE = {
     "plan": ("#d62728", "o"),
@@ -50,7 +52,7 @@ def _svg(fig) -> str:
     with matplotlib.rc_context(
         {"svg.fonttype": "none", "svg.hashsalt": f"stockplan-{next(_COUNTER)}"}
     ):
-        fig.savefig(buf, format="svg", bbox_inches="tight")
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata=_NO_METADATA)
     plt.close(fig)
     text = buf.getvalue()
     start = text.find("<svg")
