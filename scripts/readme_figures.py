@@ -366,6 +366,7 @@ def scale_targets_table(root: Path) -> str:
 #: The stages of the data flow, upstream first, as tests/test_layering.py orders them.
 STAGES = (
     ("optimizer/errors.py", "errors and exit codes (every stage raises them)"),
+    ("optimizer/history", "records → demand laws and supplier chains (statistics, no files)"),
     ("optimizer/instance", "files → validated instance"),
     ("optimizer/scenarios.py", "instance → scenarios (numpy)"),
     ("optimizer/program", "scenarios → the program's numbers and its numpy semantics"),
