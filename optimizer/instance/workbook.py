@@ -367,7 +367,7 @@ class WorkbookTables:
         """Read the ``settings`` sheet (``key``, ``value``) and check it as ``instance.toml``."""
         for title, hint in self.unknown:
             problems.add(
-                TOML_FILE,
+                self.path.name,
                 f"unknown sheet {quoted(title)}{hint}; the instance sheets are "
                 f"{', '.join(SHEETS.values())}",
             )
@@ -464,6 +464,7 @@ class WorkbookTables:
             for name in names:
                 rule = rule.replace(name, f"sheet {SHEETS[name]}")
             rule = rule.replace("a sheet settings", "a sheet 'settings'")
+            rule = rule.replace("the workbook needs sheet ", "the workbook needs a sheet named ")
             out.append(
                 replace(
                     problem,
