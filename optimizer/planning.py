@@ -53,6 +53,7 @@ def make_plan(
     with_diagnostics: bool = True,
     progress: Progress | None = None,
     cluster: str | None = None,
+    deadline: float | None = None,
 ) -> PlanResult:
     """Compute the stochastic plan of ``instance``, its honest cost and its diagnostics.
 
@@ -76,6 +77,14 @@ def make_plan(
         (``tcp://host:8786``) or ``local:N`` (:func:`optimizer.engines.executors.open_cluster`).
         The scenarios are generated on the workers, chunk by chunk; the plan is the
         single-machine plan.
+    deadline : float, optional
+        The whole job's budget as a :func:`time.monotonic` time (``--time-limit``): the
+        plan stage's engine gets the time left when it starts (no LP runs past the
+        deadline: :meth:`~optimizer.engines.base.SolveConfig.within`), the honest cost
+        samples no batch after it (its first batch is taken if any time is left, else it
+        is skipped and the plan table's figures are in sample), and the diagnostics are
+        skipped when less time is left than the plan stage took (they solve programs of
+        its size). ``summary["time_limit"]`` says what was cut.
 
     Raises
     ------
@@ -105,11 +114,15 @@ def make_plan(
     data = program_data(instance, generate_scenarios(instance), consume=True)
     t_scen = time.perf_counter() - t0
     say(f"solving {data.n_items} items x {data.n_scenarios} scenarios x {data.horizon} periods")
+    budget: dict = {}
+    if deadline is not None:
+        config = config.within(deadline)  # the plan stage gets what is left
+        budget["plan_stage_seconds"] = config.time_limit
     sol = require_plan(solve_program(data, config, request), data, config)
     sol = whole_solution(sol, data, instance.plan.integer)  # hindsight LPs are fractional
     t1 = time.perf_counter()
     diag = headline = None
-    if sol.primary:
+    if sol.primary and (deadline is None or time.monotonic() < deadline):
         say("pricing the plan causally on fresh scenarios")
         headline = honest_cost(
             instance,
@@ -118,11 +131,32 @@ def make_plan(
             batch=eval_scenarios,
             max_scenarios=max_eval_scenarios,
             seed=instance.plan.seed,
+            deadline=deadline,
+        )
+    if deadline is not None and sol.primary:
+        budget["expected_cost"] = (
+            "skipped: the time limit was spent by the plan stage (plan.csv's figures are "
+            "the plan's in-sample costs)"
+            if headline is None
+            else f"cut short: {headline.stop}"
+            if headline.stop.startswith("time limit")
+            else "complete"
         )
     t2 = time.perf_counter()
     if with_diagnostics and sol.primary:
-        say("diagnostics: EV, EEV, WS, hindsight bound")
-        diag = compute_diagnostics(instance, data, sol, config=config, request=request)
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is None or left >= t1 - t0:
+            say("diagnostics: EV, EEV, WS, hindsight bound")
+            config = config.within(deadline)
+            diag = compute_diagnostics(instance, data, sol, config=config, request=request)
+            if deadline is not None:
+                budget["diagnostics"] = "complete"
+        else:
+            budget["diagnostics"] = (
+                f"skipped: {max(0.0, left):.2f} s of the time limit left, less than the "
+                f"plan stage took ({t1 - t0:.2f} s; the diagnostics solve programs of its "
+                "size)"
+            )
     t3 = time.perf_counter()
     costs = headline.evaluation if headline is not None else sol.evaluation
     table = plan_table(instance, sol.base_stock, sol.reserved, costs)
@@ -141,6 +175,8 @@ def make_plan(
             "total_seconds": time.perf_counter() - t0,
         },
     )
+    if budget:
+        summary["time_limit"] = budget
     return PlanResult(table, summary, sol, data, diag, headline)
 
 
@@ -298,7 +334,8 @@ def build_summary(
     if not optimal:
         why = "at a limit" if sol.termination.is_limit else "with an open optimality gap"
         summary["warning"] = (
-            f"plan returned {why} ({sol.message}); not proven optimal, relative gap {sol.gap:.3g}"
+            f"plan returned {why} ({sol.message}); not proven optimal, relative gap "
+            + (f"{sol.gap:.3g}" if np.isfinite(sol.gap) else "unknown")
         )
     if diag is not None:
         summary["diagnostics"] = {

@@ -276,6 +276,8 @@ def run_comparison(
     config: SolveConfig | None = None,
     chunk: int | None = DEFAULT_CHUNK,
     progress: Progress | None = None,
+    extra: Sequence[PolicyPlan] = (),
+    deadline: float | None = None,
 ) -> Comparison:
     """Fit every policy on ``instance`` and compare them out of sample.
 
@@ -292,6 +294,12 @@ def run_comparison(
     config : SolveConfig, optional
         Engine and settings of the ``ev`` and ``stochastic`` solves; the plans are priced
         by ``auto`` with the same settings.
+    extra : sequence of PolicyPlan
+        Plans of the planner's own (``compare --plan``), ranked with the policies.
+    deadline : float, optional
+        A :func:`time.monotonic` time: the solves that fit the plans get the time left
+        when they start (:meth:`~optimizer.engines.base.SolveConfig.within`); every plan
+        is still priced on the same fresh scenarios, which a ranking needs.
 
     Raises
     ------
@@ -305,10 +313,11 @@ def run_comparison(
         )
     t0 = time.perf_counter()
     say("fitting the policies (solving the stochastic program)")
-    config = config or SolveConfig()
+    config = (config or SolveConfig()).within(deadline)
     policies = make_policies(
         instance, jic_cover=jic_cover, service_levels=service_levels, config=config
     )
+    policies += list(extra)
     fitted = time.perf_counter() - t0
     comp = compare_policies(
         instance,

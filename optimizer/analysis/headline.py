@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -194,6 +195,7 @@ def honest_cost(
     rel_half_width: float = REL_HALF_WIDTH,
     seed: int | None = None,
     play_batch: Callable[[int, str], tuple[Evaluation, np.ndarray]] | None = None,
+    deadline: float | None = None,
 ) -> Headline:
     r"""Price the plan causally on fresh scenarios until its interval is tight (or the cap).
 
@@ -214,7 +216,12 @@ def honest_cost(
         ``play_batch(size, stream)`` samples and plays one batch elsewhere and returns
         what :func:`_play_batch` does (a cluster's workers, each generating its chunk of
         items: :meth:`optimizer.engines.executors.DaskItems.fresh_batch`); default here.
+    deadline : float, optional
+        A :func:`time.monotonic` time after which no further batch is sampled (the first
+        batch is always taken whole): the interval is then that of the scenarios so far,
+        and ``stop`` says the time limit cut it short.
     """
+    out_of_time = False
     m = int(batch or max(100, instance.plan.scenarios))
     cells = max(1, len(instance.items) * instance.horizon)
     largest = max(m, BATCH_CELLS // cells)  # scenarios of one sampled batch
@@ -228,6 +235,9 @@ def honest_cost(
     want = m  # scenarios in all after this round
     while True:
         while total < want:
+            if k and deadline is not None and time.monotonic() >= deadline:
+                out_of_time = True
+                break
             size = m if k == 0 else min(largest, want - total)
             if play_batch is not None:
                 ev, d = play_batch(size, batch_stream(k))
@@ -245,6 +255,8 @@ def honest_cost(
             demand = size * d if demand is None else demand + size * d
             unmet = size * ev.stockout_units if unmet is None else unmet + size * ev.stockout_units
             residual = {key: max(residual.get(key, 0.0), v) for key, v in ev.residual.items()}
+        if out_of_time and totals and totals[-1] == total:
+            break  # no batch since the last interval
         totals.append(total)
         every = np.concatenate(costs) if len(costs) > 1 else costs[0]
         costs = [every]
@@ -252,7 +264,7 @@ def honest_cost(
         half = (iv.high - iv.low) / 2
         tight = half <= rel_half_width * abs(iv.mean) or half == 0.0
         log.info("headline: %d scenarios in %d batches, E[C] %.6g +- %.3g", total, k, iv.mean, half)
-        if tight or total >= max_scenarios:
+        if tight or total >= max_scenarios or out_of_time:
             break
         need = scenarios_needed(every, rel_half_width)
         grow = (
@@ -266,6 +278,9 @@ def honest_cost(
         f"95% half-width {share:.2f}% of the mean <= {100 * rel_half_width:g}% after "
         f"{total:,} fresh scenarios"
         if tight
+        else f"time limit reached after {total:,} fresh scenarios, the 95% half-width at "
+        f"{share:.2f}% of the mean (target {100 * rel_half_width:g}%)"
+        if out_of_time
         else f"cap of {max_scenarios:,} fresh scenarios reached with the 95% half-width at "
         f"{share:.2f}% of the mean (target {100 * rel_half_width:g}%)"
     )

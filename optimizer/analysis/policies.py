@@ -504,7 +504,8 @@ def make_policies(
     scenarios : ScenarioSet, optional
         Optimisation scenarios of the stochastic plan (default: the instance's own).
     config : SolveConfig, optional
-        Passed to :func:`optimizer.engines.dispatch.solve_program` for ``ev`` and ``stochastic``.
+        Passed to :func:`optimizer.engines.dispatch.solve_program` for ``stochastic``; ``ev``
+        and ``stochastic_hindsight`` take its settings with the ``auto`` engine.
 
     Raises
     ------
@@ -529,13 +530,14 @@ def make_policies(
             policies.append(p)
             seen.add(p.name)
     policies.append(newsvendor_policy(instance))
+    # ev and the hindsight plan by auto's choice: an engine named for the stochastic plan
+    # may serve only its recourse (the causal engines do not solve the hindsight program)
+    auto = config.with_engine("auto") if config is not None else None
     if include_ev:
-        policies.append(ev_policy(instance, config=config))
+        policies.append(ev_policy(instance, config=auto))
     if include_stochastic:
         policies.append(stochastic_policy(instance, scenarios, config=config))
         if instance.plan.recourse == CAUSAL:  # the classical plan, to show what it costs
-            policies.append(
-                stochastic_policy(instance, scenarios, config=config, recourse=HINDSIGHT)
-            )
+            policies.append(stochastic_policy(instance, scenarios, config=auto, recourse=HINDSIGHT))
     log.info("policies of %s: %s", instance.name, ", ".join(p.name for p in policies))
     return policies

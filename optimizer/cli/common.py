@@ -38,11 +38,15 @@ class Screen(Console):
       is dropped and the command goes on to its own exit code (rich would exit 1).
     """
 
+    def __init__(self, *args: object, wide: bool = True, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.wide = wide  # log lines are padded to the width: not for stderr
+
     @property
     def size(self) -> ConsoleDimensions:
         """The terminal's size, or :data:`PIPE_WIDTH` columns when not a terminal."""
         size = Console.size.fget(self)
-        if self._width is None and not self.is_terminal:
+        if self.wide and self._width is None and not self.is_terminal:
             return ConsoleDimensions(max(size.width, PIPE_WIDTH), size.height)
         return size
 
@@ -62,7 +66,7 @@ class Screen(Console):
 
 
 console = Screen()
-err = Screen(stderr=True)
+err = Screen(stderr=True, wide=False)
 log = logging.getLogger("optimizer")
 
 #: The bundled demo, shipped inside the package (``instances/demo`` links to it).

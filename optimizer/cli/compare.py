@@ -20,12 +20,26 @@ import typer
 from rich import box
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from optimizer.analysis.comparison import Comparison, run_comparison
 from optimizer.analysis.outputs import compare_files
-from optimizer.analysis.policies import DEFAULT_JIC_COVER, DEFAULT_SERVICE_LEVELS
-from optimizer.cli.common import FollowLinks, InstanceArg, console, fail, load, setup_logging
+from optimizer.analysis.policies import DEFAULT_JIC_COVER, DEFAULT_SERVICE_LEVELS, PolicyPlan
+from optimizer.cli.common import (
+    FollowLinks,
+    InstanceArg,
+    TimeLimit,
+    Verbose,
+    console,
+    deadline_of,
+    fail,
+    load,
+    setup_logging,
+)
+from optimizer.engines.base import SolveConfig
+from optimizer.engines.registry import engine_names
 from optimizer.errors import StockplanError
+from optimizer.instance import Instance
 from optimizer.instance.limits import check_instance_size
 from optimizer.report import check_out, write_outputs
 
@@ -63,6 +77,48 @@ def parse_numbers(
     if not values:
         raise typer.BadParameter("give at least one value", param_hint=option)
     return list(dict.fromkeys(values))
+
+
+#: Names of the policies ``compare`` always ranks, beside ``jic_<k>`` and ``classic_<pct>``.
+FIXED_POLICIES = ("jit", "newsvendor", "ev", "stochastic", "stochastic_hindsight")
+
+
+def planner_names(paths: list[Path], covers: list[float], levels: list[float]) -> list[str]:
+    """Name each ``--plan`` file by its stem; refuse (exit 2) a name taken or repeated.
+
+    Raises
+    ------
+    typer.BadParameter
+        When two files share a stem or a stem is a policy's name.
+    """
+    taken = set(FIXED_POLICIES)
+    taken |= {f"jic_{k:g}" for k in covers} | {f"classic_{p:g}" for p in levels}
+    names: list[str] = []
+    for path in paths:
+        name = path.stem
+        if name in taken or name in names:
+            what = "another --plan file's" if name in names else "a policy's"
+            raise typer.BadParameter(
+                f"{path}: its name {name!r} is {what}; rename the file (the ranking names a "
+                "plan by its file name)",
+                param_hint="--plan",
+            )
+        names.append(name)
+    return names
+
+
+def planner_plan(path: Path, name: str, instance: Instance) -> PolicyPlan:
+    """Read the planner's plan in ``path``, checked as ``evaluate`` checks it (exit 3)."""
+    from optimizer.instance.plan_file import read_plan
+
+    S, K = read_plan(path, instance)
+    return PolicyPlan(
+        name=name,
+        family="planner",
+        base_stock=S,
+        reserved=K,
+        description=f"the planner's plan in {path}",
+    )
 
 
 def write_comparison(out: Path, comparison: Comparison, report: bool = False) -> list[Path]:
@@ -118,7 +174,7 @@ def ranking_table(table: pd.DataFrame, title: str) -> Table:
         )
         t.add_row(
             str(r["rank"]),
-            str(r["policy"]),
+            Text(str(r["policy"])),  # a planner's plan is named by its file: data, not markup
             _pm(r["expected_cost"], r["ci_low"], r["ci_high"]),
             diff,
             f"{r['fill_rate']:.1%}",
@@ -154,24 +210,45 @@ def compare(
             "--report", help="Also write report.html: the ranking with intervals, with plots."
         ),
     ] = False,
+    plan: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--plan",
+            help="A plan of your own (a plan.csv: item, base_stock[, reserved_capacity]) "
+            "to rank with the policies, under its file name without .csv; repeat for more.",
+        ),
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help=f"Engine of the stochastic and EV solves: one of {', '.join(engine_names())}."
+        ),
+    ] = "auto",
+    threads: Annotated[int | None, typer.Option(min=1, help="HiGHS threads.")] = None,
+    time_limit: TimeLimit = None,
     follow_links: FollowLinks = False,
-    verbose: Annotated[
-        int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")
-    ] = 0,
+    verbose: Verbose = 0,
 ) -> None:
     """Compare the stochastic plan with JIT, JIC, classic, newsvendor and EV policies.
 
     All are priced on the same fresh scenarios; writes comparison.csv and plans/<policy>.csv.
     """
     setup_logging(verbose)
+    if engine not in engine_names():
+        raise typer.BadParameter(
+            f"choose one of {', '.join(engine_names())}", param_hint="--engine"
+        )
     covers = parse_numbers(jic_k, "--jic-k", low=0.0, what="periods of cover")
     levels = parse_numbers(
         service, "--service", low=0.0, high=100.0, what="a service level in percent"
     )
+    names = planner_names(plan or [], covers, levels)
+    config = SolveConfig(engine=engine, threads=threads)
     try:
         check_out(out)  # before any work
         inst = load(instance, follow_links)
         check_instance_size(inst, scenarios, what="--scenarios")
+        own = [planner_plan(path, name, inst) for path, name in zip(plan or [], names, strict=True)]
         with console.status("comparing policies") as status:
             comp = run_comparison(
                 inst,
@@ -181,6 +258,9 @@ def compare(
                 jic_cover=covers,
                 service_levels=levels,
                 progress=lambda msg: status.update(msg),
+                config=config,
+                extra=own,
+                deadline=deadline_of(time_limit),
             )
         write_comparison(out, comp, report=report)
     except StockplanError as exc:
@@ -199,10 +279,12 @@ def compare(
         "run without hindsight (c.rank its rank).\n"
         f"winner: {comp.winner()} (hindsight recourse), {comp.winner(causal=True)} (causal "
         f"run); one plan evaluation takes {per_plan.median():.2f} s (median); total "
-        f"{comp.seconds.get('total', 0.0):.1f} s"
+        f"{comp.seconds.get('total', 0.0):.1f} s",
+        markup=False,
     )
     console.print(
-        f"wrote {out / 'comparison.csv'} and {len(comp.plans)} plan tables in {out / 'plans'}"
+        f"wrote {out / 'comparison.csv'} and {len(comp.plans)} plan tables in {out / 'plans'}",
+        markup=False,
     )
 
 

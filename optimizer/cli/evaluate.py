@@ -29,9 +29,29 @@ from optimizer.report import check_out, write_outputs
 
 
 def evaluate(
+    ctx: typer.Context,
     instance: Annotated[Path, typer.Argument(help="Instance folder or toml.")],
-    plan: Annotated[Path, typer.Option("--plan", help="Plan CSV (item, base_stock, ...).")],
-    scenarios: Annotated[int | None, typer.Option(min=2, help="Fresh scenarios.")] = None,
+    plan: Annotated[
+        Path,
+        typer.Option(
+            "--plan",
+            help="Plan CSV: item, base_stock and, for items that reserve emergency "
+            "capacity, reserved_capacity (the columns plan.csv has; a safety_stock column "
+            "must agree with base_stock).",
+        ),
+    ],
+    eval_scenarios: Annotated[
+        int | None,
+        typer.Option(
+            "--eval-scenarios", min=2, help="Fresh out-of-sample scenarios the plan is priced on."
+        ),
+    ] = None,
+    scenarios: Annotated[
+        int | None,
+        typer.Option(
+            "--scenarios", min=2, hidden=True, help="Deprecated spelling of --eval-scenarios."
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write evaluation.csv here.")] = None,
     follow_links: FollowLinks = False,
@@ -39,11 +59,24 @@ def evaluate(
 ) -> None:
     """Price a given plan on fresh out-of-sample scenarios (hindsight LP and causal run)."""
     setup_logging(verbose)
+    if scenarios is not None:  # the old spelling, kept so scripts keep working
+        if eval_scenarios is not None and eval_scenarios != scenarios:
+            raise typer.BadParameter(
+                "give --eval-scenarios only (--scenarios is its deprecated spelling)",
+                param_hint="--scenarios",
+            )
+        typer.echo(
+            "warning: evaluate --scenarios is deprecated; use --eval-scenarios, as solve "
+            "and compare do",
+            err=True,
+        )
+        eval_scenarios = scenarios
+    scenarios = eval_scenarios
     try:
         if out is not None:
             check_out(out)  # before any work
         inst = load(instance, follow_links)
-        check_instance_size(inst, scenarios, what="--scenarios")
+        check_instance_size(inst, scenarios, what="--eval-scenarios")
         S, K = read_plan(plan, inst)
         with console.status("evaluating"):
             fresh = evaluation_scenarios(inst, scenarios, seed)
@@ -68,6 +101,11 @@ def evaluate(
             "postures": {},
         }
         if out is not None:
+            from optimizer.cli.provenance import instance_files, provenance
+
+            summary["provenance"] = provenance(
+                [*instance_files(Path(inst.source)), plan], settings=ctx.params
+            )
             write_outputs(out, {"evaluation.csv": table, "evaluation.json": summary})
     except StockplanError as exc:
         fail(exc)
@@ -75,7 +113,8 @@ def evaluate(
     console.print(
         f"expected cost, the plan run causally: {fmt(cci.mean)} (95% CI {fmt(cci.low)} – "
         f"{fmt(cci.high)}) on {fresh.n_scenarios} fresh scenarios; the hindsight recourse "
-        f"(a lower bound): {fmt(ci.mean)} ({fmt(ci.low)} – {fmt(ci.high)})"
+        f"(a lower bound): {fmt(ci.mean)} ({fmt(ci.low)} – {fmt(ci.high)})",
+        markup=False,
     )
 
 

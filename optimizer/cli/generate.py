@@ -37,8 +37,10 @@ def generate(
             "below ~0.6 it binds.",
         ),
     ] = None,
-    scenarios: Annotated[int, typer.Option("--scenarios", min=1, help="[plan] scenarios.")] = 200,
-    periods: Annotated[int, typer.Option("--periods", min=1, help="[plan] costed periods.")] = 13,
+    scenarios: Annotated[
+        int, typer.Option("--scenarios", min=1, help="\\[plan] scenarios (optimisation scenarios).")
+    ] = 200,
+    periods: Annotated[int, typer.Option("--periods", min=1, help="\\[plan] costed periods.")] = 13,
     force: Annotated[
         bool, typer.Option("--force", help="Replace the files of an existing instance folder.")
     ] = False,

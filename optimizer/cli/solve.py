@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from optimizer.analysis.headline import MAX_EVAL_SCENARIOS
@@ -13,8 +14,10 @@ from optimizer.analysis.outputs import solve_files
 from optimizer.cli.common import (
     FollowLinks,
     InstanceArg,
+    TimeLimit,
     Verbose,
     console,
+    deadline_of,
     fail,
     fmt,
     load,
@@ -33,14 +36,19 @@ def _print_summary(summary: dict) -> None:
     t = Table(title="Summary", show_header=False)
     t.add_column("what")
     t.add_column("value", justify="right")
-    t.add_row("status", f"{summary['status']} ({summary['termination']})")
+    t.add_row("status", escape(f"{summary['status']} ({summary['termination']})"))
     if summary.get("expected_cost") is not None:
         low, high = summary["expected_cost_ci95"]
         t.add_row(
             "[bold]expected cost (causal, out of sample)[/]",
-            f"[bold]{fmt(summary['expected_cost'])}[/] [{fmt(low)}, {fmt(high)}]",
+            f"[bold]{fmt(summary['expected_cost'])}[/] {escape(f'[{fmt(low)}, {fmt(high)}]')}",
         )
-        t.add_row("  how many fresh scenarios", summary["expected_cost_stop"])
+        t.add_row("  how many fresh scenarios", escape(summary["expected_cost_stop"]))
+    budget = summary.get("time_limit", {})
+    if "expected_cost" in budget and budget["expected_cost"] != "complete":
+        t.add_row("[yellow]expected cost (time limit)[/]", escape(budget["expected_cost"]))
+    if "diagnostics" in budget and budget["diagnostics"] != "complete":
+        t.add_row("[yellow]diagnostics (time limit)[/]", escape(budget["diagnostics"]))
     t.add_row(f"in-sample optimum ({summary['recourse']} recourse)", fmt(summary["objective"]))
     t.add_row(
         "postures JIT / hybrid / JIC",
@@ -67,18 +75,17 @@ def _print_summary(summary: dict) -> None:
             f"{fmt(d['in_sample_causal'])} / {fmt(d['hindsight_bound'])}",
         )
     if "warning" in summary:
-        t.add_row("[yellow]warning[/]", summary["warning"])
+        t.add_row("[yellow]warning[/]", escape(summary["warning"]))
     console.print(t)
 
 
 def solve(
+    ctx: typer.Context,
     instance: InstanceArg = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
     scenarios: Annotated[int | None, typer.Option(min=1, help="Scenarios to sample.")] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
-    time_limit: Annotated[
-        float | None, typer.Option(min=0.0, help="Seconds per LP (mpi-sppy: hub seconds).")
-    ] = None,
+    time_limit: TimeLimit = None,
     threads: Annotated[int | None, typer.Option(min=1, help="HiGHS threads.")] = None,
     gap: Annotated[
         float,
@@ -119,7 +126,7 @@ def solve(
             help=(
                 "Second stage the plan is fitted to: causal (run period by period, the "
                 "default) or hindsight (the classical recourse LP, a bound); overrides "
-                "[plan] recourse."
+                "\\[plan] recourse."
             )
         ),
     ] = None,
@@ -182,9 +189,9 @@ def solve(
         raise typer.BadParameter("choose one of lshaped, ph", param_hint="--decomposition")
     if method not in ("choose", "simplex", "ipm"):
         raise typer.BadParameter("choose one of choose, simplex, ipm", param_hint="--method")
+    deadline = deadline_of(time_limit)
     config = SolveConfig(
         engine=engine,
-        time_limit=time_limit,
         threads=threads,
         gap=gap,
         method=method,
@@ -213,9 +220,17 @@ def solve(
                 with_diagnostics=not no_diagnostics,
                 progress=lambda msg: status.update(msg),
                 cluster=cluster,
+                deadline=deadline,
             )
         if not result.solution.primary:  # another rank of a distributed engine reports
             return
+        if time_limit is not None:
+            result.summary.setdefault("time_limit", {})["seconds"] = time_limit
+        from optimizer.cli.provenance import instance_files, provenance
+
+        result.summary["provenance"] = provenance(
+            instance_files(Path(inst.source)), settings=ctx.params
+        )
         files = {"plan.csv": result.plan, "summary.json": result.summary}
         if report or xlsx is not False:  # report.html, plan.xlsx
             with console.status("explaining the plan"):
@@ -225,7 +240,7 @@ def solve(
         fail(exc)
     print_plan(result.plan, result.summary)
     _print_summary(result.summary)
-    console.print(f"wrote {', '.join(str(out / name) for name in files)}")
+    console.print(escape(f"wrote {', '.join(str(out / name) for name in files)}"))
 
 
 def _check_cluster(spec: str) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from optimizer.cli.common import FollowLinks, Verbose, console, fail, load, setup_logging
 from optimizer.errors import StockplanError
@@ -23,7 +24,7 @@ def validate(
     except StockplanError as exc:
         fail(exc)
     console.print(
-        f"[green]valid[/]: {inst.name} — {len(inst.items)} items, "
+        f"[green]valid[/]: {escape(inst.name)} — {len(inst.items)} items, "
         f"{len(inst.suppliers)} suppliers, {inst.plan.periods} periods, warm-up "
         f"{inst.warmup}, "
         + (
