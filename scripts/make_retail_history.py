@@ -8,7 +8,8 @@ reproducible and the laws the fits should find are stated here:
 * 10 slow movers: Poisson, 1 to 4 units a week;
 * 10 intermittent items: demand in 12% to 40% of the weeks, sizes 1 + Poisson or
   1 + negative binomial;
-* 8 seasonal items: a yearly cycle (peak in the coming quarter, amplitude 40% to 70% of
+* 8 seasonal items: a yearly cycle peaking in week 65, the last of the coming quarter
+  (its demand ramps up through the quarter; amplitude 40% to 70% of
   the level) with negative-binomial noise; each has a forecast for weeks 53-65 (the
   cycle's mean, 5% optimistic) and its past forecasts for weeks 27-52, so the forecast's
   error is measured against the actuals.
@@ -35,6 +36,8 @@ import pandas as pd
 SEED = 20261201
 WEEKS = 52
 QUARTER = 13
+PEAK = 65
+"""Week of the seasonal peak: the last of the coming quarter, so its demand ramps up."""
 SUPPLIERS = {"local": (0.02, 0.6, 52), "import": (0.08, 0.25, 52), "new": (0.10, 0.5, 20)}
 
 TOML = """name = "retail_history"
@@ -111,7 +114,7 @@ def build(seed: int = SEED) -> dict[str, pd.DataFrame]:
         amp = float(rng.uniform(0.4, 0.7))
 
         def cycle(w: np.ndarray | int, level: float = level, amp: float = amp) -> np.ndarray:
-            return level * (1 + amp * np.cos(2 * np.pi * (np.asarray(w) - 7) / WEEKS))
+            return level * (1 + amp * np.cos(2 * np.pi * (np.asarray(w) - PEAK) / WEEKS))
 
         add(f"SEASON-{k + 1:02d}", _negbin(rng, cycle(weeks), 0.02), float(rng.uniform(5, 40)))
         name = items[-1]["item"]

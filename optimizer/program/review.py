@@ -1,0 +1,84 @@
+r"""Base-stock levels that change within the quarter: one per review block, played causally.
+
+``review_levels`` :math:`k \in \{1, 3, 13\}` splits the :math:`T` costed periods into
+:math:`k` consecutive blocks (:func:`review_blocks`: a quarter, its months, its weeks) and
+gives item :math:`i` one level :math:`S_{i,b}` per block.  The plan is run as
+:func:`optimizer.program.simulate.simulate_plan` runs a single level, except for the
+order: at the end of period :math:`t` the inventory position :math:`IP` (on hand, in
+transit and queued, less backlog) is raised to the level of period :math:`t+1`,
+:math:`q_t = \max(0, S_{t+1} - IP_t)`; a level that falls leaves the excess to be sold
+down.  The warm-up runs at the first block's level.  With :math:`k = 1` the orders, and so
+every cost, equal :func:`~optimizer.program.simulate.simulate_plan`'s
+(``tests/test_review_levels.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizer.program.data import ProgramData
+from optimizer.program.verifier import Evaluation, RecourseArrays, evaluate_solution
+
+REVIEW_LEVELS = (1, 3, 13)
+
+
+def review_blocks(periods: int, levels: int) -> np.ndarray:
+    """Block index of each costed period: ``levels`` consecutive, near-equal blocks."""
+    k = max(1, min(int(levels), int(periods)))
+    return np.concatenate(
+        [np.full(len(c), b) for b, c in enumerate(np.array_split(np.arange(periods), k))]
+    )
+
+
+def level_path(data: ProgramData, levels: np.ndarray) -> np.ndarray:
+    r"""Per-period levels :math:`S_{i,t}` of shape (n, H) from block levels (n, k)."""
+    levels = np.atleast_2d(np.asarray(levels, dtype=float))
+    blocks = review_blocks(data.periods, levels.shape[1])
+    path = np.empty((levels.shape[0], data.horizon))
+    path[:, : data.warmup] = levels[:, :1]
+    path[:, data.warmup :] = levels[:, blocks]
+    return path
+
+
+def simulate_levels(data: ProgramData, path: np.ndarray, reserved: np.ndarray) -> RecourseArrays:
+    """Play every scenario under per-period levels ``path`` (n, H) (see the module)."""
+    n, N, H = data.demand.shape
+    d = np.moveaxis(data.demand, 2, 0)
+    arrival = np.minimum(np.moveaxis(data.arrival, 2, 0), H)
+    cap = np.where(data.reserves, np.minimum(data.capacity, reserved), data.capacity)
+    cap = np.broadcast_to(cap[:, None], (n, N))
+    out = {k: np.zeros((H, n, N)) for k in ("I", "s", "n", "e", "B", "r")}
+    incoming = np.zeros((H + 1, n, N))
+    incoming[:H] += data.pipeline.T[:, :, None]
+    flat = incoming.reshape(-1)
+    cells = np.arange(n * N).reshape(n, N)
+    stock = np.broadcast_to((path[:, 0] - data.lead * data.mean)[:, None], (n, N)).copy()
+    backlog = np.zeros((n, N))
+    position = np.broadcast_to(path[:, :1], (n, N)).copy()
+    for t in range(H):
+        avail = stock + incoming[t]
+        served = np.minimum(backlog, avail) if data.backorder else np.zeros((n, N))
+        avail = avail - served
+        sold = np.minimum(d[t], avail)
+        emergency = np.minimum(d[t] - sold, cap)
+        unmet = d[t] - sold - emergency
+        backlog = backlog - served + unmet if data.backorder else backlog
+        stock = avail - sold
+        position -= d[t] - emergency if data.backorder else sold
+        target = path[:, min(t + 1, H - 1)][:, None]
+        order = np.maximum(0.0, target - position)
+        position += order
+        flat[arrival[t] * n * N + cells] += order
+        for key, value in (("I", stock), ("s", sold), ("n", unmet), ("e", emergency)):
+            out[key][t] = value
+        out["B"][t], out["r"][t] = backlog, served
+    return RecourseArrays(**{k: np.ascontiguousarray(np.moveaxis(v, 0, 2)) for k, v in out.items()})
+
+
+def evaluate_levels(data: ProgramData, levels: np.ndarray, reserved: np.ndarray) -> Evaluation:
+    """Costs of block levels (n, k) run causally (the verifier's cost lines)."""
+    path = level_path(data, levels)
+    rec = simulate_levels(data, path, np.asarray(reserved, dtype=float))
+    return evaluate_solution(
+        data, path[:, 0], reserved, rec, check_fill_rate=False, check_plan_rows=False
+    )
