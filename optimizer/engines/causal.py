@@ -84,8 +84,8 @@ def search_within(
 
     Items are independent without a plan row, so a chunked search gives the plans of
     one search over all items. With ``time_limit`` the items are searched
-    :data:`TIME_CHUNK` at a time (:data:`FIRST_TIME_CHUNK` first, none when the limit
-    is 0) while the time spent so far, plus the next chunk's estimate from the chunks
+    :data:`TIME_CHUNK` at a time (:data:`FIRST_TIME_CHUNK` first, always searched unless
+    the limit is 0) while the time spent so far, plus the next chunk's estimate from the chunks
     before, stays within the limit; the items left get their
     cover level :math:`\lceil (L+1)\mu \rceil` (no safety stock; the fill-rate floor
     where a target is set), played for their costs and marked uncertified.
@@ -108,8 +108,8 @@ def search_within(
     while done < n:
         spent = time.perf_counter() - t0
         per_item = spent / done if done else 0.0
-        size = min(TIME_CHUNK if done else FIRST_TIME_CHUNK, n - done)
-        if spent + per_item * size > time_limit or time_limit <= 0:
+        size = min(TIME_CHUNK if done else min(FIRST_TIME_CHUNK, TIME_CHUNK), n - done)
+        if time_limit <= 0 or (done and spent + per_item * size > time_limit):
             break
         items = np.arange(done, done + size)
         parts.append(
