@@ -6,7 +6,12 @@ format is the README's "Instance files" section.  Modules:
 * :mod:`~optimizer.instance.types` — :class:`Instance` and its parts;
 * :mod:`~optimizer.instance.schema` — the ``instance.toml`` schema (defaults and bounds);
 * :mod:`~optimizer.instance.settings` — reading ``instance.toml`` against it;
-* :mod:`~optimizer.instance.tables` — reading CSV files, vectorised column checks;
+* :mod:`~optimizer.instance.sources` — where the tables come from (a folder or a workbook);
+* :mod:`~optimizer.instance.grids` — CSV files as spreadsheets write them (separators,
+  BOM, spreadsheet line numbers);
+* :mod:`~optimizer.instance.notation` — decimal commas, thousands separators refused;
+* :mod:`~optimizer.instance.tables` — tables from grids, vectorised column checks;
+* :mod:`~optimizer.instance.workbook` — an instance as one ``.xlsx`` workbook (README "Excel");
 * :mod:`~optimizer.instance.catalogue` — the rules of ``items.csv`` and ``suppliers.csv``;
 * :mod:`~optimizer.instance.scenario_files` — explicit scenarios;
 * :mod:`~optimizer.instance.paths` — where the folder's files may lead (no links outside);

@@ -39,7 +39,7 @@ from optimizer.instance.paths import check_paths
 from optimizer.instance.problems import Problems
 from optimizer.instance.scenario_files import read_explicit
 from optimizer.instance.settings import UNKNOWN
-from optimizer.instance.tables import FolderTables, Source
+from optimizer.instance.sources import FolderTables, Source
 from optimizer.instance.types import Instance
 
 logger = logging.getLogger(__name__)

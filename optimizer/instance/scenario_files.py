@@ -35,12 +35,11 @@ from optimizer.instance.problems import (
     plural_rows,
     report_rows,
 )
+from optimizer.instance.sources import FolderTables, Source
 from optimizer.instance.tables import (
     FRACTION,
     NONNEG,
     Check,
-    FolderTables,
-    Source,
     Table,
     check_ids,
     name_codes,

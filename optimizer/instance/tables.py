@@ -29,21 +29,20 @@ Conventions (README, "Instance files")
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import InputProblem, control_name, excerpt, has_control, quoted
-from optimizer.instance.grids import Grid, read_csv_grid
-from optimizer.instance.layout import TEXT_COLUMNS, TOML_FILE
+from optimizer.errors import control_name, excerpt, has_control, quoted
+from optimizer.instance.grids import Grid
+from optimizer.instance.layout import TEXT_COLUMNS
+from optimizer.instance.notation import decimal_mark, read_numbers
 from optimizer.instance.problems import MAX_REPORTED, Problems, did_you_mean, report_rows
 from optimizer.instance.schema import COLUMN_RANGES
-from optimizer.instance.settings import Settings, read_settings
+from optimizer.instance.sources import FolderTables, Source
 
 logger = logging.getLogger(__name__)
 
@@ -95,98 +94,6 @@ not echoed in full)."""
 TYPO_CUTOFF = 0.8
 """How alike (difflib ratio) an extra ``items.csv`` column may be to a known one before it
 is read as a misspelling of it (``demand_mena``) rather than item-master text."""
-
-
-class Source(Protocol):
-    """Where the settings and tables of an instance come from: a folder or a workbook.
-
-    Attributes
-    ----------
-    folder : Path
-        The instance folder; for a workbook, the workbook file itself (nothing beside it
-        is read).
-    origin : str
-        The path the instance was read from (``instance.toml``, ``book.xlsx``).
-    default_name : str
-        The instance's name when the settings give none (the folder's or workbook's).
-    """
-
-    folder: Path
-    origin: str
-    default_name: str
-
-    def settings(self, problems: Problems) -> Settings:
-        """Read and check the settings (``instance.toml`` or the ``settings`` sheet)."""
-
-    def exists(self, file: str) -> bool:
-        """Tell whether ``file`` (``items.csv``, ``scenarios``, ``scenarios/demand.csv``) exists."""
-
-    def missing_hint(self, file: str) -> str:
-        """Words to add to "file not found" (``""``: none)."""
-
-    def grid(self, file: str, problems: Problems, known: Sequence[str]) -> Grid | None:
-        """Return the table ``file`` as a :class:`Grid` (None, with problems, if unreadable)."""
-
-    def check_folder(self, directory: str, files: Sequence[str], problems: Problems) -> bool:
-        """Check a sub-folder such as ``scenarios/`` holds only ``files``; False: unusable."""
-
-    def relabel(self, found: list[InputProblem]) -> list[InputProblem]:
-        """Name the problems' places as the planner sees them (sheets of a workbook)."""
-
-
-class FolderTables:
-    """The ``instance.toml`` and CSV files of an instance folder (:class:`Source`)."""
-
-    SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
-
-    def __init__(self, folder: Path, toml_path: Path | None = None) -> None:
-        self.folder = Path(folder)
-        self.toml_path = toml_path if toml_path is not None else self.folder / TOML_FILE
-        self.origin = str(self.toml_path)
-        self.default_name = self.folder.resolve().name
-
-    def settings(self, problems: Problems) -> Settings:
-        """Read ``instance.toml``."""
-        return read_settings(self.toml_path, problems)
-
-    def exists(self, file: str) -> bool:
-        """Tell whether ``folder/file`` exists."""
-        return (self.folder / file).exists()
-
-    def missing_hint(self, file: str) -> str:
-        """Point at a spreadsheet of the same name (``items.xlsx``) when there is one."""
-        stem = (self.folder / file).with_suffix("")
-        for suffix in self.SPREADSHEET_SUFFIXES:
-            if stem.with_suffix(suffix).exists():
-                return (
-                    f"; {stem.name}{suffix} is there, but a folder holds CSV files: save that "
-                    "sheet as 'CSV UTF-8', or keep the whole instance in one workbook "
-                    "(README, 'Excel')"
-                )
-        return ""
-
-    def grid(self, file: str, problems: Problems, known: Sequence[str]) -> Grid | None:
-        """Read ``folder/file``."""
-        return read_csv_grid(self.folder / file, file, problems, known)
-
-    def check_folder(self, directory: str, files: Sequence[str], problems: Problems) -> bool:
-        """``directory`` must be a folder; CSV files in it other than ``files`` are typos."""
-        path = self.folder / directory
-        if not path.is_dir():
-            problems.add(directory, f"{directory} must be a folder of CSV files")
-            return False
-        for csv_path in sorted(path.glob("*.csv")):
-            if csv_path.name not in files:
-                problems.add(
-                    f"{directory}/{csv_path.name}",
-                    f"unknown file in {directory}/{did_you_mean(csv_path.name, files)}; "
-                    f"expected {', '.join(files)}",
-                )
-        return True
-
-    def relabel(self, found: list[InputProblem]) -> list[InputProblem]:
-        """Folder problems already name their files."""
-        return found
 
 
 @dataclass
@@ -246,111 +153,6 @@ class Table:
     def line(self, row: int) -> int:
         """Spreadsheet line number of data row ``row`` (0-based; header line 1 by default)."""
         return int(self.lines[row]) if self.lines is not None else row + 2
-
-
-# --------------------------------------------------------------------------------------
-# numbers as spreadsheets write them: decimal commas, thousands separators
-# --------------------------------------------------------------------------------------
-
-_INT = re.compile(r"[+-]?\d+")
-_POINT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
-_AMBIGUOUS = re.compile(r"[+-]?[1-9]\d{0,2}[.,]\d{3}")
-_GROUP_COMMA = re.compile(r"[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?")
-_GROUP_POINT = re.compile(r"[+-]?[1-9]\d{0,2}(\.\d{3})+(,\d*)?")
-_GROUP_OTHER = re.compile(r"[+-]?[1-9]\d{0,2}([ \u00a0\u202f\u2009'_]\d{3})+([.,]\d*)?")
-_GROUP_MARKS = " \u00a0\u202f\u2009'_"
-
-
-def decimal_mark(cells: Sequence[np.ndarray], separator: str | None) -> str:
-    """Return the decimal mark of a table: ``"."`` or ``","`` (README, "Instance files").
-
-    A comma-separated file writes decimal points.  Otherwise the mark most of the number
-    cells use wins; cells such as ``1,200`` or ``1.200`` (one mark, three digits after
-    it) say nothing, and a tie goes to the comma in a ``;`` file and to the point else.
-    """
-    if separator == ",":
-        return "."
-    comma = point = 0
-    for column in cells:
-        values, counts = np.unique(np.asarray(column, dtype=str), return_counts=True)
-        for value, count in zip(values, counts, strict=True):
-            if _AMBIGUOUS.fullmatch(value):
-                continue
-            if _COMMA.fullmatch(value):
-                comma += int(count)
-            elif "." in value and _POINT.fullmatch(value):
-                point += int(count)
-    if comma != point:
-        return "," if comma > point else "."
-    return "," if separator == ";" else "."
-
-
-def _reading(cell: str, column: str, mark: str, separator: str | None) -> tuple[str, str | None]:
-    """Return one cell in Python's notation, or the rule it breaks (``None``: fine)."""
-    if cell == "" or _INT.fullmatch(cell):
-        return cell, None
-    if mark == "." and _POINT.fullmatch(cell):
-        return cell, None
-    if mark == "," and _COMMA.fullmatch(cell):
-        return cell.replace(",", "."), None
-    grouped = (
-        _GROUP_OTHER.fullmatch(cell)
-        or (_GROUP_COMMA.fullmatch(cell) and (mark == "." or "." in cell))
-        or (_GROUP_POINT.fullmatch(cell) and (mark == "," or "," in cell))
-    )
-    if grouped:
-        thousands = "," if _GROUP_COMMA.fullmatch(cell) else "."
-        if _GROUP_OTHER.fullmatch(cell):
-            thousands = ""
-        decimal = "." if thousands == "," else "," if thousands == "." else mark
-        digits = cell.translate({ord(c): None for c in _GROUP_MARKS + thousands})
-        fix = digits.replace(decimal, mark)
-        return cell, (
-            f"{column} {quoted(cell)} has a thousands separator: write {fix} (no separator "
-            "between groups of digits; in the spreadsheet, format the column as a number "
-            "without the 1000 separator)"
-        )
-    if mark == "." and _COMMA.fullmatch(cell):
-        fix = cell.replace(",", ".")
-        if separator == ",":
-            return cell, (
-                f"{column} {quoted(cell)} has a decimal comma, but the file is separated by "
-                f"commas: write {fix} (or save the file with ';' separators)"
-            )
-        return cell, (
-            f"{column} {quoted(cell)} has a decimal comma, but this table writes decimals "
-            f"with a point: write {fix}"
-        )
-    if mark == "," and "." in cell and _POINT.fullmatch(cell):
-        return cell, (
-            f"{column} {quoted(cell)} has a decimal point, but this table writes decimals "
-            f"with a comma: write {cell.replace('.', ',')}"
-        )
-    return cell, None
-
-
-def read_numbers(
-    text: np.ndarray, column: str, mark: str, separator: str | None
-) -> tuple[np.ndarray, dict[int, str]]:
-    """Rewrite a numeric column in Python's notation; return it and the rows refused.
-
-    Returns
-    -------
-    text : ndarray of str
-        The cells with decimal commas made points (as they are where not a number).
-    refused : dict of int to str
-        Row (0-based) → the rule its cell breaks (a thousands separator, the other
-        decimal mark).
-    """
-    if len(text) == 0:
-        return text, {}
-    codes, uniques = pd.factorize(text)
-    readings = [_reading(str(u), column, mark, separator) for u in uniques]
-    new = np.array([r[0] for r in readings], dtype=object)
-    bad = np.array([r[1] is not None for r in readings], dtype=bool)
-    rules = {int(r): str(readings[codes[r]][1]) for r in np.flatnonzero(bad[codes])}
-    return new[codes], rules
 
 
 # --------------------------------------------------------------------------------------
