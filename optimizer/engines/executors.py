@@ -163,8 +163,9 @@ def build_chunk(instance: Instance, items: np.ndarray, n_scenarios: int, seed: i
     return program_data(instance, scen, consume=True, items=items)
 
 
-def _search_chunk(data: ProgramData, weight, hint_lo, hint_hi, **kw) -> ItemPlans:
+def _search_chunk(data: ProgramData, weight, hint_lo, hint_hi, rows_kw=None, **kw) -> ItemPlans:
     _one_thread()
+    kw.update(rows_kw or {})
     return search_items(data, weight=weight, hint_lo=hint_lo, hint_hi=hint_hi, **kw)
 
 
@@ -199,8 +200,9 @@ def search(
 ) -> ItemPlans:
     r"""Every item's :func:`~optimizer.engines.causal_search.search_items`, chunk by chunk.
 
-    ``weight``, ``hint_lo`` and ``hint_hi`` are per item (n,); the other keywords
-    (``price``, ``integer``, ``fill_rates``, ``scan_points``, ...) go to every chunk.
+    ``weight``, ``hint_lo`` and ``hint_hi`` are per item (n,), and so are ``reserved``,
+    ``lower`` and a boolean-mask ``scan`` when given; the other keywords (``price``,
+    ``integer``, ``fill_rates``, ``scan_points``, ...) go to every chunk.
     Returns the plans of all items in item order, the kernel calls summed in ``counter``.
     """
     work = as_work(work)
@@ -209,7 +211,18 @@ def search(
     def cut(a: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
         return None if a is None else np.asarray(a, dtype=float)[idx]
 
-    args = [(cut(weight, i), cut(hint_lo, i), cut(hint_hi, i)) for i in work.chunks]
+    rows = {k: kw.pop(k) for k in ("reserved", "lower") if kw.get(k) is not None}
+    if "scan" in kw and not isinstance(kw["scan"], str):
+        rows["scan"] = np.asarray(kw.pop("scan"), dtype=bool)
+    args = [
+        (
+            cut(weight, i),
+            cut(hint_lo, i),
+            cut(hint_hi, i),
+            {k: v[i] for k, v in rows.items()},
+        )
+        for i in work.chunks
+    ]
     parts = work.run(_search_chunk, ids, args, **kw)
     counter = counter or Counter()
     for part in parts:
@@ -469,7 +482,7 @@ def open_cluster(spec: str, *, timeout: float = CONNECT_TIMEOUT) -> Iterator[Cli
                 n_workers=n,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # any free port: several may run at once
                 host="127.0.0.1",
             ) as cluster,
             Client(cluster, timeout=timeout) as client,
