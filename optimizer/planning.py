@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,7 @@ def make_plan(
     max_eval_scenarios: int = MAX_EVAL_SCENARIOS,
     with_diagnostics: bool = True,
     progress: Progress | None = None,
-    cluster: str | None = None,
+    cluster: str | Any | None = None,
     deadline: float | None = None,
 ) -> PlanResult:
     """Compute the stochastic plan of ``instance``, its honest cost and its diagnostics.
@@ -72,9 +73,10 @@ def make_plan(
         diagnostics.
     with_diagnostics : bool
         Also compute EV, EEV, VSS, WS, EVPI and the plan's hindsight bound.
-    cluster : str, optional
+    cluster : str or distributed.Client, optional
         Run the item-separable work on a Dask cluster: a scheduler address
-        (``tcp://host:8786``) or ``local:N`` (:func:`optimizer.engines.executors.open_cluster`).
+        (``tcp://host:8786``), ``local:N`` (:func:`optimizer.engines.executors.open_cluster`)
+        or a connected client.
         The scenarios are generated on the workers, chunk by chunk; the plan is the
         single-machine plan.
     deadline : float, optional
@@ -104,11 +106,11 @@ def make_plan(
     if cluster is not None:
         from optimizer.engines.executors import open_cluster  # dask only when asked for
 
+        args = (instance, config, request, eval_scenarios, max_eval_scenarios, with_diagnostics)
+        if not isinstance(cluster, str):  # a connected distributed.Client
+            return _make_plan_on(cluster, *args, say)
         with open_cluster(cluster) as client:
-            return _make_plan_on(
-                client, instance, config, request, eval_scenarios, max_eval_scenarios,
-                with_diagnostics, say,
-            )  # fmt: skip
+            return _make_plan_on(client, *args, say)
     t0 = time.perf_counter()
     say("sampling scenarios")
     data = program_data(instance, generate_scenarios(instance), consume=True)
