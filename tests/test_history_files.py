@@ -198,3 +198,14 @@ def test_unknown_history_file_and_table_key_are_refused(folder):
     found = problems(folder)
     assert any("unknown file in history/ (did you mean 'demand.csv'?)" in p for p in found)
     assert any("model must be 'fit' or 'bootstrap'" in p for p in found), found
+
+
+def test_bootstrap_model_draws_history_values(folder):
+    toml = folder / "instance.toml"
+    toml.write_text(toml.read_text().replace('model = "fit"', 'model = "bootstrap"'))
+    inst = load_instance(folder)
+    i = list(inst.items.name).index("FAST-02")
+    law = inst.history.laws[i]
+    assert inst.history.fits[i].model == f"bootstrap: blocks of {law.block}"
+    scen = generate_scenarios(inst, n_scenarios=50)
+    assert set(np.unique(scen.demand[i, :, : inst.warmup])) <= set(np.unique(law.history))
