@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from optimizer.instance import load_instance
-from optimizer.instance.layout import PLAN_COLUMNS, TEXT_COLUMNS
 from tests.instance_cases import Case, assert_same_instance, check, explicit_case, only_problem
 
+TEXT_COLUMNS = ("item", "supplier", "scenario", "demand_dist")
 CSV_FILES = ("items.csv", "suppliers.csv", "scenarios/demand.csv", "scenarios/probability.csv")
 
 
@@ -264,6 +264,7 @@ def test_the_plan_carries_the_item_master_unchanged(case: Case, tmp_path: Path) 
     from typer.testing import CliRunner
 
     from optimizer.cli import app
+    from optimizer.instance.layout import PLAN_COLUMNS
 
     folder = _with_master(case).write()
     out = tmp_path / "out"
