@@ -74,7 +74,9 @@ REPO_DEMO = Path(__file__).resolve().parents[1] / "demo"
 
 InstanceArg = Annotated[
     Path | None,
-    typer.Argument(help="Instance folder or its instance.toml (default: the bundled demo)."),
+    typer.Argument(
+        help="Instance folder, its instance.toml, or a .xlsx workbook (default: the bundled demo)."
+    ),
 ]
 Verbose = Annotated[
     int,

@@ -30,7 +30,7 @@ from optimizer.report import check_out, write_outputs
 
 def evaluate(
     ctx: typer.Context,
-    instance: Annotated[Path, typer.Argument(help="Instance folder or toml.")],
+    instance: Annotated[Path, typer.Argument(help="Instance folder, toml or .xlsx.")],
     plan: Annotated[
         Path,
         typer.Option(

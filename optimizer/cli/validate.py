@@ -13,7 +13,7 @@ from optimizer.errors import StockplanError
 
 
 def validate(
-    instance: Annotated[Path, typer.Argument(help="Instance folder or toml.")],
+    instance: Annotated[Path, typer.Argument(help="Instance folder, toml or .xlsx.")],
     follow_links: FollowLinks = False,
     verbose: Verbose = 0,
 ) -> None:
