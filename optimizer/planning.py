@@ -152,7 +152,12 @@ def make_plan(
             config = config.within(deadline)
             diag = compute_diagnostics(instance, data, sol, config=config, request=request)
             if deadline is not None:
-                budget["diagnostics"] = "complete"
+                budget["diagnostics"] = (
+                    "complete"
+                    if time.monotonic() < deadline
+                    else "cut short: the time limit ran out during them (a figure an LP did "
+                    "not reach is null)"
+                )
         else:
             budget["diagnostics"] = (
                 f"skipped: {max(0.0, left):.2f} s of the time limit left, less than the "

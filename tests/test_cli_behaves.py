@@ -437,6 +437,24 @@ def test_compare_ranks_the_planners_own_plans(small, solved, tmp_path):
     assert (out / "plans" / "my_plan.csv").exists() and "my_plan" in res.output
 
 
+def test_compare_with_a_spent_budget_still_ranks_the_plans(small, tmp_path):
+    """The fits get what is left (none here); every plan is still priced on the same
+    scenarios; a benchmark that found no plan within the budget is left out, said so."""
+    out = tmp_path / "out"
+    res = runner.invoke(
+        app, ["compare", str(small), "--out", str(out), "--eval-scenarios", "20",
+              "--time-limit", "0.001"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    table = {r["policy"]: r for r in csv.DictReader((out / "comparison.csv").open())}
+    assert {"stochastic", "jit", "newsvendor"} <= set(table)
+    assert all(float(r["expected_cost"]) > 0 for r in table.values())  # all priced
+    # the hindsight benchmarks' engines found no plan in no time: left out, with a warning
+    assert not {"ev", "stochastic_hindsight"} & set(table)
+    for name in ("ev", "stochastic_hindsight"):
+        assert f"{name} left out of the comparison" in _text(res.stderr)
+
+
 def test_compare_refuses_a_plan_named_like_a_policy_or_twice(small, solved, tmp_path):
     (tmp_path / "a").mkdir()
     jit = tmp_path / "jit.csv"

@@ -313,9 +313,12 @@ def run_comparison(
         )
     t0 = time.perf_counter()
     say("fitting the policies (solving the stochastic program)")
-    config = (config or SolveConfig()).within(deadline)
+    config = config or SolveConfig()
     policies = make_policies(
-        instance, jic_cover=jic_cover, service_levels=service_levels, config=config
+        instance,
+        jic_cover=jic_cover,
+        service_levels=service_levels,
+        config=config.within(deadline),  # the pricing below is not held to it
     )
     policies += list(extra)
     fitted = time.perf_counter() - t0

@@ -39,7 +39,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,7 @@ from scipy import stats
 
 from optimizer.engines.base import CAUSAL, HINDSIGHT, SolveConfig, SolveRequest
 from optimizer.engines.dispatch import Solution, require_plan, solve_program
+from optimizer.errors import NoPlanError
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data
 from optimizer.scenarios import ScenarioSet, generate_scenarios, mean_value_scenario
@@ -512,7 +513,9 @@ def make_policies(
     ValueError
         For a cover :math:`k \le 0` or a service level outside (0, 100).
     InfeasiblePlanError, NoPlanError
-        When a solve has no usable plan.
+        When a solve has no usable plan (under a time budget, ``config.deadline``, the
+        ``ev`` and ``stochastic_hindsight`` benchmarks are left out instead, with a
+        warning).
     """
     bad = [k for k in jic_cover if not (math.isfinite(float(k)) and float(k) > 0)]
     if bad:
@@ -533,11 +536,25 @@ def make_policies(
     # ev and the hindsight plan by auto's choice: an engine named for the stochastic plan
     # may serve only its recourse (the causal engines do not solve the hindsight program)
     auto = config.with_engine("auto") if config is not None else None
+    budget = config is not None and config.deadline is not None
+
+    def benchmark(name: str, fit: Callable[[], PolicyPlan]) -> None:
+        """Add a benchmark plan; under a time budget leave it out if it found none."""
+        try:
+            policies.append(fit())
+        except NoPlanError as exc:
+            if not budget:
+                raise
+            log.warning("%s left out of the comparison: %s", name, exc)
+
     if include_ev:
-        policies.append(ev_policy(instance, config=auto))
+        benchmark("ev", lambda: ev_policy(instance, config=auto))
     if include_stochastic:
         policies.append(stochastic_policy(instance, scenarios, config=config))
         if instance.plan.recourse == CAUSAL:  # the classical plan, to show what it costs
-            policies.append(stochastic_policy(instance, scenarios, config=auto, recourse=HINDSIGHT))
+            benchmark(
+                "stochastic_hindsight",
+                lambda: stochastic_policy(instance, scenarios, config=auto, recourse=HINDSIGHT),
+            )
     log.info("policies of %s: %s", instance.name, ", ".join(p.name for p in policies))
     return policies
