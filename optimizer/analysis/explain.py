@@ -15,7 +15,8 @@ Per item :math:`i` (README "Reading the plan and the report", "Why this level"):
   (:func:`optimizer.engines.causal_search.search_items`, whole units when
   ``[plan] integer``, fill-rate targets kept, plan rows and the CVaR blend dropped,
   reserved capacity held at the plan's :math:`K_i`), on the optimisation scenarios, all
-  items in one batched search each. With :math:`S^{out}_i` the level with outages and
+  items in one batched search each (items whose supplier is never down in any scenario
+  keep their level: nothing changes for them). With :math:`S^{out}_i` the level with outages and
   :math:`S^{0}_i` without, the **outage part** is :math:`S^{out}_i - S^{0}_i` and the
   **demand part** :math:`ss_i - (S^{out}_i - S^{0}_i)` (demand variability, and whatever a
   budget, storage row or CVaR blend moved): the two add up to :math:`ss_i`. Without
@@ -159,10 +160,12 @@ def outage_split(
     else:
         with_out = search_items(free, integer=integer, reserved=K, scan_points=points).base_stock
     up = without_outages(free)
-    if np.array_equal(free.arrival, up.arrival):
-        without = with_out.copy()  # no outage in any scenario: the same search
-    else:
-        without = search_items(up, integer=integer, reserved=K, scan_points=points).base_stock
+    without = with_out.copy()  # an item whose supplier is never down: the same search
+    hit = np.flatnonzero((free.arrival != up.arrival).any(axis=(1, 2)))
+    if hit.size:
+        without[hit] = search_items(
+            up, hit, integer=integer, reserved=K[hit], scan_points=points
+        ).base_stock
     return with_out - without, with_out, without
 
 

@@ -299,17 +299,17 @@ def render_report(
             )
         )
         parts.append(f"<h2>Cost against the base-stock level: the {top} costliest items</h2>")
-        figs = []
-        for name, (levels, costs) in list(explanation.curves.items())[:top]:
-            figs.append(
+        shown = list(explanation.curves.items())[:top]
+        if shown:
+            panels = [(name, lv, c, explanation.marks.get(name, {})) for name, (lv, c) in shown]
+            parts.append(
                 _figure(
-                    plots.item_curve(
-                        name, levels, costs, explanation.marks.get(name, {}), qty, money
-                    ),  # fmt: skip
-                    f"{name}: plan at {number(explanation.marks.get(name, {}).get('plan'))}",
+                    plots.item_curves(panels, qty, money),
+                    "Expected cost per horizon against the base-stock level S, on the same "
+                    "fresh scenarios: the plan (red dot) and the heuristics' levels (jit, "
+                    "jic_2, classic_95, newsvendor) marked.",
                 )
             )
-        parts.append(f'<div class="grid">{"".join(figs)}</div>')
         parts.append("<h2>Why this level</h2>")
         parts.append(
             "<p>Critical ratio ρ = π/(π+h) (stockout penalty π against the holding cost h of "

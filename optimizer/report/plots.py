@@ -52,7 +52,7 @@ def _svg(fig) -> str:
     with matplotlib.rc_context(
         {"svg.fonttype": "none", "svg.hashsalt": f"stockplan-{next(_COUNTER)}"}
     ):
-        fig.savefig(buf, format="svg", bbox_inches="tight", metadata=_NO_METADATA)
+        fig.savefig(buf, format="svg", metadata=_NO_METADATA)
     plt.close(fig)
     text = buf.getvalue()
     start = text.find("<svg")
@@ -71,6 +71,7 @@ def cost_histogram(costs: np.ndarray, mean: float, cvar: float, alpha: float, un
     ax.set_xlabel(label(f"cost per horizon{unit}"))
     ax.set_ylabel("scenarios")
     ax.legend(frameon=False)
+    fig.tight_layout()
     return _svg(fig)
 
 
@@ -82,6 +83,7 @@ def cost_lines(lines: Mapping[str, float], unit: str) -> str:
     ax.barh(names, [lines[k] for k in names], color="#6baed6")
     ax.invert_yaxis()
     ax.set_xlabel(label(f"expected cost per horizon{unit}"))
+    fig.tight_layout()
     return _svg(fig)
 
 
@@ -105,31 +107,39 @@ def sweep(
     ax.set_xlabel("safety cover k (periods of mean demand): 0 = JIT, 2+ = JIC")
     ax.set_ylabel(label(f"expected cost{unit}"))
     ax.legend(frameon=False)
+    fig.tight_layout()
     return _svg(fig)
 
 
-def item_curve(
-    name: str,
-    levels: np.ndarray,
-    costs: np.ndarray,
-    marks: Mapping[str, float],
+def item_curves(
+    curves: Sequence[tuple[str, np.ndarray, np.ndarray, Mapping[str, float]]],
     unit: str,
     currency: str,
+    columns: int = 3,
 ) -> str:
-    """One item's expected cost against its base-stock level, plan and heuristics marked."""
+    """Each item's expected cost against its base-stock level, plan and heuristics marked.
+
+    One small panel per ``(name, levels, costs, marks)``, in one figure (one layout pass).
+    """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(3.6, 2.6))
-    ax.plot(levels, costs, "-", color="#3182bd", lw=1.5)
-    for policy, level in marks.items():
-        colour, marker = MARK_STYLE.get(policy, ("#000000", "x"))
-        y = float(np.interp(level, levels, costs))
-        ax.plot([level], [y], marker, color=colour, ms=7 if policy == "plan" else 5,
-                label=label(policy), zorder=3)  # fmt: skip
-    ax.set_title(label(name), fontsize=9)
-    ax.set_xlabel(label(f"base stock S{unit}"), fontsize=8)
-    ax.set_ylabel(label(f"E[cost]{currency}"), fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6, frameon=False)
+    rows = max(1, -(-len(curves) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.7 * columns, 2.7 * rows), squeeze=False)
+    for ax in axes.flat[len(curves) :]:
+        ax.set_visible(False)
+    for ax, (name, levels, costs, marks) in zip(axes.flat, curves, strict=False):
+        ax.plot(levels, costs, "-", color="#3182bd", lw=1.5)
+        for policy, level in marks.items():
+            colour, marker = MARK_STYLE.get(policy, ("#000000", "x"))
+            y = float(np.interp(level, levels, costs))
+            ax.plot([level], [y], marker, color=colour, ms=7 if policy == "plan" else 5,
+                    label=label(policy), zorder=3)  # fmt: skip
+        ax.set_title(label(name), fontsize=9)
+        ax.set_xlabel(label(f"base stock S{unit}"), fontsize=8)
+        ax.set_ylabel(label(f"E[cost]{currency}"), fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, frameon=False)
+    fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.35 / rows, bottom=0.45 / rows,
+                        wspace=0.35, hspace=0.75)  # fmt: skip
     return _svg(fig)
 
 
@@ -152,4 +162,5 @@ def ranking(
     ax.invert_yaxis()
     ax.set_xlabel(label(f"expected cost per horizon{unit}"))
     ax.set_title(label(title), fontsize=10)
+    fig.tight_layout()
     return _svg(fig)
