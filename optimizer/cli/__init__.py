@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 
 #: The process that installed the handler (a forked worker inherits it and stays quiet).
@@ -51,6 +52,8 @@ def _on_sigint(signum: int, frame: object) -> None:
 
 def _install() -> object | None:
     """Install :func:`_on_sigint` unless someone else (a debugger, pytest) handles Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        return None  # only the main thread may set handlers (an app run from a thread)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         return signal.signal(signal.SIGINT, _on_sigint)
     return None

@@ -83,7 +83,12 @@ def solve(
     ctx: typer.Context,
     instance: InstanceArg = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
-    scenarios: Annotated[int | None, typer.Option(min=1, help="Scenarios to sample.")] = None,
+    scenarios: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Optimisation scenarios to sample (overrides \\[plan] scenarios)."
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
     time_limit: TimeLimit = None,
     threads: Annotated[int | None, typer.Option(min=1, help="HiGHS threads.")] = None,
