@@ -175,3 +175,24 @@ def test_write_outputs_takes_text_bytes_and_workbooks_all_or_nothing(tmp_path):
         write_outputs(out, {"a.csv": pd.DataFrame({"x": [2]}), "w.xlsx": Broken()})
     assert pd.read_csv(out / "a.csv").x.tolist() == [1]  # the old set stands
     assert sorted(p.name for p in Path(tmp_path).iterdir()) == ["out"]  # nothing left over
+
+
+def test_solve_from_a_workbook_writes_plan_xlsx_by_default(tmp_path):
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+    from optimizer.instance.workbook import write_workbook
+
+    inst = make_instance(3, scenarios=10).with_plan(unit="pcs", currency="EUR")
+    write_workbook(inst, tmp_path / "book.xlsx")
+    args = ["solve", str(tmp_path / "book.xlsx"), "--no-diagnostics", "--max-eval-scenarios",
+            "100", "--out"]  # fmt: skip
+    res = CliRunner().invoke(app, [*args, str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    book = openpyxl.load_workbook(tmp_path / "a" / "plan.xlsx")
+    assert book["plan"]["A1"].value == "item"
+    plan = pd.read_csv(tmp_path / "a" / "plan.csv", keep_default_na=False)
+    assert set(plan.unit) == {"pcs"} and set(plan.currency) == {"EUR"}  # through the workbook
+    res = CliRunner().invoke(app, [*args, str(tmp_path / "b"), "--no-xlsx"])
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "b" / "plan.xlsx").exists()

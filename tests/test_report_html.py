@@ -142,3 +142,29 @@ def _tiny_plan():
     import pandas as pd
 
     return pd.DataFrame({"item": ["a"], "expected_cost": [1.0], "stockout_cost": [0.0]})
+
+
+def test_compare_report_ranks_the_policies_with_intervals(tmp_path):
+    inst = make_instance(3, scenarios=10)
+    write_instance(inst, tmp_path / "inst")
+    out = tmp_path / "cmp"
+    res = CliRunner().invoke(
+        app,
+        [
+            "compare",
+            str(tmp_path / "inst"),
+            "--out",
+            str(out),
+            "--report",
+            "--eval-scenarios",
+            "20",
+        ],  # fmt: skip
+    )
+    assert res.exit_code == 0, res.output
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert (out / "comparison.csv").exists()
+    assert "Ranking of the policies" in page and "95% intervals" in page
+    table = __import__("pandas").read_csv(out / "comparison.csv")
+    for policy in table.policy:
+        assert f">{policy}<" in page  # every policy in the ranking table
+    assert page.count("<svg") >= 5  # two rankings, distribution, lines, sweep, curves
