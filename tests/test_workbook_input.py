@@ -310,3 +310,17 @@ def test_validate_and_solve_read_a_workbook(case: Case, tmp_path: Path) -> None:
     res = runner.invoke(app, ["validate", str(book)])
     assert res.exit_code == 3
     assert "book.xlsx, sheet items, row 2, item 'A', column 'unit_cost'" in res.output
+
+
+def test_evaluate_and_compare_read_a_workbook(case: Case, tmp_path: Path) -> None:
+    book = workbook_of(case, tmp_path / "book.xlsx")
+    plan = tmp_path / "plan.csv"
+    plan.write_text("item,base_stock\nA,50\nB,20\nC,60\n", encoding="utf-8")
+    res = runner.invoke(
+        app, ["evaluate", str(book), "--plan", str(plan), "--out", str(tmp_path / "ev")]
+    )
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "cmp"
+    res = runner.invoke(app, ["compare", str(book), "--out", str(out), "--eval-scenarios", "20"])
+    assert res.exit_code == 0, res.output
+    assert (out / "comparison.csv").is_file()
