@@ -170,3 +170,16 @@ def test_sweep_and_curves_for_the_costliest_items():
         assert at == pytest.approx(ex.table.cost[i])  # the same scenarios as the table
     assert list(ex.sweep.policy)[-1] == "plan"
     assert ex.sweep.expected_cost.iloc[-1] == pytest.approx(ex.table.cost.sum())
+
+
+def test_paired_intervals_are_those_of_mean_ci_row_by_row():
+    from optimizer.analysis.diagnostics import mean_ci
+    from optimizer.analysis.explain import paired_ci
+
+    rng = np.random.default_rng(2)
+    d = rng.normal(1.0, 3.0, (3, 50))
+    for p in (np.full(50, 0.02), rng.dirichlet(np.ones(50))):
+        mean, low, high = paired_ci(d, p)
+        for k in range(3):
+            iv = mean_ci(d[k], p)
+            assert (mean[k], low[k], high[k]) == pytest.approx((iv.mean, iv.low, iv.high))

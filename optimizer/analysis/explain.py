@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from optimizer.analysis.diagnostics import mean_ci
+from optimizer.analysis.diagnostics import mean_ci, t_quantile
 from optimizer.analysis.headline import batch_stream, fixed_plan_data
 from optimizer.analysis.policies import (
     classic_policy,
@@ -188,6 +188,24 @@ def _play_rows(data: ProgramData, items: np.ndarray, S: np.ndarray, K: np.ndarra
     return out
 
 
+def paired_ci(
+    diff: np.ndarray, p: np.ndarray, level: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and Student-t interval of each row of paired differences (rows at once).
+
+    The formulas of :func:`optimizer.analysis.diagnostics.mean_ci`, row by row.
+    """
+    n = diff.shape[1]
+    if np.allclose(p, p[0]):
+        mean = diff.mean(axis=1)
+        var = diff.var(axis=1, ddof=1) if n > 1 else np.zeros(diff.shape[0])
+    else:
+        mean = diff @ p
+        var = ((diff - mean[:, None]) ** 2) @ p / max(1, n - 1) * n
+    half = t_quantile(0.5 + level / 2, max(1, n - 1)) * np.sqrt(var / n)
+    return mean, mean - half, mean + half
+
+
 def heuristic_levels(instance: Instance) -> dict[str, np.ndarray]:
     """Base-stock levels of the heuristics marked on the curves (:data:`HEURISTIC_MARKS`)."""
     return {
@@ -254,17 +272,8 @@ def explain_plan(
     expected = cost @ p  # (block, item)
     at, lo, hi = expected[0], expected[1], expected[2]
 
-    def paired(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        d = cost[k] - cost[0]
-        ivs = [mean_ci(row, p) for row in d]
-        return (
-            np.array([iv.mean for iv in ivs]),
-            np.array([iv.low for iv in ivs]),
-            np.array([iv.high for iv in ivs]),
-        )
-
-    dm, dm_lo, dm_hi = paired(1)
-    dp, dp_lo, dp_hi = paired(2)
+    dm, dm_lo, dm_hi = paired_ci(cost[1] - cost[0], p)
+    dp, dp_lo, dp_hi = paired_ci(cost[2] - cost[0], p)
     ratio = newsvendor_fractile(instance)
     pen, h = it.stockout_penalty.astype(float), instance.holding_cost.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
