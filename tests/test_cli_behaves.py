@@ -495,9 +495,23 @@ def test_evaluate_refuses_safety_stock_edited_without_base_stock(small, solved, 
     assert res.exit_code == 3, res.output
     text = _text(res.output)
     assert "disagrees with base_stock" in text and rows[1]["item"] in text
-    # edited together, they agree: accepted
-    rows[1]["base_stock"] = str(float(rows[1]["base_stock"]) + 5)
+    # edited together (with the ERP fields that repeat them), they agree: accepted
+    for column in ("base_stock", "order_up_to", "safety_stock_units"):
+        if column in rows[1]:
+            rows[1][column] = str(float(rows[1][column]) + 5)
     assert _evaluate(small, _write_rows(tmp_path / "q.csv", rows)).exit_code == 0
+
+
+@pytest.mark.parametrize(("column", "by"), [("order_up_to", 3), ("safety_stock_units", 2)])
+def test_evaluate_refuses_an_erp_field_edited_without_base_stock(
+    small, solved, tmp_path, column, by
+):
+    rows = _plan_rows(solved / "plan.csv")
+    assert column in rows[0], "plan.csv carries the ERP fields"
+    rows[2][column] = str(float(rows[2][column]) + by)
+    res = _evaluate(small, _write_rows(tmp_path / "p.csv", rows))
+    assert res.exit_code == 3, res.output
+    assert f"{column} " in _text(res.output) and "disagrees with base_stock" in _text(res.output)
 
 
 def test_evaluate_refuses_a_missing_base_stock(small, solved, tmp_path):

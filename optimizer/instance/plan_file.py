@@ -3,8 +3,9 @@ r"""Plan files: a planner's ``plan.csv`` read back, checked, in the instance's i
 A plan file has one row per item, ``item, base_stock[, reserved_capacity]`` (the columns
 ``stockplan solve`` writes); ``stockplan evaluate`` and ``stockplan compare --plan`` read it
 back with :func:`read_plan`, which refuses a plan that does not say one thing: a
-``safety_stock`` that disagrees with ``base_stock`` (edited alone: the base stock
-:math:`S_i` is the level, :math:`ss_i = S_i - (L_i + 1)\mu_i` follows from it), an item
+``safety_stock`` (or the ERP fields ``safety_stock_units``, ``order_up_to``) that disagrees
+with ``base_stock`` (edited alone: the base stock :math:`S_i` is the level,
+:math:`ss_i = S_i - (L_i + 1)\mu_i` follows from it), an item
 listed twice, an item that reserves emergency capacity without its ``reserved_capacity``.
 """
 
@@ -66,6 +67,8 @@ def read_plan(path: Path, instance: Instance) -> tuple[np.ndarray, np.ndarray]:
     S = np.full(len(it), np.nan)
     K = np.zeros(len(it))
     ss = np.full(len(it), np.nan)  # the file's safety stock, where it has one
+    ss_units = np.full(len(it), np.nan)  # its ERP field, whole units (plan.csv, ERP fields)
+    up_to = np.full(len(it), np.nan)  # the ERP's order-up-to level: S again
     has_K = np.zeros(len(it), dtype=bool)
     first_row: dict[str, int] = {}
     for row, rec in enumerate(df.to_dict("records"), start=1):
@@ -95,6 +98,8 @@ def read_plan(path: Path, instance: Instance) -> tuple[np.ndarray, np.ndarray]:
             ("base_stock", S),
             ("reserved_capacity", K),
             ("safety_stock", ss),
+            ("safety_stock_units", ss_units),
+            ("order_up_to", up_to),
         ):
             if col not in rec or (col != "base_stock" and str(rec[col]).strip() == ""):
                 continue
@@ -105,7 +110,7 @@ def read_plan(path: Path, instance: Instance) -> tuple[np.ndarray, np.ndarray]:
             except ValueError:
                 problems.append(InputProblem(name, "not a number", row, item, col))
                 continue
-            if col == "safety_stock":  # may be negative: a lean plan below the cover
+            if col.startswith("safety_stock"):  # may be negative: leaner than the cover
                 if not np.isfinite(value):
                     problems.append(InputProblem(name, "must be a finite number", row, item, col))
             elif not np.isfinite(value) or value < 0:
@@ -120,19 +125,31 @@ def read_plan(path: Path, instance: Instance) -> tuple[np.ndarray, np.ndarray]:
             )
     cover = (it.lead_time + 1) * it.demand_mean
     implied = S - cover
-    off = np.abs(ss - implied) > SAFETY_STOCK_TOLERANCE + 1e-9 * np.abs(S)
-    for k in np.flatnonzero(np.isfinite(ss) & np.isfinite(S) & off):
-        problems.append(
-            InputProblem(
-                name,
-                f"safety_stock {ss[k]:g} disagrees with base_stock {S[k]:g}, whose safety stock "
-                f"is {implied[k]:g} (base_stock - (L+1)*mu = {S[k]:g} - {cover[k]:g}): the "
-                "plan's level is base_stock; edit base_stock (to "
-                f"{ss[k] + cover[k]:g} for this safety stock) or drop the safety_stock column",
-                item=str(it.name[k]),
-                column="safety_stock",
+    # columns that follow from base_stock, and how far a spreadsheet's rounding moves them
+    for col, given, want, tol in (
+        ("safety_stock", ss, implied, SAFETY_STOCK_TOLERANCE),
+        ("safety_stock_units", ss_units, implied, 0.5 + SAFETY_STOCK_TOLERANCE),
+        ("order_up_to", up_to, S, SAFETY_STOCK_TOLERANCE),
+    ):
+        off = np.abs(given - want) > tol + 1e-9 * np.abs(S)
+        for k in np.flatnonzero(np.isfinite(given) & np.isfinite(S) & off):
+            fix = given[k] + cover[k] if col.startswith("safety") else given[k]
+            problems.append(
+                InputProblem(
+                    name,
+                    f"{col} {given[k]:g} disagrees with base_stock {S[k]:g}"
+                    + (
+                        f", whose safety stock is {implied[k]:g} (base_stock - (L+1)*mu = "
+                        f"{S[k]:g} - {cover[k]:g})"
+                        if col.startswith("safety")
+                        else ""
+                    )
+                    + f": the plan's level is base_stock; edit base_stock (to {fix:g} for "
+                    f"this {col}) or drop the {col} column",
+                    item=str(it.name[k]),
+                    column=col,
+                )
             )
-        )
     need_K = np.asarray(it.reserves_capacity, dtype=bool) & ~has_K & np.isfinite(S)
     for k in np.flatnonzero(need_K):
         problems.append(
