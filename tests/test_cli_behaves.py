@@ -164,6 +164,8 @@ def test_time_limit_1_on_300_items_returns_a_plan_at_the_limit(big, tmp_path):
     budget = summary["time_limit"]
     assert budget["seconds"] == 1.0
     assert 0.0 <= budget["plan_stage_seconds"] < 1.0  # what was left after loading
+    # counted from the process's start: imports and loading are in it
+    assert budget["command_seconds_before_writing"] >= summary["total_seconds"]
     # the budget is spent: the out-of-sample pricing and the diagnostics are cut or skipped
     assert budget["expected_cost"].startswith(("skipped", "cut short"))
     assert budget["diagnostics"].startswith("skipped")

@@ -122,6 +122,15 @@ def deadline_of(time_limit: float | None) -> float | None:
     return None if time_limit is None else command_started() + time_limit
 
 
+def elapsed() -> float:
+    """Return the seconds since the running command began (what ``--time-limit`` counts)."""
+    import time
+
+    from optimizer.cli import command_started
+
+    return time.monotonic() - command_started()
+
+
 FollowLinks = Annotated[
     bool,
     typer.Option(

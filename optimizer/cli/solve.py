@@ -18,6 +18,7 @@ from optimizer.cli.common import (
     Verbose,
     console,
     deadline_of,
+    elapsed,
     fail,
     fmt,
     load,
@@ -45,6 +46,12 @@ def _print_summary(summary: dict) -> None:
         )
         t.add_row("  how many fresh scenarios", escape(summary["expected_cost_stop"]))
     budget = summary.get("time_limit", {})
+    if "seconds" in budget:
+        t.add_row(
+            "time limit (whole command)",
+            f"{budget['seconds']:g} s: {budget.get('plan_stage_seconds', 0.0):.2f} s left for "
+            f"the plan, {budget['command_seconds_before_writing']:.2f} s used before writing",
+        )
     if "expected_cost" in budget and budget["expected_cost"] != "complete":
         t.add_row("[yellow]expected cost (time limit)[/]", escape(budget["expected_cost"]))
     if "diagnostics" in budget and budget["diagnostics"] != "complete":
@@ -230,7 +237,8 @@ def solve(
         if not result.solution.primary:  # another rank of a distributed engine reports
             return
         if time_limit is not None:
-            result.summary.setdefault("time_limit", {})["seconds"] = time_limit
+            budget = result.summary.setdefault("time_limit", {})
+            budget.update(seconds=time_limit, command_seconds_before_writing=elapsed())
         from optimizer.cli.provenance import instance_files, provenance
 
         result.summary["provenance"] = provenance(
