@@ -122,6 +122,20 @@ class Command:
             assert time.monotonic() - start < timeout, f"no {word!r} in {''.join(self.lines)}"
             time.sleep(0.02)
 
+    def wait_until_mapped(self, library: str, timeout: float = 120.0) -> None:
+        """Wait until the process has loaded a shared library whose path holds ``library``."""
+        start = time.monotonic()
+        while True:
+            try:
+                maps = Path(f"/proc/{self.proc.pid}/maps").read_text()
+            except OSError:
+                maps = ""
+            if library in maps:
+                return
+            assert self.proc.poll() is None, "".join(self.lines)
+            assert time.monotonic() - start < timeout, f"{library} never loaded"
+            time.sleep(0.005)
+
     def interrupt(self) -> tuple[int, str]:
         """Ctrl-C as a terminal sends it: to the whole process group; (exit code, stderr)."""
         os.killpg(self.proc.pid, signal.SIGINT)
@@ -232,7 +246,8 @@ def _assert_interrupted(code: int, output: str, out: Path) -> None:
 def test_ctrl_c_while_importing(big, tmp_path):
     out = tmp_path / "out"
     cmd = Command("solve", big, "--out", out, "-v")
-    time.sleep(0.5)  # python is up; the modules are loading
+    cmd.wait_until_mapped("numpy")  # the command's modules are loading (numpy comes first)
+    assert not any("loaded instance" in line for line in cmd.lines)
     _assert_interrupted(*cmd.interrupt(), out)
 
 
