@@ -257,7 +257,7 @@ def compare(
                 seed=seed,
                 jic_cover=covers,
                 service_levels=levels,
-                progress=lambda msg: status.update(msg),
+                progress=lambda msg: status.update(escape(msg)),  # names are data
                 config=config,
                 extra=own,
                 deadline=deadline_of(time_limit),

@@ -230,7 +230,7 @@ def solve(
                 eval_scenarios=eval_scenarios,
                 max_eval_scenarios=max_eval_scenarios,
                 with_diagnostics=not no_diagnostics,
-                progress=lambda msg: status.update(msg),
+                progress=lambda msg: status.update(escape(msg)),  # names are data
                 cluster=cluster,
                 deadline=deadline,
             )
