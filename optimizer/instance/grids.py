@@ -26,11 +26,13 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from optimizer.instance.problems import MAX_REPORTED, Problems
 
@@ -68,8 +70,9 @@ class Grid:
         names, so every rule reads one way).
     header : list of str
         Header cells as read.
-    rows : list of list of str
-        Data rows, each padded to the header's width.
+    columns : list of ndarray
+        The data cells of each header column (object arrays of ``str``, one entry per
+        data row; short rows are padded with ``""``).
     lines : ndarray of int
         Spreadsheet line (CSV) or row (worksheet) number of each data row.
     separator : str or None
@@ -87,7 +90,7 @@ class Grid:
 
     file: str
     header: list[str]
-    rows: list[list[str]]
+    columns: list[np.ndarray]
     lines: np.ndarray
     separator: str | None = ","
     escaped: bool = True
@@ -137,6 +140,64 @@ def decode(data: bytes, file: str, problems: Problems) -> str | None:
         return None
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _fast_grid(text: str, file: str, separator: str) -> Grid | None:
+    """Read a file without quote characters with pandas' C parser (None: use :func:`_records`).
+
+    Without quotes every physical line is one record, so the spreadsheet line of record
+    ``k`` is ``k + 1``; the careful reader takes over for anything else (a leading blank
+    line, a row longer than the header).
+    """
+    if '"' in text:
+        return None
+    lines = _LINE_END.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines or not lines[0].strip():
+        return None
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text, newline=""),
+            sep=separator,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            quoting=csv.QUOTE_NONE,
+            engine="c",
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    if len(frame) != len(lines):
+        return None
+    values = frame.to_numpy(dtype=object)
+    blank = np.ones(len(values), dtype=bool)  # every cell empty or blanks only
+    for j in range(values.shape[1]):
+        rows = np.flatnonzero(blank)
+        if len(rows) == 0:
+            break
+        codes, uniques = pd.factorize(values[rows, j])
+        blank[rows] = np.array([not str(u).strip() for u in uniques], dtype=bool)[codes]
+    keep = np.flatnonzero(~blank[1:]) + 1
+    return Grid(
+        file=file,
+        header=[str(h) for h in values[0]],
+        columns=[values[keep, j] for j in range(values.shape[1])],
+        lines=keep + 1,
+        separator=separator,
+    )
+
+
+def as_columns(rows: list[list[str]], width: int) -> list[np.ndarray]:
+    """Return data rows (each ``width`` cells) as one object array per column."""
+    if not rows:
+        return [np.zeros(0, dtype=object) for _ in range(width)]
+    return [np.asarray(column, dtype=object) for column in zip(*rows, strict=True)]
+
+
 def read_csv_grid(path: Path, file: str, problems: Problems, known: Sequence[str]) -> Grid | None:
     """Read a CSV file into a :class:`Grid`; None (with the problems) when it cannot be.
 
@@ -153,6 +214,17 @@ def read_csv_grid(path: Path, file: str, problems: Problems, known: Sequence[str
     if text is None:
         return None
     separator = detect_separator(_first_line(text), known)
+    name = SEPARATORS[separator]
+    grid = _fast_grid(text, file, separator)
+    if grid is None:
+        grid = _records(text, file, problems, separator)
+    if grid is not None:
+        logger.info("%s: %s-separated, %d data rows", file, name, len(grid.lines))
+    return grid
+
+
+def _records(text: str, file: str, problems: Problems, separator: str) -> Grid | None:
+    """Read CSV text record by record (quoted cells may span lines); None with problems."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
     header: list[str] | None = None
     rows: list[list[str]] = []
@@ -162,7 +234,7 @@ def read_csv_grid(path: Path, file: str, problems: Problems, known: Sequence[str
     try:
         for record in reader:
             line, last = last + 1, reader.line_num
-            if not any(cell.strip() for cell in record):
+            if not "".join(record).strip():
                 continue
             if header is None:
                 header = record
@@ -192,11 +264,10 @@ def read_csv_grid(path: Path, file: str, problems: Problems, known: Sequence[str
         problems.add(file, f"... and {len(ragged) - MAX_REPORTED} more lines with too many cells")
     if ragged:
         return None
-    logger.info("%s: %s-separated, %d data rows", file, name, len(rows))
     return Grid(
         file=file,
         header=header,
-        rows=rows,
+        columns=as_columns(rows, len(header)),
         lines=np.asarray(lines, dtype=int),
         separator=separator,
     )

@@ -198,7 +198,7 @@ def _header(
     for j, name in enumerate(header):
         key = name.lower()
         if name == "":
-            if any(str(cell).strip() for cell in columns[j]):
+            if any(str(cell).strip() for cell in pd.unique(columns[j])):
                 problems.add(file, f"column {j + 1} has no name in the header line")
             continue
         if key in seen:
@@ -275,9 +275,8 @@ def build_table(
             "a CSV text file (its content is not shown)",
         )
         return None
-    n = len(grid.rows)
-    raw = list(zip(*grid.rows, strict=True)) if n else [() for _ in header]
-    columns = [np.asarray(cells, dtype=object) for cells in raw]
+    n = len(grid.lines)
+    columns = grid.columns
     known = (*required, *optional)
     keep, extra = _header(grid, problems, known, extras=extras, reserved=reserved, columns=columns)
     for name in required:
@@ -285,10 +284,11 @@ def build_table(
             problems.add(file, f"missing required column {quoted(name)}", column=name)
 
     def cells(j: int) -> np.ndarray:
-        stripped = pd.Series(columns[j], dtype=object).str.strip()
+        codes, uniques = pd.factorize(columns[j])
+        clean = [str(u).strip() for u in uniques]
         if grid.escaped:
-            stripped = stripped.map(unescape)
-        return stripped.to_numpy(dtype=object)
+            clean = [unescape(u) for u in clean]
+        return np.asarray(clean, dtype=object)[codes] if n else np.zeros(0, dtype=object)
 
     texts = {name: cells(j) for name, j in keep.items()}
     numeric = [name for name in keep if name not in TEXT_COLUMNS]
@@ -525,7 +525,8 @@ def report_control(
     problems: Problems, table: Table, text: np.ndarray, column: str, what: str
 ) -> np.ndarray:
     """Report names holding control characters (NUL, escape, bidi...); return their mask."""
-    bad = np.array([has_control(str(t)) for t in text], dtype=bool)
+    codes, uniques = pd.factorize(np.asarray(text, dtype=object))
+    bad = np.array([has_control(str(t)) for t in uniques], dtype=bool)[codes]
     report_rows(
         problems,
         table,

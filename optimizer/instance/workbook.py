@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.errors import InputProblem, InvalidInstanceError, excerpt, quoted
-from optimizer.instance.grids import Grid, Odd
+from optimizer.instance.grids import Grid, Odd, as_columns
 from optimizer.instance.layout import (
     DEMAND_FILE,
     ITEMS_FILE,
@@ -249,7 +249,7 @@ def sheet_grid(sheet: Sheet, file: str, problems: Problems) -> Grid | None:
     return Grid(
         file=file,
         header=header,
-        rows=rows,
+        columns=as_columns(rows, width),
         lines=np.asarray(sheet.lines[1:], dtype=int),
         separator=None,
         escaped=False,
