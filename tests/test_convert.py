@@ -82,7 +82,7 @@ def test_explicit_scenarios_and_item_master_round_trip(tmp_path: Path) -> None:
 )
 @given(
     cost=st.floats(1e-6, 1e6),
-    mean=st.floats(0, 1e6) | st.just(0.1 + 0.2),
+    mean=st.floats(1e-6, 1e6) | st.sampled_from([0.0, 0.1 + 0.2]),  # 0, or within the range
     std=st.floats(1e-6, 1e9),
     rate=st.floats(1e-6, 100),
     prob=st.floats(0, 1),
