@@ -73,7 +73,8 @@ class InputProblem:
     rule : str
         The rule broken, in words a planner understands.
     row : int or None
-        1-based data row (header excluded) in a CSV file.
+        The row number a spreadsheet shows for the row (header line 1, blank lines
+        counted), in a CSV file or a sheet of a workbook.
     item : str or None
         Item, supplier or scenario the row is about.
     column : str or None

@@ -324,3 +324,24 @@ def test_evaluate_and_compare_read_a_workbook(case: Case, tmp_path: Path) -> Non
     res = runner.invoke(app, ["compare", str(book), "--out", str(out), "--eval-scenarios", "20"])
     assert res.exit_code == 0, res.output
     assert (out / "comparison.csv").is_file()
+
+
+def test_a_bare_table_key_is_told_its_section(case: Case, tmp_path: Path) -> None:
+    book = workbook_of(case, tmp_path / "book.xlsx")
+
+    def change(wb) -> None:
+        ws = wb["settings"]
+        ws.append(["cvar_weight", 0.5])
+
+    edit(book, change)
+    message = one_problem(book)
+    assert message.startswith("book.xlsx, sheet settings, row ")
+    assert "write risk.cvar_weight" in message
+
+
+def test_the_written_workbook_has_frozen_bold_headers_and_numbers(case: Case, tmp_path: Path):
+    book = openpyxl.load_workbook(workbook_of(case, tmp_path / "book.xlsx"))
+    ws = book["items"]
+    assert ws.freeze_panes == "A2" and ws["A1"].font.b
+    assert isinstance(ws.cell(2, column_of(ws, "unit_cost")).value, int | float)
+    assert ws.column_dimensions["A"].width >= 8

@@ -414,6 +414,15 @@ class WorkbookTables:
                 problems.add(TOML_FILE, "a value without a key", row=line, column="key")
                 continue
             loc = tuple(part.strip() for part in key.split("."))
+            section = _section_of(loc)
+            if section is not None:
+                problems.add(
+                    TOML_FILE,
+                    f"key {quoted(key)} belongs to a section: write {section}.{loc[0]}",
+                    row=line,
+                    column=excerpt(key),
+                )
+                continue
             if len(loc) > 2 or "" in loc:
                 problems.add(
                     TOML_FILE,
@@ -474,6 +483,13 @@ class WorkbookTables:
                 )
             )
         return out
+
+
+def _section_of(loc: tuple[str, ...]) -> str | None:
+    """Return the section a bare key (``periods``) belongs to, if not a top-level key."""
+    if len(loc) != 1 or loc[0] in table_fields(None):
+        return None
+    return next((name for name in TABLES if loc[0] in table_fields(name)), None)
 
 
 _ODD_RULE = {
@@ -611,9 +627,19 @@ def write_workbook(instance: Instance, path: Path) -> None:
                 f"sheet {title} would hold {len(rows):,} rows, more than the {MAX_ROWS - 1:,} "
                 "an Excel sheet can: keep this instance as a folder"
             )
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
     book = openpyxl.Workbook(write_only=True)
-    _write_sheet(book, SETTINGS_SHEET, ["key", "value"], [list(r) for r in settings_rows(instance)])
-    for title, (header, rows) in tables.items():
-        _write_sheet(book, title, header, rows)
+    try:
+        _write_sheet(
+            book, SETTINGS_SHEET, ["key", "value"], [list(r) for r in settings_rows(instance)]
+        )
+        for title, (header, rows) in tables.items():
+            _write_sheet(book, title, header, rows)
+    except IllegalCharacterError as exc:
+        raise ValueError(
+            "a text cell holds a control character an Excel workbook cannot store (an "
+            "item-master column?): remove it, or keep this instance as a folder"
+        ) from exc
     book.save(path)
     logger.info("wrote instance %r to %s", instance.name, path)
