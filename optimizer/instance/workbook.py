@@ -153,6 +153,8 @@ def _read_sheets(path: Path, formulas: bool) -> dict[str, Sheet]:
         sheets: dict[str, Sheet] = {}
         for ws in book.worksheets:
             sheet = Sheet(title=ws.title)
+            if hasattr(ws, "reset_dimensions"):
+                ws.reset_dimensions()  # some writers declare wrong dimensions: read every row
             for cells in ws.iter_rows():
                 line = next((c.row for c in cells if getattr(c, "row", None)), None)
                 values = [_value(c) for c in cells]
