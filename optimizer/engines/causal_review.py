@@ -22,9 +22,11 @@ from optimizer.program.data import ProgramData
 from optimizer.program.review import evaluate_levels
 
 
-def item_costs(data: ProgramData, levels: np.ndarray, reserved: np.ndarray) -> np.ndarray:
+def item_costs(
+    data: ProgramData, levels: np.ndarray, reserved: np.ndarray, **path: object
+) -> np.ndarray:
     """Return the expected causal cost of each item under block levels (n, k)."""
-    ev = evaluate_levels(data, levels, reserved)
+    ev = evaluate_levels(data, levels, reserved, **path)
     return ev.item_scenario_cost @ data.probability
 
 
@@ -34,6 +36,7 @@ def search_levels(
     *,
     start: np.ndarray | None = None,
     hand_over: bool = True,
+    span: int | None = None,
     max_rounds: int = 200,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Block levels (n, k) of every item by the module's pattern search.
@@ -49,6 +52,11 @@ def search_levels(
         does not see the next one, so without this floor a plan gains by selling its
         shelves empty at the quarter's end (on flat demand 8% of the cost at k = 3, 22%
         at k = 13: ``studies/review_levels.py``), which the next quarter would pay for.
+    span : int, optional
+        Costed periods the blocks cover; the warm-up and the later costed periods run at
+        the single level (the quarter starts from the stock the single level leaves, and
+        a next quarter pays for the state the blocks hand over: no ``hand_over`` floor is
+        needed then).
 
     Returns
     -------
@@ -61,10 +69,13 @@ def search_levels(
     else:
         reserved = np.zeros(data.n_items)
     floor = np.repeat(np.ceil(data.min_base_stock - 1e-9)[:, None], k, axis=1)
-    if hand_over:  # the quarter ends no leaner than the single level would leave it
+    if (
+        hand_over and span is None
+    ):  # the quarter ends no leaner than the single level would leave it
         floor[:, -1] = np.maximum(floor[:, -1], np.asarray(start, dtype=float))
     levels = np.repeat(np.asarray(start, dtype=float)[:, None], k, axis=1)
-    cost = item_costs(data, levels, reserved)
+    path = {"span": span, "tail": None if span is None else np.asarray(start, dtype=float)}
+    cost = item_costs(data, levels, reserved, **path)
     step = np.maximum(1.0, np.floor(np.asarray(start, dtype=float) / 4))
     for _ in range(max_rounds):
         moved = np.zeros(data.n_items, dtype=bool)
@@ -72,7 +83,7 @@ def search_levels(
             for sign in (1.0, -1.0):
                 trial = levels.copy()
                 trial[:, b] = np.maximum(floor[:, b], levels[:, b] + sign * step)
-                trial_cost = item_costs(data, trial, reserved)
+                trial_cost = item_costs(data, trial, reserved, **path)
                 better = trial_cost < cost - 1e-9 * (1.0 + np.abs(cost))
                 levels[better], cost[better] = trial[better], trial_cost[better]
                 moved |= better

@@ -7,9 +7,9 @@ gives item :math:`i` one level :math:`S_{i,b}` per block.  The plan is run as
 order: at the end of period :math:`t` the inventory position :math:`IP` (on hand, in
 transit and queued, less backlog) is raised to the level of period :math:`t+1`,
 :math:`q_t = \max(0, S_{t+1} - IP_t)`; a level that falls leaves the excess to be sold
-down.  The warm-up runs at the first block's level.  With :math:`k = 1` the orders, and so
-every cost, equal :func:`~optimizer.program.simulate.simulate_plan`'s
-(``tests/test_review_levels.py``).
+down.  The warm-up runs at the first block's level, or at a given outside level.  With
+:math:`k = 1` the orders, and so every cost, equal
+:func:`~optimizer.program.simulate.simulate_plan`'s (``tests/test_review_levels.py``).
 """
 
 from __future__ import annotations
@@ -30,13 +30,33 @@ def review_blocks(periods: int, levels: int) -> np.ndarray:
     )
 
 
-def level_path(data: ProgramData, levels: np.ndarray) -> np.ndarray:
-    r"""Per-period levels :math:`S_{i,t}` of shape (n, H) from block levels (n, k)."""
+def level_path(
+    data: ProgramData,
+    levels: np.ndarray,
+    *,
+    span: int | None = None,
+    tail: np.ndarray | None = None,
+) -> np.ndarray:
+    r"""Per-period levels :math:`S_{i,t}` of shape (n, H) from block levels (n, k).
+
+    Parameters
+    ----------
+    span : int, optional
+        Costed periods the blocks cover (default all :math:`T`).
+    tail : ndarray (n,), optional
+        The level of the periods outside the blocks: the warm-up (the quarter then starts
+        from the stock this level leaves, not from one the blocks chose) and the costed
+        periods after ``span`` (a next quarter that continues at it). Without it the
+        warm-up runs at the first block's level.
+    """
     levels = np.atleast_2d(np.asarray(levels, dtype=float))
-    blocks = review_blocks(data.periods, levels.shape[1])
+    span = data.periods if span is None else int(span)
+    blocks = review_blocks(span, levels.shape[1])
     path = np.empty((levels.shape[0], data.horizon))
-    path[:, : data.warmup] = levels[:, :1]
-    path[:, data.warmup :] = levels[:, blocks]
+    outside = levels[:, :1] if tail is None else np.asarray(tail, dtype=float)[:, None]
+    path[:, : data.warmup] = outside
+    path[:, data.warmup : data.warmup + span] = levels[:, blocks]
+    path[:, data.warmup + span :] = outside
     return path
 
 
@@ -75,9 +95,16 @@ def simulate_levels(data: ProgramData, path: np.ndarray, reserved: np.ndarray) -
     return RecourseArrays(**{k: np.ascontiguousarray(np.moveaxis(v, 0, 2)) for k, v in out.items()})
 
 
-def evaluate_levels(data: ProgramData, levels: np.ndarray, reserved: np.ndarray) -> Evaluation:
-    """Costs of block levels (n, k) run causally (the verifier's cost lines)."""
-    path = level_path(data, levels)
+def evaluate_levels(
+    data: ProgramData,
+    levels: np.ndarray,
+    reserved: np.ndarray,
+    *,
+    span: int | None = None,
+    tail: np.ndarray | None = None,
+) -> Evaluation:
+    """Costs of block levels (n, k) run causally (the verifier's lines; :func:`level_path`)."""
+    path = level_path(data, levels, span=span, tail=tail)
     rec = simulate_levels(data, path, np.asarray(reserved, dtype=float))
     return evaluate_solution(
         data, path[:, 0], reserved, rec, check_fill_rate=False, check_plan_rows=False
