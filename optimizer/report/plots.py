@@ -70,7 +70,7 @@ def cost_histogram(costs: np.ndarray, mean: float, cvar: float, alpha: float, un
         ax.axvline(cvar, color="#000000", lw=2, ls="--", label=f"CVaR{alpha:.0%} {cvar:,.0f}")
     ax.set_xlabel(label(f"cost per horizon{unit}"))
     ax.set_ylabel("scenarios")
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="upper right")
     fig.tight_layout()
     return _svg(fig)
 
@@ -106,7 +106,7 @@ def sweep(
         ax.axhline(m, color="#d62728", lw=2, label=f"the plan {m:,.0f}")
     ax.set_xlabel("safety cover k (periods of mean demand): 0 = JIT, 2+ = JIC")
     ax.set_ylabel(label(f"expected cost{unit}"))
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="upper right")
     fig.tight_layout()
     return _svg(fig)
 
@@ -137,7 +137,7 @@ def item_curves(
         ax.set_xlabel(label(f"base stock S{unit}"), fontsize=8)
         ax.set_ylabel(label(f"E[cost]{currency}"), fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6, frameon=False)
+        ax.legend(fontsize=6, frameon=False, loc="upper right")
     fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.35 / rows, bottom=0.45 / rows,
                         wspace=0.35, hspace=0.75)  # fmt: skip
     return _svg(fig)
