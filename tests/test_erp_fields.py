@@ -196,3 +196,16 @@ def test_solve_from_a_workbook_writes_plan_xlsx_by_default(tmp_path):
     res = CliRunner().invoke(app, [*args, str(tmp_path / "b"), "--no-xlsx"])
     assert res.exit_code == 0, res.output
     assert not (tmp_path / "b" / "plan.xlsx").exists()
+
+
+def test_no_explanation_once_the_time_limit_is_spent():
+    import time
+
+    inst = make_instance(2, scenarios=8)
+    result = make_plan(inst, with_diagnostics=False, max_eval_scenarios=100)
+    files = solve_files(inst, result, xlsx=True, deadline=time.monotonic() - 1.0)
+    assert "time limit" in result.summary["explanation"]
+    wb = files["plan.xlsx"]
+    assert wb["explanation"]["A2"].value == "not computed"
+    files = solve_files(inst, result, xlsx=True, deadline=time.monotonic() + 600)
+    assert files["plan.xlsx"]["explanation"]["A1"].value == "item"

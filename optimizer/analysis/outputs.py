@@ -48,7 +48,12 @@ def _explain(instance: Instance, result: Any) -> Explanation | None:
 
 
 def solve_files(
-    instance: Instance, result: Any, *, report: bool = False, xlsx: bool | None = None
+    instance: Instance,
+    result: Any,
+    *,
+    report: bool = False,
+    xlsx: bool | None = None,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """Gather the files of ``stockplan solve``: plan.csv, summary.json, report.html, plan.xlsx.
 
@@ -60,13 +65,21 @@ def solve_files(
         Add ``report.html``.
     xlsx : bool, optional
         Add ``plan.xlsx``; default: when the instance was read from a workbook.
+    deadline : float, optional
+        :func:`time.monotonic` time the command's ``--time-limit`` runs out: past it the
+        plan is not explained (the report and the workbook say so).
     """
     files: dict[str, Any] = {"plan.csv": result.plan, "summary.json": result.summary}
     book = wants_workbook(instance, xlsx)
     if not (report or book):
         return files
     t0 = time.perf_counter()
-    explanation = _explain(instance, result)
+    if deadline is not None and time.monotonic() >= deadline:
+        log.warning("the time limit is spent: the plan is not explained")
+        result.summary["explanation"] = "not computed: the time limit was reached"
+        explanation = None
+    else:
+        explanation = _explain(instance, result)
     t1 = time.perf_counter()
     result.summary["explanation_seconds"] = t1 - t0
     if report:

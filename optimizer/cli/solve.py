@@ -247,7 +247,7 @@ def solve(
         files = {"plan.csv": result.plan, "summary.json": result.summary}
         if report or xlsx is not False:  # report.html, plan.xlsx
             with console.status("explaining the plan"):
-                files = solve_files(inst, result, report=report, xlsx=xlsx)
+                files = solve_files(inst, result, report=report, xlsx=xlsx, deadline=deadline)
         write_outputs(out, files)
     except StockplanError as exc:
         fail(exc)
