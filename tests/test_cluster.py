@@ -171,8 +171,10 @@ def test_loopback_cluster_gives_the_single_machine_plan(loopback, cases, tmp_pat
     assert summary["expected_cost_scenarios"] == ref.summary["expected_cost_scenarios"]
 
 
-def test_local_cluster_gives_the_single_machine_plan_and_diagnostics(tmp_path):
-    inst = generate_instance(16, 3, seed=7, scenarios=40)
+@pytest.mark.parametrize("shortage,n", [("lost_sales", 16), ("backorder", 6)])
+def test_local_cluster_gives_the_single_machine_plan_and_diagnostics(tmp_path, shortage, n):
+    """Backorders: the hindsight figures come from the LP engines, in the workers."""
+    inst = generate_instance(n, 3, seed=7, scenarios=40, shortage=shortage)
     ref = make_plan(inst)
     got = make_plan(inst, cluster="local:2")
     np.testing.assert_allclose(got.solution.base_stock, ref.solution.base_stock, atol=1e-9, rtol=0)

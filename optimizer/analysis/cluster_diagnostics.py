@@ -109,7 +109,8 @@ def cluster_diagnostics(
     request: SolveRequest | None = None,
 ) -> Diagnostics:
     """Compute the diagnostics of the causal plan ``rp`` on ``work``'s cluster (module doc)."""
-    config = (config or SolveConfig()).with_engine("auto")
+    # auto, and no process pool inside a worker (its processes are daemonic: no children)
+    config = dataclasses.replace((config or SolveConfig()).with_engine("auto"), workers=1)
     request = request or SolveRequest(recourse=CAUSAL)
     S, K = rp.base_stock, rp.reserved
     notes: list[str] = []

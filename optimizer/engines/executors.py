@@ -468,6 +468,7 @@ def open_cluster(spec: str, *, timeout: float = CONNECT_TIMEOUT) -> Iterator[Cli
     ValueError
         ``local:N`` with ``N`` not a positive whole number.
     """
+    import dask
     from distributed import Client, LocalCluster  # only when a cluster is asked for
 
     if spec.startswith("local:"):
@@ -478,6 +479,9 @@ def open_cluster(spec: str, *, timeout: float = CONNECT_TIMEOUT) -> Iterator[Cli
         if n < 1:
             raise ValueError(f"--cluster local:N needs a number of workers N >= 1, not {spec!r}")
         with (
+            # no statistical profiler sampling the tasks' stacks every 10 ms (it contends
+            # for the GIL with the searches' numpy steps: about 5% on one worker)
+            dask.config.set({"distributed.worker.profile.enabled": False}),
             LocalCluster(
                 n_workers=n,
                 threads_per_worker=1,
