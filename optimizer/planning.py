@@ -198,7 +198,7 @@ def _make_plan_on(
     say: Progress,
 ) -> PlanResult:
     """:func:`make_plan` with the items in chunks on the cluster of ``client``."""
-    from optimizer.analysis.cluster_diagnostics import cluster_diagnostics
+    from optimizer.analysis.cluster_diagnostics import cluster_diagnostics, fresh_batch
     from optimizer.engines.executors import DaskItems
 
     t0 = time.perf_counter()
@@ -225,7 +225,7 @@ def _make_plan_on(
             batch=eval_scenarios,
             max_scenarios=max_eval_scenarios,
             seed=seed,
-            play_batch=lambda size, stream: work.fresh_batch(S, K, size, seed, stream),
+            play_batch=lambda size, stream: fresh_batch(work, S, K, size, seed, stream),
         )
         t2 = time.perf_counter()
         diag = None

@@ -1,4 +1,8 @@
-r"""The diagnostics of a plan solved on a cluster, item by item where they separate.
+r"""The headline and the diagnostics of a plan solved on a cluster, item by item.
+
+:func:`fresh_batch` is one batch of the headline's fresh scenarios
+(:func:`optimizer.analysis.headline.honest_cost`), each chunk's generated and played on a
+worker; the per-item figures are side by side and the scenario costs summed.
 
 :func:`optimizer.analysis.diagnostics.compute_diagnostics` on one machine reads the whole
 program; on a cluster (:mod:`optimizer.engines.executors`) the scenarios live in chunks
@@ -37,14 +41,41 @@ from optimizer.analysis.diagnostics import (
     price_plan,
     solve_wait_and_see,
 )
+from optimizer.analysis.headline import _play_batch, fixed_plan_data
 from optimizer.engines.base import CAUSAL, SolveConfig, SolveRequest
 from optimizer.engines.dispatch import Solution, solve_program
-from optimizer.engines.executors import DaskItems, _one_thread, play
+from optimizer.engines.executors import DaskItems, _one_thread, join_evaluations, play
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data
-from optimizer.scenarios import mean_value_scenario
+from optimizer.program.verifier import Evaluation
+from optimizer.scenarios import generate_scenarios, mean_value_scenario
 
 log = logging.getLogger(__name__)
+
+
+def _fresh_chunk(instance: Instance, items: np.ndarray, S, K, *, size: int, seed, stream: str):
+    """Play a chunk's share of one headline batch on fresh scenarios generated here."""
+    _one_thread()
+    fresh = generate_scenarios(instance, size, seed=seed, stream=stream, items=items)
+    data = fixed_plan_data(program_data(instance, fresh, consume=True, items=items))
+    del fresh
+    return _play_batch(data, S, K)
+
+
+def fresh_batch(
+    work: DaskItems,
+    base_stock: np.ndarray,
+    reserved: np.ndarray,
+    size: int,
+    seed: int | None,
+    stream: str,
+) -> tuple[Evaluation, np.ndarray]:
+    """One headline batch on the workers: what :func:`_play_batch` returns for all items."""
+    S, K = np.asarray(base_stock, dtype=float), np.asarray(reserved, dtype=float)
+    args = [(S[i], K[i]) for i in work.chunks]
+    parts = work.run_instance(_fresh_chunk, args, size=size, seed=seed, stream=stream)
+    ev = join_evaluations([e for e, _d in parts], np.full(size, 1.0 / size), 0.0, 0.0)
+    return ev, np.concatenate([d for _e, d in parts])
 
 
 def _shape_like(skeleton: ProgramData, n_scenarios: int) -> ProgramData:

@@ -215,7 +215,7 @@ def honest_cost(
     play_batch : callable, optional
         ``play_batch(size, stream)`` samples and plays one batch elsewhere and returns
         what :func:`_play_batch` does (a cluster's workers, each generating its chunk of
-        items: :meth:`optimizer.engines.executors.DaskItems.fresh_batch`); default here.
+        items: :func:`optimizer.analysis.cluster_diagnostics.fresh_batch`); default here.
     deadline : float, optional
         A :func:`time.monotonic` time after which no further batch is sampled (the first
         batch is always taken whole): the interval is then that of the scenarios so far,

@@ -326,17 +326,6 @@ def evaluate(
 
 
 # ---------------------------------------------------------------- the cluster --------
-def _fresh_chunk(instance: Instance, items: np.ndarray, S, K, size: int, seed, stream: str):
-    """Play a chunk's share of one headline batch on fresh scenarios generated here."""
-    from optimizer.analysis.headline import _play_batch, fixed_plan_data
-
-    _one_thread()
-    fresh = generate_scenarios(instance, size, seed=seed, stream=stream, items=items)
-    data = fixed_plan_data(program_data(instance, fresh, consume=True, items=items))
-    del fresh
-    return _play_batch(data, S, K)
-
-
 @dataclass
 class DaskItems(ItemWork):
     """A program's items in chunks on a Dask cluster (see the module docstring).
@@ -400,42 +389,22 @@ class DaskItems(ItemWork):
         )
         return self.client.gather(futures)
 
-    def run_instance(self, fn: Callable[..., Any], **shared) -> list:
-        """``[fn(instance, items_c, **shared) for every chunk c]`` on the workers."""
+    def run_instance(
+        self, fn: Callable[..., Any], args: Sequence[tuple] | None = None, **shared
+    ) -> list:
+        """``[fn(instance, items_c, *args_c, **shared) for every chunk c]`` on the workers."""
         tag = f"stockplan-{fn.__name__.strip('_')}-{uuid.uuid4().hex[:8]}"
+        columns = list(zip(*args, strict=True)) if args and args[0] else []
         futures = self.client.map(
             fn,
             [self.instance_future] * len(self.chunks),
             self.chunks,
+            *columns,
             key=[f"{tag}-{c}" for c in range(len(self.chunks))],
             retries=self.retries,
             **shared,
         )
         return self.client.gather(futures)
-
-    def fresh_batch(
-        self, base_stock: np.ndarray, reserved: np.ndarray, size: int, seed: int | None,
-        stream: str,
-    ) -> tuple[Evaluation, np.ndarray]:  # fmt: skip
-        """One headline batch: every chunk's fresh scenarios generated and played on a worker."""
-        S, K = np.asarray(base_stock, dtype=float), np.asarray(reserved, dtype=float)
-        tag = f"stockplan-fresh-{stream}-{uuid.uuid4().hex[:8]}"
-        futures = self.client.map(
-            _fresh_chunk,
-            [self.instance_future] * len(self.chunks),
-            self.chunks,
-            [S[i] for i in self.chunks],
-            [K[i] for i in self.chunks],
-            size=size,
-            seed=seed,
-            stream=stream,
-            key=[f"{tag}-{c}" for c in range(len(self.chunks))],
-            retries=self.retries,
-        )
-        parts = self.client.gather(futures)
-        p = np.full(size, 1.0 / size)
-        ev = join_evaluations([e for e, _d in parts], p, 0.0, 0.0)
-        return ev, np.concatenate([d for _e, d in parts])
 
     def close(self) -> None:
         """Release the chunks' data on the workers."""
