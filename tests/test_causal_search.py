@@ -15,8 +15,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from optimizer.engines.causal_floor import fill_rate_floor
 from optimizer.engines.causal_price import price_for_row
-from optimizer.engines.causal_search import fill_rate_floor, search_items
+from optimizer.engines.causal_search import search_items
 from optimizer.program.causal_kernel import play_plan
 from tests.test_causal_kernel import random_data
 
@@ -81,6 +82,37 @@ def test_joint_search_of_reservations_equals_the_brute_force_best(seed):
     # lands within 0.1% of the whole-unit optimum (measured: one item 0.07% above it)
     cont = search_items(data, integer=False)
     assert (cont.cost[reserving] <= 1.001 * plans.cost[reserving]).all()
+
+
+@pytest.mark.parametrize("scale", [1.37, 2.71, 0.61])
+def test_fill_rate_floor_ends_with_fractional_bracket_widths(scale):
+    """A first width (L+1)mu that is not whole: the floor is still the brute-force one.
+
+    With fractional bracket ends the integer bisection's midpoint could equal its lower
+    end and loop for ever (1,000 items x 1,000 scenarios with 98% targets never ended).
+    """
+    import signal
+
+    data = _plain(random_data(3, poisson=True))
+    # mu only sizes the first bracket (the scenarios hold the demand): make it fractional
+    data = replace(data, mean=data.mean * scale + 0.123)
+    target = np.full(data.n_items, 0.98)
+
+    def hang(*_):
+        raise TimeoutError("fill_rate_floor did not return within 60 s")
+
+    old = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(60)
+    try:
+        floor = fill_rate_floor(data, target=target)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    for i in range(data.n_items):
+        lo = np.ceil(data.min_base_stock[i] - 1e-9)
+        grid = np.arange(lo, lo + 400.0)
+        fills = play_plan(data, grid, np.zeros(grid.size), items=np.full(grid.size, i)).fill_rate
+        assert floor[i] == grid[np.argmax(fills >= 0.98)], i
 
 
 def test_fill_rate_floor_is_the_smallest_level_meeting_the_target():

@@ -20,9 +20,16 @@ import numpy as np
 
 from optimizer.engines.causal_search import S_DIRECTIONS, Counter, ItemPlans
 from optimizer.engines.executors import ItemWork, as_work, play, search
+from optimizer.program.causal_kernel import VALUES_ONLY
 from optimizer.program.data import ProgramData
 
 log = logging.getLogger(__name__)
+
+#: Rounds of price steps at fixed reservations checked by joint answers, at most.
+MAX_K_ROUNDS = 4
+#: Bracket widths (levels per item on average) from which the price is finished on a
+#: table of the items' values between their answers at the two ends.
+TABLE_LEVELS = 16
 
 
 @dataclass
@@ -102,10 +109,20 @@ def price_for_row(
     counter = counter or Counter()
     work = as_work(data)
     a = np.asarray(weight, dtype=float)
-    kw = dict(integer=integer, fill_rates=fill_rates, counter=counter, weight=a)
+    kw = dict(integer=integer, counter=counter, weight=a)
+    reserves = np.asarray(data_reserves(work, data), dtype=bool)
+    reserving = bool(reserves.any())
+    convex0 = np.ones(work.n_items, dtype=bool)
 
-    def answer(lam: float, lo_hint=None, hi_hint=None) -> tuple[ItemPlans, float, float]:
-        plans = search(work, price=lam, hint_lo=lo_hint, hint_hi=hi_hint, **kw)
+    def answer(lam: float, lo_hint=None, hi_hint=None, fixed=None) -> tuple:
+        """Item answers at ``lam``: joint (S, K), or S at the fixed K, floors and scan mask."""
+        if fixed is not None:
+            extra = fixed
+        elif lam > 0.0:  # plain items as at fixed K; reserving ones scanned at every K
+            extra = dict(fill_rates=fill_rates, scan=~convex0 | reserves)
+        else:
+            extra = dict(fill_rates=fill_rates)
+        plans = search(work, price=lam, hint_lo=lo_hint, hint_hi=hi_hint, **kw, **extra)
         use = float(a @ plans.base_stock)
         bound = float(plans.cost.sum() + lam * (use - limit))
         return plans, use, bound
@@ -117,43 +134,114 @@ def price_for_row(
     floor = float(a @ lo_plans.lower)
     if floor > limit * (1 + 1e-12) + 1e-12:
         raise ValueError(f"the row cannot hold the lower bounds of S ({floor:.6g} > {limit:.6g})")
+    # The price steps search S at fixed K (the price-0 answer's, then the last joint
+    # answer's), on the price-0 answer's lower bounds (fill-rate floors at that K do not
+    # move with the price) and scanning only the items whose price-0 grid was not convex
+    # (a price term lambda a_i S leaves second differences unchanged). Without reserving
+    # items that is the same search as a joint one; with them, the bracket found is
+    # checked by joint answers, K refixed and the steps resumed until K stays (bounds
+    # come from joint answers only: a fixed-K minimum lies above the joint one).
+    convex0 = lo_plans.convex.copy()
+    K_fix = lo_plans.reserved.copy()
+
+    def fixed_at(plans: ItemPlans) -> dict:
+        """Search S at the reservations of ``plans``, on their lower bounds."""
+        return dict(reserved=plans.reserved.copy(), lower=plans.lower.copy(), fill_rates=False,
+                    scan=~convex0)  # fmt: skip
+
+    fixed = fixed_at(lo_plans)
+    exact = not reserving  # fixed-K answers are the joint ones
     # first upper price: where every item's priced right derivative at its lower bound >= 0
     pos = a > 0
     at_low = play(work, lo_plans.lower, lo_plans.reserved, directions=S_DIRECTIONS)
     counter.calls += 1
     hi = float(np.max(np.where(pos, np.maximum(0.0, -at_low.right_S) / np.where(pos, a, 1), 0)))
     hi = max(hi, 1e-12)
-    hi_plans, hi_use, b = answer(hi, None, lo_plans.base_stock)
-    bound = max(bound, b)
-    # stop once every item sits at its lower bound: a limit below the floor by round-off
-    # only (accepted above) is then held as well as it can be (it looped for ever)
-    while hi_use > limit and hi_use > floor * (1 + 1e-12) + 1e-12 and hi < 1e300:
-        lo, lo_plans, lo_use = hi, hi_plans, hi_use
-        hi *= 4.0
-        hi_plans, hi_use, b = answer(hi, None, lo_plans.base_stock)
-        bound = max(bound, b)
-    side = 0
-    for it in range(max_iter):
-        cost = float(hi_plans.cost.sum())
-        if (cost - bound) <= rel_tol * max(1.0, abs(cost)) or hi - lo <= rel_tol * hi:
+    hi_plans, hi_use, b = answer(hi, None, lo_plans.base_stock, fixed)
+    bound = max(bound, b) if exact else bound
+    settled, held = exact, None  # held: the last joint answer that holds the row
+    for _round in range(MAX_K_ROUNDS):
+        # stop once every item sits at its lower bound: a limit below the floor by
+        # round-off only (accepted above) is then held as well as it can be
+        while hi_use > limit and hi_use > floor * (1 + 1e-12) + 1e-12 and hi < 1e300:
+            lo, lo_plans, lo_use = hi, hi_plans, hi_use
+            hi *= 4.0
+            hi_plans, hi_use, b = answer(hi, None, lo_plans.base_stock, fixed)
+            bound = max(bound, b) if exact else bound
+        side = 0
+        for it in range(max_iter):
+            cost = float(hi_plans.cost.sum())
+            if (cost - bound) <= rel_tol * max(1.0, abs(cost)) or hi - lo <= rel_tol * hi:
+                break
+            if integer and np.count_nonzero(hi_plans.base_stock != lo_plans.base_stock) <= 1:
+                break  # one item's answer switches in the bracket: fill_row places its units
+            span = float(np.sum(lo_plans.base_stock - hi_plans.base_stock))
+            if integer and span <= TABLE_LEVELS * work.n_items:
+                # every answer in the bracket lies between its ends: finish on tables
+                lam = _table_price(work, a, limit, lo, hi, lo_plans, hi_plans, fixed, counter)
+                if lam is not None and lo < lam < hi:
+                    plans, use, b = answer(lam, hi_plans.base_stock, lo_plans.base_stock, fixed)
+                    bound = max(bound, b) if exact else bound
+                    if use <= limit:
+                        hi, hi_plans, hi_use = lam, plans, use
+                        break
+                    lo, lo_plans, lo_use = lam, plans, use
+            # regula falsi on use(lambda) - R, Illinois-weighted, every third step a bisection
+            f_lo, f_hi = lo_use - limit, hi_use - limit
+            if side == 1:
+                f_lo *= 0.5
+            elif side == -1:
+                f_hi *= 0.5
+            lam = lo + f_lo * (hi - lo) / (f_lo - f_hi) if f_lo != f_hi else 0.5 * (lo + hi)
+            if it % 3 == 2 or not lo < lam < hi:
+                lam = 0.5 * (lo + hi)
+            plans, use, b = answer(lam, hi_plans.base_stock, lo_plans.base_stock, fixed)
+            bound = max(bound, b) if exact else bound
+            if use > limit:
+                lo, lo_plans, lo_use = lam, plans, use
+                side = 1 if side != 1 else side
+            else:
+                hi, hi_plans, hi_use = lam, plans, use
+                side = -1
+        if exact:
             break
-        # regula falsi on use(lambda) - R, Illinois-weighted, every third step a bisection
-        f_lo, f_hi = lo_use - limit, hi_use - limit
-        if side == 1:
-            f_lo *= 0.5
-        elif side == -1:
-            f_hi *= 0.5
-        lam = lo + f_lo * (hi - lo) / (f_lo - f_hi) if f_lo != f_hi else 0.5 * (lo + hi)
-        if it % 3 == 2 or not lo < lam < hi:
-            lam = 0.5 * (lo + hi)
-        plans, use, b = answer(lam, hi_plans.base_stock, lo_plans.base_stock)
+        # joint answers at both ends of the bracket
+        hints = (hi_plans.base_stock, lo_plans.base_stock)
+        hi_plans, hi_use, b = answer(hi, *hints)
         bound = max(bound, b)
-        if use > limit:
-            lo, lo_plans, lo_use = lam, plans, use
-            side = 1 if side != 1 else side
+        moved = not np.array_equal(hi_plans.reserved, K_fix)
+        if lo > 0.0 and (moved or not integer):  # continuous plans mix both ends
+            lo_plans, lo_use, b = answer(lo, *hints)
+            bound = max(bound, b)
+        log.debug("causal price search: round %d, K moved for %d items", _round,
+                  int(np.sum(hi_plans.reserved != K_fix)))  # fmt: skip
+        if hi_use <= limit:
+            held = (hi, hi_plans, hi_use)
+        if not moved and hi_use <= limit and lo_use > limit:
+            settled = True
+            break
+        K_fix = hi_plans.reserved.copy()
+        fixed = fixed_at(hi_plans)
+        if lo_use <= limit:  # the joint answer at lo already holds: the bracket moves down
+            hi, hi_plans, hi_use = lo, lo_plans, lo_use
+            lo, lo_plans, lo_use = 0.0, *answer(0.0, fixed=fixed)[:2]
+        elif hi_use > limit:  # K moved the use up: the bracket moves up
+            lo, lo_plans, lo_use = hi, hi_plans, hi_use
+            hi_plans, hi_use, _ = answer(hi, None, lo_plans.base_stock, fixed)
         else:
-            hi, hi_plans, hi_use = lam, plans, use
-            side = -1
+            hi_plans, hi_use, _ = answer(hi, None, lo_plans.base_stock, fixed)
+    if not settled:  # K kept moving: the last joint answer that holds, or raise to one
+        if held is not None:
+            hi, hi_plans, hi_use = held
+        else:
+            while True:
+                hi_plans, hi_use, b = answer(hi, None, hi_plans.base_stock)
+                bound = max(bound, b)
+                if hi_use <= limit or hi >= 1e300:
+                    break
+                hi *= 4.0
+        log.info("causal price search: reservations still moving after %d rounds; the "
+                 "plan holds the row, its gap is to the joint bound", MAX_K_ROUNDS)  # fmt: skip
     S, K = hi_plans.base_stock, hi_plans.reserved
     if integer:
         S = fill_row(work, a, limit, S, K, hi_plans.lower, counter=counter)
@@ -163,6 +251,68 @@ def price_for_row(
         K = theta * lo_plans.reserved + (1 - theta) * hi_plans.reserved
     log.debug("causal price search: lambda* in [%.6g, %.6g], %d calls", lo, hi, counter.calls)
     return PricedRow(hi, hi_plans, hi_use, limit, bound, lo, lo_plans, S, K)
+
+
+def _table_price(
+    work: ItemWork,
+    a: np.ndarray,
+    limit: float,
+    lo: float,
+    hi: float,
+    lo_plans: ItemPlans,
+    hi_plans: ItemPlans,
+    fixed: dict,
+    counter: Counter,
+) -> float | None:
+    r"""Find the least price in :math:`(\lambda_{lo}, \lambda_{hi}]` whose answers hold the row.
+
+    Each item's whole-unit answer under a price between the bracket's ends lies between
+    its answers there (:math:`S_i(\lambda)` falls with :math:`\lambda` where
+    :math:`F_i` is convex); its values :math:`F_i(S)` on those levels, at the fixed
+    reservations, are played once, and the price where
+    :math:`\sum_i a_i \arg\min_S (F_i(S) + \lambda a_i S) \le R` first holds is found
+    on the table by bisection. ``None`` when the table never holds the row.
+    """
+    S_hi, S_lo = hi_plans.base_stock, lo_plans.base_stock
+    width = np.maximum(0, np.round(S_lo - S_hi)).astype(np.int64)
+    rows = np.repeat(np.arange(work.n_items), width + 1)
+    offset = np.arange(rows.size) - np.repeat(np.cumsum(width + 1) - (width + 1), width + 1)
+    levels = S_hi[rows] + offset
+    K = np.asarray(fixed["reserved"], dtype=float)
+    counter.calls += 1
+    values = play(work, levels, K[rows], items=rows, directions=VALUES_ONLY).expected_cost
+
+    def use_at(lam: float) -> float:
+        priced = values + lam * a[rows] * levels
+        # smallest minimiser per item: the first level of the lowest priced value
+        order = np.lexsort((levels, priced, rows))
+        first = order[np.r_[0, np.flatnonzero(np.diff(rows[order])) + 1]]
+        chosen = np.empty(work.n_items)
+        chosen[rows[first]] = levels[first]
+        return float(a @ chosen)
+
+    if use_at(hi) > limit:
+        return None
+    left, right = lo, hi
+    for _ in range(200):
+        if right - left <= 1e-12 * right:
+            break
+        mid = 0.5 * (left + right)
+        if use_at(mid) <= limit:
+            right = mid
+        else:
+            left = mid
+    return right
+
+
+def data_reserves(work: ItemWork, data: ProgramData | ItemWork) -> np.ndarray:
+    """Which items reserve capacity (from the program, or the chunks' instance)."""
+    if isinstance(data, ProgramData):
+        return data.reserves
+    inner = getattr(work, "data", None)
+    if isinstance(inner, ProgramData):
+        return inner.reserves
+    return np.asarray(work.instance.items.reserves_capacity, dtype=bool)
 
 
 def fill_row(

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from optimizer.engines.causal_floor import Counter, fill_rate_floor, start_step
 from optimizer.program.causal_kernel import play_plan
 from optimizer.program.data import ProgramData
 
@@ -59,14 +60,6 @@ SK_DIRECTIONS = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
 #: Relative tolerance of value comparisons (round-off in sums over scenarios and periods).
 VALUE_TOL = 1e-10
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
-
-
-@dataclass
-class Counter:
-    """Kernel calls and rows played (one row = one item at one plan on all scenarios)."""
-
-    calls: int = 0
-    rows: int = 0
 
 
 @dataclass
@@ -138,97 +131,6 @@ def _tol(F: np.ndarray) -> np.ndarray:
     return VALUE_TOL * (1.0 + np.abs(F))
 
 
-def _start_step(data: ProgramData, items: np.ndarray) -> np.ndarray:
-    r"""First bracket width: :math:`(L+1)\mu` (at least one unit)."""
-    return np.maximum(1.0, (data.lead[items] + 1) * data.mean[items])
-
-
-# ------------------------------------------------------------------ fill-rate floor -
-def fill_rate_floor(
-    data: ProgramData,
-    items: np.ndarray | None = None,
-    reserved: np.ndarray | None = None,
-    *,
-    target: np.ndarray | None = None,
-    integer: bool = True,
-    x_tol: float = 1e-9,
-    max_doublings: int = 60,
-    counter: Counter | None = None,
-) -> np.ndarray:
-    r"""Smallest :math:`S \ge L\mu` whose causal fill rate meets the target.
-
-    Parameters
-    ----------
-    items : ndarray of int (nb,), optional
-        Default every item.
-    reserved : ndarray (nb,), optional
-        :math:`K` of each row (emergency units count as served).
-    target : ndarray (nb,), optional
-        :math:`\beta`; default ``data.fill_rate`` of the items (``nan``: no target, the
-        floor is :math:`L\mu`).
-    integer : bool
-        Whole units (the smallest integer level) or continuous (to ``x_tol`` relative;
-        the returned level meets the target).
-
-    Returns
-    -------
-    ndarray (nb,)
-        The floor; ``inf`` where no level reaches the target.
-    """
-    counter = counter or Counter()
-    idx = np.arange(data.n_items) if items is None else np.asarray(items, dtype=np.int64)
-    K = np.zeros(idx.size) if reserved is None else np.asarray(reserved, dtype=float)
-    beta = data.fill_rate[idx] if target is None else np.asarray(target, dtype=float)
-    lo = data.min_base_stock[idx].astype(float)
-    if integer:
-        lo = np.ceil(lo - 1e-9)
-    floor = lo.copy()
-    want = ~np.isnan(beta)
-    if not want.any():
-        return floor
-    none = np.empty((0, 2))
-
-    def fill(rows: np.ndarray, S: np.ndarray) -> np.ndarray:
-        counter.calls += 1
-        counter.rows += rows.size
-        return play_plan(data, S, K[rows], items=idx[rows], directions=none).fill_rate
-
-    rows = np.nonzero(want)[0]
-    met = fill(rows, lo[rows]) >= beta[rows]
-    rows = rows[~met]
-    if rows.size == 0:
-        return floor
-    a = lo[rows].copy()  # fails the target
-    width = _start_step(data, idx[rows])
-    b = a + width
-    ok = fill(rows, b) >= beta[rows]
-    for _ in range(max_doublings):
-        if ok.all():
-            break
-        grow = ~ok
-        a[grow] = b[grow]
-        width[grow] *= 2.0
-        b[grow] = a[grow] + width[grow]
-        ok[grow] = fill(rows[grow], b[grow]) >= beta[rows[grow]]
-    b[~ok] = np.inf
-    live = ok.copy()
-    while True:
-        span = b - a
-        if integer:
-            live &= span > 1.0
-        else:
-            live &= span > x_tol * (1.0 + np.abs(b))
-        if not live.any():
-            break
-        r = np.nonzero(live)[0]
-        mid = np.floor(0.5 * (a[r] + b[r])) if integer else 0.5 * (a[r] + b[r])
-        good = fill(rows[r], mid) >= beta[rows[r]]
-        b[r[good]] = mid[good]
-        a[r[~good]] = mid[~good]
-    floor[rows] = b
-    return floor
-
-
 # ------------------------------------------------------------------ search in S -----
 def _minimise_S(
     data: ProgramData,
@@ -276,7 +178,7 @@ def _minimise_S(
         lo[u], F_lo[u], r_lo[u], l_lo[u] = h[u], F_h[below], r_h[below], l_h[below]
         hi[v], F_hi[v], r_hi[v], l_hi[v] = h[v], F_h[~below], r_h[~below], l_h[~below]
     # grow the bracket upwards until the right derivative turns non-negative
-    width = _start_step(data, items)
+    width = start_step(data, items)
     for _ in range(200):
         r = np.nonzero(active & np.isnan(hi))[0]
         if r.size == 0:
@@ -435,12 +337,14 @@ def _guard(
     lower: np.ndarray,
     *,
     integer: bool,
-    scan: str,
+    scan: str | np.ndarray,
     scan_points: int,
     x_tol: float,
     counter: Counter,
 ) -> np.ndarray:
     """Apply the convexity safeguard (module docstring), updating ``S`` and ``F`` in place.
+
+    ``scan`` is ``"all"``, ``"risky"``, ``"none"`` or a boolean mask of the rows to scan.
 
     Returns per row whether nothing contradicted convexity.
     """
@@ -452,8 +356,12 @@ def _guard(
     risky = data.has_emergency[items] & (
         data.backorder | (data.premium[items] > data.penalty[items])
     )
-    chosen = {"all": np.ones(nb, dtype=bool), "risky": risky, "none": np.zeros(nb, dtype=bool)}
-    suspect = np.nonzero(chosen[scan] | ~certified_nb)[0]
+    if isinstance(scan, str):
+        chosen = {"all": np.ones(nb, dtype=bool), "risky": risky, "none": np.zeros(nb, dtype=bool)}
+        scanned = chosen[scan]
+    else:
+        scanned = np.asarray(scan, dtype=bool)
+    suspect = np.nonzero(scanned | ~certified_nb)[0]
     if suspect.size and scan_points >= 3:
         best, best_F, step, grid_convex = _scan(
             data, items[suspect], S[suspect], K[suspect], slope[suspect],
@@ -491,7 +399,7 @@ def search_items(
     hint_lo: np.ndarray | None = None,
     hint_hi: np.ndarray | None = None,
     lower: np.ndarray | None = None,
-    scan: str = "all",
+    scan: str | np.ndarray = "all",
     scan_points: int = 48,
     x_tol: float = 1e-9,
     counter: Counter | None = None,
@@ -521,8 +429,11 @@ def search_items(
         Items scanned on a grid of ``scan_points`` levels by the convexity safeguard:
         every item (default: the uncosted warm-up breaks convexity even with lost
         sales), or only those with emergency supply under backorders or with a premium
-        above the penalty; items whose whole-unit answer fails its neighbour check are
-        scanned in any case.
+        above the penalty, or a boolean mask (nb,) of the rows to scan (the price loop
+        of :mod:`optimizer.engines.causal_price` scans only the items whose grid was not
+        convex at price 0: a price term :math:`\lambda a_i S` leaves second differences
+        unchanged); items whose whole-unit answer fails its neighbour check are scanned
+        in any case.
     """
     counter = counter or Counter()
     idx = np.arange(data.n_items) if items is None else np.asarray(items, dtype=np.int64)
@@ -576,7 +487,8 @@ def search_items(
         if guarded:
             _guard(
                 data, idx[rows], out[0], out[1], k, slope[rows], low, integer=integer,
-                scan=scan, scan_points=scan_points, x_tol=x_tol, counter=counter,
+                scan=scan if isinstance(scan, str) else np.asarray(scan, dtype=bool)[rows],
+                scan_points=scan_points, x_tol=x_tol, counter=counter,
             )  # fmt: skip
         return (*out, low)
 
@@ -664,19 +576,28 @@ def _search_reserve(data: ProgramData, items: np.ndarray, rows: np.ndarray, inne
         hi[live[rising]] = mid[rising]
         lo[live[~rising]] = mid[~rising] + 1.0
     k = lo
-    # safeguard (g need not be unimodal): a coarse grid of reservations, then a descent
+    # safeguard (g need not be unimodal): a coarse grid of reservations, then a descent;
+    # every item's grid in one call, the descents side by side
+    cands = [np.unique(np.round(np.linspace(0.0, top[j], min(17, int(top[j]) + 1))))
+             for j in range(n)]  # fmt: skip
+    owner = np.concatenate([np.full(c.size, j) for j, c in enumerate(cands)])
+    vals = g(np.concatenate([owner, np.arange(n)]), np.concatenate([*cands, k]))
+    grid_vals, here = vals[: owner.size], vals[owner.size :]
+    starts = np.cumsum([0] + [c.size for c in cands[:-1]])
     for j in range(n):
-        cand = np.unique(np.round(np.linspace(0.0, top[j], min(17, int(top[j]) + 1))))
-        vals = g(np.full(cand.size, j), cand)
-        if vals.min() < g(np.array([j]), k[j : j + 1])[0] - _tol(vals.min()):
-            k[j] = cand[np.argmin(vals)]
-        while True:
-            here = g(np.array([j]), k[j : j + 1])[0]
-            nbrs = np.array([max(0.0, k[j] - 1.0), min(top[j], k[j] + 1.0)])
-            vals = g(np.full(2, j), nbrs)
-            if vals.min() >= here - _tol(here):
-                break
-            k[j] = nbrs[np.argmin(vals)]
+        part = grid_vals[starts[j] : starts[j] + cands[j].size]
+        if part.min() < here[j] - _tol(part.min()):
+            k[j] = cands[j][np.argmin(part)]
+    live = np.arange(n)
+    while live.size:
+        here = g(live, k[live])
+        down, up = np.maximum(0.0, k[live] - 1.0), np.minimum(top[live], k[live] + 1.0)
+        both = g(np.concatenate([live, live]), np.concatenate([down, up]))
+        v_down, v_up = both[: live.size], both[live.size :]
+        best = np.minimum(v_down, v_up)
+        move = best < here - _tol(here)
+        k[live[move]] = np.where(v_down <= v_up, down, up)[move]
+        live = live[move]
     if not integer:
         cap = reserve_top(data, items, False)
         a, b = np.maximum(0.0, k - 1.0), np.minimum(cap, k + 1.0)
