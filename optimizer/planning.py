@@ -17,6 +17,7 @@ import pandas as pd
 
 from optimizer.analysis.diagnostics import Diagnostics, compute_diagnostics
 from optimizer.analysis.headline import MAX_EVAL_SCENARIOS, Headline, honest_cost
+from optimizer.analysis.service_price import implied_penalty
 from optimizer.engines.base import SolutionStatus, SolveConfig, SolveRequest, SolveStatus
 from optimizer.engines.dispatch import Solution, require_plan, solve_program
 from optimizer.engines.rounding import whole_solution
@@ -167,6 +168,7 @@ def make_plan(
     t3 = time.perf_counter()
     costs = headline.evaluation if headline is not None else sol.evaluation
     table = plan_table(instance, sol.base_stock, sol.reserved, costs)
+    add_service_price(table, data, sol.base_stock, sol.reserved)
     summary = build_summary(
         instance,
         data,
@@ -256,6 +258,23 @@ def _make_plan_on(
         "chunks": len(work.chunks),
     }
     return PlanResult(table, summary, sol, data, diag, headline)
+
+
+def add_service_price(
+    table: pd.DataFrame, data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray
+) -> None:
+    """Put each item's fill-rate target and its implied stockout penalty beside its fill rate.
+
+    Only when some item has a target (``min_fill_rate``, ``--fill-rate``); see
+    :mod:`optimizer.analysis.service_price`.
+    """
+    if np.isnan(data.fill_rate).all():
+        return
+    penalty, binds = implied_penalty(data, base_stock, reserved)
+    at = table.columns.get_loc("expected_fill_rate") + 1
+    table.insert(at, "target_fill_rate", data.fill_rate + 0.0)
+    table.insert(at + 1, "target_binds", binds)
+    table.insert(at + 2, "implied_stockout_penalty", penalty)
 
 
 def build_summary(

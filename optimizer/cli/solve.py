@@ -142,6 +142,16 @@ def solve(
             )
         ),
     ] = None,
+    fill_rate: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Fill-rate target for every item without its own min_fill_rate (e.g. "
+            "0.98): the plan meets it at least cost and plan.csv shows the stockout "
+            "penalty it implies.",
+        ),
+    ] = None,
     eval_scenarios: Annotated[
         int | None,
         typer.Option(
@@ -221,6 +231,8 @@ def solve(
         check_instance_size(inst, scenarios, what="--scenarios")
         if recourse is not None:
             inst = inst.with_plan(recourse=recourse)
+        if fill_rate is not None:
+            inst = inst.with_fill_rate(fill_rate)
         with console.status("solving") as status:
             result = make_plan(
                 inst,

@@ -238,6 +238,15 @@ class Instance:
         """Copy with ``[plan]`` fields replaced (e.g. ``scenarios``, ``seed``)."""
         return replace(self, plan=replace(self.plan, **changes))
 
+    def with_fill_rate(self, target: float) -> Instance:
+        r"""Copy where every item without a fill-rate target gets :math:`\beta` = ``target``.
+
+        Items with their own ``min_fill_rate`` keep it (``stockplan solve --fill-rate``).
+        """
+        own = self.items.min_fill_rate
+        items = replace(self.items, min_fill_rate=np.where(np.isnan(own), float(target), own))
+        return replace(self, items=items)
+
     def subset_items(self, index: np.ndarray | list[int]) -> Instance:
         """Copy restricted to the items at ``index`` (explicit demand rows follow)."""
         idx = np.asarray(index, dtype=int)
