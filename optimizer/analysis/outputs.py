@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from optimizer.analysis.explain import Explanation, explain_plan, plan_is_free
 from optimizer.instance import Instance
-from optimizer.report.workbook import results_workbook
+
+if TYPE_CHECKING:  # imported when a report or workbook is asked for (scipy.stats: ~1 s)
+    from optimizer.analysis.explain import Explanation
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ def wants_workbook(instance: Instance, xlsx: bool | None) -> bool:
 
 
 def _explain(instance: Instance, result: Any) -> Explanation | None:
+    from optimizer.analysis.explain import explain_plan, plan_is_free
+
     data = result.data
     if data.demand.size == 0 or not np.isfinite(data.demand.flat[0]):
         log.warning("no explanation: the scenarios are not held here (a cluster run)")
@@ -98,6 +101,8 @@ def solve_files(
         )
         result.summary["report_seconds"] = time.perf_counter() - t1
     if book:
+        from optimizer.report.workbook import results_workbook
+
         files["plan.xlsx"] = results_workbook(
             result.plan,
             result.summary,
@@ -111,6 +116,7 @@ def compare_files(comparison: Any, *, report: bool = False) -> dict[str, Any]:
     """Gather the files of ``stockplan compare`` beyond comparison.csv and plans/: report.html."""
     if not report:
         return {}
+    from optimizer.analysis.explain import explain_plan, plan_is_free
     from optimizer.report.html import comparison_summary, render_report
 
     instance = comparison.instance
