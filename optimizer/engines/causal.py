@@ -236,7 +236,12 @@ class CausalEngine:
                 name, weight, limit = row
                 try:
                     priced = price_for_row(
-                        items, weight, float(limit), integer=request.integer, fill_rates=keep
+                        items,
+                        weight,
+                        float(limit),
+                        integer=request.integer,
+                        fill_rates=keep,
+                        scan_points=scan_points_for(data),
                     )
                 except ValueError as exc:  # the row cannot hold the lower bounds
                     return EngineResult(

@@ -84,6 +84,7 @@ def price_for_row(
     fill_rates: bool = True,
     rel_tol: float = 1e-9,
     max_iter: int = 100,
+    scan_points: int = 48,
     counter: Counter | None = None,
 ) -> PricedRow:
     r"""Find the price :math:`\lambda^*` of one row :math:`\sum_i a_i S_i \le R`.
@@ -100,6 +101,9 @@ def price_for_row(
         :math:`R`.
     rel_tol : float
         Stop when the Lagrangian gap or the price bracket is this small (relative).
+    scan_points : int
+        Levels of the item searches' convexity scan (the engine's
+        :func:`~optimizer.engines.causal.scan_points_for`: fewer with many scenarios).
 
     Raises
     ------
@@ -109,7 +113,7 @@ def price_for_row(
     counter = counter or Counter()
     work = as_work(data)
     a = np.asarray(weight, dtype=float)
-    kw = dict(integer=integer, counter=counter, weight=a)
+    kw = dict(integer=integer, counter=counter, weight=a, scan_points=scan_points)
     reserves = np.asarray(data_reserves(work, data), dtype=bool)
     reserving = bool(reserves.any())
     convex0 = np.ones(work.n_items, dtype=bool)
