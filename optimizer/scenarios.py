@@ -233,9 +233,7 @@ def generate_scenarios(
     if instance.explicit is not None and stream == "optimise":
         ex = instance.explicit
         return ScenarioSet(
-            (ex.demand if items is None else ex.demand[np.asarray(items, dtype=int)]).astype(
-                float
-            ),
+            (ex.demand if items is None else ex.demand[np.asarray(items, dtype=int)]).astype(float),
             ex.supplier_up.astype(bool),
             ex.probability.astype(float),
             warmup,
