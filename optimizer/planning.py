@@ -176,13 +176,7 @@ def make_plan(
         diag,
         headline,
         table,
-        {
-            "scenarios_seconds": t_scen,
-            "plan_seconds": t1 - t0,
-            "headline_seconds": t2 - t1,
-            "diagnostics_seconds": t3 - t2,
-            "total_seconds": time.perf_counter() - t0,
-        },
+        _timings(t0, t_scen, t1, t2, t3),
     )
     if budget:
         summary["time_limit"] = budget
@@ -245,19 +239,24 @@ def _make_plan_on(
         diag,
         headline,
         table,
-        {
-            "scenarios_seconds": t_scen,
-            "plan_seconds": t1 - t0,
-            "headline_seconds": t2 - t1,
-            "diagnostics_seconds": t3 - t2,
-            "total_seconds": time.perf_counter() - t0,
-        },
+        _timings(t0, t_scen, t1, t2, t3),
     )
     summary["cluster"] = {
         "workers": len(client.scheduler_info(n_workers=-1).get("workers", {})),
         "chunks": len(work.chunks),
     }
     return PlanResult(table, summary, sol, data, diag, headline)
+
+
+def _timings(t0: float, t_scen: float, t1: float, t2: float, t3: float) -> dict:
+    """Give the phase times of ``summary.json`` from the clock readings between phases."""
+    return {
+        "scenarios_seconds": t_scen,
+        "plan_seconds": t1 - t0,
+        "headline_seconds": t2 - t1,
+        "diagnostics_seconds": t3 - t2,
+        "total_seconds": time.perf_counter() - t0,
+    }
 
 
 def add_service_price(

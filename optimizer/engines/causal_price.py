@@ -116,7 +116,6 @@ def price_for_row(
     kw = dict(integer=integer, counter=counter, weight=a, scan_points=scan_points)
     reserves = np.asarray(data_reserves(work, data), dtype=bool)
     reserving = bool(reserves.any())
-    convex0 = np.ones(work.n_items, dtype=bool)
 
     def answer(lam: float, lo_hint=None, hi_hint=None, fixed=None) -> tuple:
         """Item answers at ``lam``: joint (S, K), or S at the fixed K, floors and scan mask."""
