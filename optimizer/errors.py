@@ -184,3 +184,9 @@ class OutputFolderError(StockplanError):
     """``--out`` cannot be written: a file, a path under a file, or a read-only place."""
 
     exit_code = EXIT_USAGE
+
+
+class UnsupportedOptionError(StockplanError):
+    """A setting asked for cannot be combined with this program (the message says why)."""
+
+    exit_code = EXIT_USAGE

@@ -21,9 +21,10 @@ from optimizer.analysis.service_price import implied_penalty
 from optimizer.engines.base import SolutionStatus, SolveConfig, SolveRequest, SolveStatus
 from optimizer.engines.dispatch import Solution, require_plan, solve_program
 from optimizer.engines.rounding import whole_solution
-from optimizer.errors import InfeasiblePlanError, NoPlanError
+from optimizer.errors import InfeasiblePlanError, NoPlanError, UnsupportedOptionError
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data, program_skeleton
+from optimizer.program.review import block_mean_demand, block_periods, review_refusal
 from optimizer.report import plan_table, posture, versions
 from optimizer.report.history_columns import history_summary
 from optimizer.scenarios import generate_scenarios
@@ -42,6 +43,7 @@ class PlanResult:
     data: ProgramData
     diagnostics: Diagnostics | None
     headline: Headline | None = None
+    block_demand: np.ndarray | None = None
 
 
 def make_plan(
@@ -103,6 +105,11 @@ def make_plan(
         instance = instance.with_plan(
             **{k: v for k, v in (("scenarios", scenarios), ("seed", seed)) if v is not None}
         )
+    if instance.plan.review_levels > 1:  # README "Review levels"
+        if reason := review_refusal(instance, cluster=cluster is not None, engine=config.engine):
+            raise UnsupportedOptionError(reason)
+        return _make_block_plan(instance, config, eval_scenarios, max_eval_scenarios, say,
+                                deadline)  # fmt: skip
     request = SolveRequest(recourse=instance.plan.recourse, integer=instance.plan.integer)
     if cluster is not None:
         from optimizer.engines.executors import open_cluster  # dask only when asked for
@@ -297,6 +304,7 @@ def build_summary(
         "termination_condition": sol.termination.value,
         "recourse": instance.plan.recourse,
         "integer": instance.plan.integer,
+        "review_levels": instance.plan.review_levels,
         "expected_cost": None,
         "expected_cost_ci95": None,
         "objective": sol.objective,
@@ -377,3 +385,101 @@ def build_summary(
             "note": diag.note,
         }
     return summary
+
+
+def _make_block_plan(
+    instance: Instance,
+    config: SolveConfig,
+    eval_scenarios: int | None,
+    max_eval_scenarios: int,
+    say: Progress,
+    deadline: float | None,
+) -> PlanResult:
+    r""":func:`make_plan` for ``[plan] review_levels`` :math:`k > 1` (README "Review levels").
+
+    Fitted and priced on two quarters (:func:`optimizer.program.review.fair_instance`):
+    the single level :math:`S^*` over both, then the :math:`k` block levels of the first
+    (the warm-up and the next quarter at :math:`S^*`), the headline over the same two
+    quarters with the paired difference against :math:`S^*` alone
+    (:mod:`optimizer.analysis.review_headline`). plan.csv's ``base_stock`` is
+    :math:`S^*`, ``base_stock_b1`` ... ``base_stock_bk`` follow it; its costs are per
+    two quarters. No diagnostics (EV, EEV, WS are figures of one level per item).
+    """
+    from optimizer.analysis.review_headline import BlockBatches, paired_difference
+    from optimizer.program.review import fair_instance
+
+    k, T = int(instance.plan.review_levels), int(instance.plan.periods)
+    two = fair_instance(instance)
+    t0 = time.perf_counter()
+    say("sampling scenarios of two quarters (the blocks' quarter and the next)")
+    data = program_data(two, generate_scenarios(two), consume=True)
+    t_scen = time.perf_counter() - t0
+    say(f"solving {data.n_items} items x {k} review blocks x {data.n_scenarios} scenarios")
+    budget: dict = {}
+    if deadline is not None:
+        config = config.within(deadline)
+        budget["plan_stage_seconds"] = config.time_limit
+    request = SolveRequest(
+        recourse=instance.plan.recourse,
+        integer=instance.plan.integer,
+        review_levels=k,
+        review_span=T,
+    )
+    sol = require_plan(solve_program(data, config, request), data, config)
+    S, K, levels = sol.base_stock, sol.reserved, sol.block_levels
+    t1 = time.perf_counter()
+    batches = BlockBatches(instance, S, K, levels, seed=instance.plan.seed)
+    headline = None
+    if deadline is None or time.monotonic() < deadline:
+        say("pricing the block plan causally on fresh scenarios of two quarters")
+        headline = honest_cost(
+            two,
+            S,
+            K,
+            batch=eval_scenarios,
+            max_scenarios=max_eval_scenarios,
+            seed=instance.plan.seed,
+            play_batch=batches,
+            deadline=deadline,
+        )
+    elif deadline is not None:
+        budget["expected_cost"] = (
+            "skipped: the time limit was spent by the plan stage (plan.csv's figures are "
+            "the plan's in-sample costs)"
+        )
+    t2 = time.perf_counter()
+    table = plan_table(instance, S, K, headline.evaluation if headline else sol.evaluation)
+    at = table.columns.get_loc("base_stock") + 1
+    for b in range(k):
+        table.insert(at + b, f"base_stock_b{b + 1}", levels[:, b] + 0.0)
+    summary = build_summary(two, data, sol, None, headline, table,
+                            _timings(t0, t_scen, t1, t2, time.perf_counter()))  # fmt: skip
+    summary["review_levels"] = k
+    review = {
+        "levels": k,
+        "quarter_periods": T,
+        "costed_periods": 2 * T,
+        "blocks": block_periods(T, k),
+        "costing": (
+            "two quarters: the blocks' levels over the first (from the stock the single "
+            "level leaves after the warm-up), the single level base_stock over the next; "
+            "the single level is fitted to the same two quarters"
+        ),
+        "diagnostics": "not computed: EV, EEV, WS and the hindsight bound are figures of "
+        "one level per item",
+    }
+    if headline is not None:
+        review["vs_single_level"] = paired_difference(
+            headline.evaluation.scenario_cost, batches.single_costs()
+        )
+        summary["expected_cost_is"] = (
+            "the block plan run causally on fresh out-of-sample scenarios, per two "
+            "quarters (the blocks' quarter, then the next at the single level): the "
+            "figure to plan on"
+        )
+    summary["review"] = review
+    if budget:
+        summary["time_limit"] = budget
+    return PlanResult(
+        table, summary, sol, data, None, headline, block_demand=block_mean_demand(data, k, T)
+    )

@@ -30,6 +30,7 @@ from optimizer.engines.registry import engine_names
 from optimizer.errors import StockplanError
 from optimizer.instance.limits import check_instance_size
 from optimizer.planning import make_plan
+from optimizer.program.review import REVIEW_LEVELS
 from optimizer.report import check_out, write_outputs
 
 
@@ -45,6 +46,13 @@ def _print_summary(summary: dict) -> None:
             f"[bold]{fmt(summary['expected_cost'])}[/] {escape(f'[{fmt(low)}, {fmt(high)}]')}",
         )
         t.add_row("  how many fresh scenarios", escape(summary["expected_cost_stop"]))
+    vs = summary.get("review", {}).get("vs_single_level")
+    if vs:
+        low, high = vs["difference_ci95"]
+        t.add_row(
+            f"  {summary['review_levels']} levels against one (paired, two quarters)",
+            f"{fmt(vs['difference'])} {escape(f'[{fmt(low)}, {fmt(high)}]')}",
+        )
     budget = summary.get("time_limit", {})
     if "seconds" in budget:
         t.add_row(
@@ -152,6 +160,14 @@ def solve(
             "penalty it implies.",
         ),
     ] = None,
+    review_levels: Annotated[
+        int | None,
+        typer.Option(
+            help="Base-stock levels per item in the quarter: 1 (one level, the default), 3 "
+            "(one a month) or 13 (one a week); fitted and priced with the next quarter at "
+            "the single level (README 'Review levels'); overrides \\[plan] review_levels.",
+        ),
+    ] = None,
     eval_scenarios: Annotated[
         int | None,
         typer.Option(
@@ -223,6 +239,10 @@ def solve(
     )
     if recourse is not None and recourse not in RECOURSES:
         raise typer.BadParameter(f"choose one of {', '.join(RECOURSES)}", param_hint="--recourse")
+    if review_levels is not None and review_levels not in REVIEW_LEVELS:
+        raise typer.BadParameter(
+            f"choose one of {', '.join(map(str, REVIEW_LEVELS))}", param_hint="--review-levels"
+        )
     if cluster is not None:
         _check_cluster(cluster)
     try:
@@ -233,6 +253,8 @@ def solve(
             inst = inst.with_plan(recourse=recourse)
         if fill_rate is not None:
             inst = inst.with_fill_rate(fill_rate)
+        if review_levels is not None:
+            inst = inst.with_plan(review_levels=review_levels)
         with console.status("solving") as status:
             result = make_plan(
                 inst,

@@ -133,6 +133,13 @@ class SolveRequest:
         are dropped). ``reserved`` defaults to zeros.
     keep_fill_rate : bool
         Whether fill-rate rows constrain the recourse.
+    review_levels : int
+        Block levels :math:`k` per item (README "Review levels"): with :math:`k > 1` the
+        ``causal`` engine fits one level per block of the first ``review_span`` costed
+        periods, the periods outside them at the item's single level.
+    review_span : int, optional
+        Costed periods the blocks cover (the quarter; the rest of the costed horizon is
+        the next quarter, run at the single level).
     """
 
     anticipative: bool = False
@@ -141,6 +148,8 @@ class SolveRequest:
     keep_fill_rate: bool = True
     recourse: str = HINDSIGHT
     integer: bool = False
+    review_levels: int = 1
+    review_span: int | None = None
 
     def __post_init__(self) -> None:
         """Refuse a recourse that is not one of :data:`RECOURSES`."""
@@ -337,6 +346,9 @@ class EngineResult:
     primary : bool
         Whether this process reports the answer (False on the non-root ranks of a
         distributed engine, which hold the same answer).
+    block_levels : ndarray (n, k), optional
+        One level per review block (``review_levels`` :math:`k > 1`); ``base_stock`` is
+        then the single level the periods outside the blocks run at.
     """
 
     status: SolutionStatus
@@ -355,6 +367,7 @@ class EngineResult:
     iterations: int = 0
     details: dict[str, Any] = field(default_factory=dict)
     primary: bool = True
+    block_levels: np.ndarray | None = None
 
     @property
     def outcome(self) -> SolveStatus:

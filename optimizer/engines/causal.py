@@ -63,10 +63,15 @@ def scan_points_for(data: ProgramData) -> int:
     return 48 if data.n_scenarios < SCAN_MANY_SCENARIOS else 16
 
 
-def causal_only(request: SolveRequest) -> str | None:
-    """Why an engine of the causal recourse declines ``request`` (None: it serves it)."""
+def causal_only(request: SolveRequest, *, blocks: bool = False) -> str | None:
+    """Why an engine of the causal recourse declines ``request`` (None: it serves it).
+
+    ``blocks``: the engine fits block levels (``review_levels`` > 1); only ``causal`` does.
+    """
     if request.recourse != CAUSAL:
         return f"it solves the causal recourse (this request is {request.recourse!r})"
+    if request.review_levels > 1 and not blocks:
+        return "it fits one level per item (review_levels > 1 is fitted by 'causal')"
     return None
 
 
@@ -156,10 +161,12 @@ class CausalEngine:
         self, data: ProgramData, request: SolveRequest, *, auto: bool = False
     ) -> str | None:
         """Causal recourse; no CVaR blend, no wait-and-see, at most one plan row."""
-        if reason := causal_only(request):
+        if reason := causal_only(request, blocks=True):
             return reason
         if request.fixed_plan:
             return None
+        if request.review_levels > 1 and (data.budget is not None or data.storage is not None):
+            return "block levels (review_levels > 1) are fitted without a budget or storage row"
         if request.anticipative:
             return "it does not solve the wait-and-see relaxation (use 'causal-milp')"
         if data.uses_cvar:
@@ -184,6 +191,10 @@ class CausalEngine:
         coordinated here all the same. A time limit is not applied to a chunked search.
         """
         t0 = time.perf_counter()
+        if request.review_levels > 1 and not request.fixed_plan:
+            if work is not None:
+                raise ValueError("block levels are fitted on one machine (no --cluster)")
+            return self._solve_blocks(data, request, config, t0)
         items = data if work is None else work
         details: dict = {}
         timed_out = False
@@ -296,6 +307,64 @@ class CausalEngine:
             gap=0.0 if certified else gap,
             subproblems=data.n_items,
             details=details,
+        )
+
+    def _solve_blocks(
+        self, data: ProgramData, request: SolveRequest, config: SolveConfig, t0: float
+    ) -> EngineResult:
+        r"""One level per review block: the single level :math:`S^*`, then the blocks.
+
+        :math:`S^*_i` (and :math:`K_i`) come from the item search on ``data`` (both
+        quarters); :func:`optimizer.engines.causal_review.search_levels` then moves the
+        :math:`k` block levels of the first ``request.review_span`` costed periods from
+        it, the warm-up and the later periods held at :math:`S^*_i` (README "Review
+        levels"). ``base_stock`` is :math:`S^*`, ``block_levels`` the blocks'. The
+        pattern search stops at a local optimum (no block one unit up or down costs
+        less): the plan is feasible, not proven optimal.
+        """
+        from optimizer.engines.causal_review import search_levels
+
+        limit = config.time_limit
+        plans, searched = search_within(
+            data, integer=request.integer, fill_rates=False, time_limit=limit
+        )
+        report: dict = {}
+        levels, cost = search_levels(
+            data,
+            request.review_levels,
+            start=plans.base_stock,
+            reserved=plans.reserved,
+            span=request.review_span,
+            deadline=None if limit is None else t0 + limit,
+            report=report,
+        )
+        timed_out = searched < data.n_items or not report["converged"]
+        details = {
+            "review_levels": request.review_levels,
+            "pattern_search_rounds": report["rounds"],
+            "items_not_convex": int((~plans.convex).sum()),
+            "certificate": (
+                "time limit: the single levels or the block levels' search cut short"
+                if timed_out
+                else "every block level no worse than one unit up or down (a local "
+                "optimum of the pattern search, from the single causal optimum)"
+            ),
+        }
+        if searched < data.n_items:
+            details["items_searched"] = searched
+        return EngineResult(
+            status=SolutionStatus.FEASIBLE,
+            termination=Termination.TIME_LIMIT if timed_out else Termination.CONVERGED,
+            message=details["certificate"],
+            objective=float(cost.sum()),
+            base_stock=plans.base_stock,
+            reserved=plans.reserved,
+            solve_seconds=time.perf_counter() - t0,
+            size=(0, data.n_items * request.review_levels, 0),
+            gap=float("nan"),
+            subproblems=data.n_items,
+            details=details,
+            block_levels=levels,
         )
 
 

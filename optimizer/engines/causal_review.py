@@ -11,9 +11,18 @@ in sample than the single level.  The last block's level is kept at or above the
 level (``hand_over``): the quarter must not end on emptier shelves than the single level
 leaves, a cost the costed horizon does not see.  It is a local search: the blocks' levels interact
 through the pipeline, and the causal cost is not convex (README "Modelling decisions").
+
+In ``stockplan solve`` (``[plan] review_levels``, README "Review levels") the program
+holds two quarters and the blocks cover the first (``span``): the warm-up and the second
+quarter run at the single level :math:`S^*_i`, fitted to the same two quarters, so the
+quarter starts from the stock the single level leaves and the plan pays in the second
+quarter for the state its blocks hand over (the terminal condition; no ``hand_over``
+floor is needed then).
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 
@@ -37,7 +46,10 @@ def search_levels(
     start: np.ndarray | None = None,
     hand_over: bool = True,
     span: int | None = None,
+    reserved: np.ndarray | None = None,
     max_rounds: int = 200,
+    deadline: float | None = None,
+    report: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Block levels (n, k) of every item by the module's pattern search.
 
@@ -57,6 +69,16 @@ def search_levels(
         the single level (the quarter starts from the stock the single level leaves, and
         a next quarter pays for the state the blocks hand over: no ``hand_over`` floor is
         needed then).
+    reserved : ndarray (n,), optional
+        Reserved emergency capacity :math:`K_i` held through the search (default: the
+        causal item search's with ``start`` unset, else none).
+    max_rounds : int
+        Rounds of the pattern search at most.
+    deadline : float, optional
+        A :func:`time.perf_counter` time after which no further round starts.
+    report : dict, optional
+        Filled with ``rounds`` (rounds run) and ``converged`` (no block of any item moved
+        by one unit in the last round).
 
     Returns
     -------
@@ -66,7 +88,7 @@ def search_levels(
     if start is None:
         plans = search_items(data, integer=True, fill_rates=False)
         start, reserved = plans.base_stock, plans.reserved
-    else:
+    elif reserved is None:
         reserved = np.zeros(data.n_items)
     floor = np.repeat(np.ceil(data.min_base_stock - 1e-9)[:, None], k, axis=1)
     if (
@@ -77,7 +99,11 @@ def search_levels(
     path = {"span": span, "tail": None if span is None else np.asarray(start, dtype=float)}
     cost = item_costs(data, levels, reserved, **path)
     step = np.maximum(1.0, np.floor(np.asarray(start, dtype=float) / 4))
+    converged, rounds = False, 0
     for _ in range(max_rounds):
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
+        rounds += 1
         moved = np.zeros(data.n_items, dtype=bool)
         for b in range(k):
             for sign in (1.0, -1.0):
@@ -88,6 +114,9 @@ def search_levels(
                 levels[better], cost[better] = trial[better], trial_cost[better]
                 moved |= better
         if np.all(step <= 1.0) and not moved.any():
+            converged = True
             break
         step = np.where(moved, step, np.maximum(1.0, np.floor(step / 2)))
+    if report is not None:
+        report.update(rounds=rounds, converged=converged)
     return levels, cost

@@ -26,6 +26,7 @@ from optimizer.engines.executors import evaluate as evaluate_items
 from optimizer.engines.registry import run_engines
 from optimizer.errors import EngineDeclinedError, InfeasiblePlanError, NoPlanError
 from optimizer.program.data import ProgramData
+from optimizer.program.review import evaluate_levels
 from optimizer.program.simulate import evaluate_causal
 from optimizer.program.verifier import (
     Evaluation,
@@ -106,7 +107,11 @@ def solve_program(
     if not sol.has_plan or request.anticipative:
         return sol
     checks = dict(check_fill_rate=request.keep_fill_rate, check_plan_rows=not request.fixed_plan)
-    if request.recourse == CAUSAL:  # the plan played by the independent numpy simulation
+    if sol.block_levels is not None:  # one level per review block, played in numpy
+        sol.evaluation = evaluate_levels(
+            data, sol.block_levels, sol.reserved, span=request.review_span, tail=sol.base_stock
+        )
+    elif request.recourse == CAUSAL:  # the plan played by the independent numpy simulation
         sol.evaluation = evaluate_causal(data, sol.base_stock, sol.reserved, **checks)
     else:
         sol.evaluation = evaluate_solution(

@@ -36,6 +36,7 @@ from optimizer.errors import control_name, has_control
 
 Shortage = Literal["lost_sales", "backorder"]
 Recourse = Literal["causal", "hindsight"]
+ReviewLevels = Literal[1, 3, 13]
 
 # --------------------------------------------------------------------------------------
 # ranges: what the model can carry
@@ -220,6 +221,10 @@ class PlanSettings:
         recourse LP that sees each scenario's future (a bound).
     integer : bool
         Whole-unit base-stock levels and reservations (causal recourse).
+    review_levels : {1, 3, 13}
+        Base-stock levels per item within the costed periods: one for the quarter (the
+        default), one per month, one per week (README "Review levels"; causal recourse
+        only).
     unit, currency : str or None
         What a quantity is counted in (``"pcs"``) and what money is counted in
         (``"EUR"``): labels only, carried into the plan's ``unit`` and ``currency``
@@ -239,6 +244,7 @@ class PlanSettings:
     storage_capacity: float | None = Field(None, gt=0, le=LIMIT_MAX)
     recourse: Recourse = "causal"
     integer: bool = True
+    review_levels: ReviewLevels = 1
     unit: Annotated[str | None, AfterValidator(_printable)] = Field(
         None, min_length=1, max_length=20
     )

@@ -10,12 +10,21 @@ transit and queued, less backlog) is raised to the level of period :math:`t+1`,
 down.  The warm-up runs at the first block's level, or at a given outside level.  With
 :math:`k = 1` the orders, and so every cost, equal
 :func:`~optimizer.program.simulate.simulate_plan`'s (``tests/test_review_levels.py``).
+
+``stockplan solve`` with ``[plan] review_levels`` :math:`k > 1` (README "Review levels")
+fits and prices the blocks under a terminal condition: the program holds two quarters
+(:func:`fair_instance`), the blocks cover the first, and the warm-up and the second
+quarter run at the single level :math:`S^*_i`, so the quarter starts from the stock
+:math:`S^*` leaves and the plan pays, in the second quarter, for the stock its last block
+hands over. :func:`review_refusal` says which programs this does not cover.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from optimizer.instance import Instance
+from optimizer.instance.schema import MAX_HORIZON
 from optimizer.program.data import ProgramData
 from optimizer.program.verifier import Evaluation, RecourseArrays, evaluate_solution
 
@@ -107,5 +116,86 @@ def evaluate_levels(
     path = level_path(data, levels, span=span, tail=tail)
     rec = simulate_levels(data, path, np.asarray(reserved, dtype=float))
     return evaluate_solution(
-        data, path[:, 0], reserved, rec, check_fill_rate=False, check_plan_rows=False
+        data, path[:, 0], reserved, rec, check_fill_rate=False, check_plan_rows=False, path=path
     )
+
+
+def fair_instance(instance: Instance) -> Instance:
+    r"""Return the two-quarter instance block levels are fitted and priced on (see module).
+
+    The costed periods become :math:`2T` (the quarter, then the next one, which follows
+    the items' own laws where a forecast covers only the quarter); the warm-up stays
+    that of ``instance``.
+    """
+    return instance.with_plan(periods=2 * instance.plan.periods, warmup=instance.warmup)
+
+
+def block_periods(periods: int, levels: int) -> list[dict[str, int]]:
+    """Each block's first and last costed period (1-based), as ``summary.json`` lists them."""
+    blocks = review_blocks(periods, levels)
+    return [
+        {
+            "block": b + 1,
+            "first_period": int(np.flatnonzero(blocks == b)[0]) + 1,
+            "last_period": int(np.flatnonzero(blocks == b)[-1]) + 1,
+        }
+        for b in range(int(blocks.max()) + 1)
+    ]
+
+
+def block_mean_demand(data: ProgramData, levels: int, span: int | None = None) -> np.ndarray:
+    r"""Mean demand per period of each block, :math:`E[d_{i,t}]` averaged over block :math:`b`.
+
+    Returns an (n, k) array over the first ``span`` costed periods (default all).
+    """
+    span = data.periods if span is None else int(span)
+    blocks = review_blocks(span, levels)
+    costed = data.demand[:, :, data.warmup : data.warmup + span]
+    mean = np.einsum("int,n->it", costed, data.probability)
+    return np.stack([mean[:, blocks == b].mean(axis=1) for b in range(blocks.max() + 1)], axis=1)
+
+
+def review_refusal(
+    instance: Instance, *, cluster: bool = False, engine: str = "auto"
+) -> str | None:
+    """Why ``[plan] review_levels`` > 1 cannot be solved for ``instance`` (None: it can).
+
+    Block levels are fitted by the ``causal`` engine's item search and pattern search:
+    causal recourse, items independent (no budget or storage row, no CVaR blend),
+    no fill-rate targets (a target is the quarter's), sampled scenarios (explicit ones
+    cover one quarter, not two), on one machine.
+    """
+    k = int(instance.plan.review_levels)
+    if k <= 1:
+        return None
+    say = f"review_levels = {k}"
+    plan = instance.plan
+    if plan.recourse != "causal":
+        return f"{say} needs the causal recourse (this plan's is {plan.recourse!r})"
+    if engine not in ("auto", "causal"):
+        return f"{say} is fitted by the 'causal' engine only (asked for {engine!r})"
+    if plan.inventory_budget is not None or plan.storage_capacity is not None:
+        return (
+            f"{say} is not supported with an inventory_budget or storage_capacity row: "
+            "the block levels are fitted item by item (drop the row or use review_levels = 1)"
+        )
+    if not np.isnan(np.asarray(instance.items.min_fill_rate, dtype=float)).all():
+        return (
+            f"{say} is not supported with fill-rate targets (min_fill_rate, --fill-rate): "
+            "a target is the quarter's, the blocks are fitted on cost alone"
+        )
+    if instance.risk.cvar_weight > 0:
+        return f"{say} is not supported with a CVaR blend ([risk] cvar_weight > 0)"
+    if instance.explicit is not None:
+        return (
+            f"{say} needs sampled scenarios: the fair costing runs two quarters and "
+            "scenarios/demand.csv holds one"
+        )
+    if cluster:
+        return f"{say} runs on one machine (drop --cluster)"
+    if instance.warmup + 2 * plan.periods > MAX_HORIZON:
+        return (
+            f"{say} costs two quarters, {2 * plan.periods} periods plus the warm-up "
+            f"{instance.warmup}: more than {MAX_HORIZON}"
+        )
+    return None

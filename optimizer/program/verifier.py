@@ -123,12 +123,36 @@ def _chunk(rec: RecourseArrays, part: slice) -> RecourseArrays:
     )
 
 
-def _balance_residuals(data: ProgramData, S: np.ndarray, rec: RecourseArrays) -> dict[str, float]:
+def level_orders(data: ProgramData, rec: RecourseArrays, path: np.ndarray) -> np.ndarray:
+    r"""Orders of the order-up-to rule under per-period levels ``path`` (n, H).
+
+    The inventory position starts at :math:`S_{i,0}`, falls by what each period's demand
+    takes from it (sales, or under backorders demand less emergency units) and is raised
+    at the period's end to the next period's level: :math:`q_t = \max(0, S_{t+1} - IP_t)`
+    (README "Review levels"). With one level throughout the orders are the sales.
+    """
+    n, N, H = data.demand.shape
+    use = data.demand - rec.e if data.backorder else rec.s
+    position = np.broadcast_to(path[:, :1], (n, N)).copy()
+    orders = np.empty((n, N, H))
+    for t in range(H):
+        position -= use[:, :, t]
+        orders[:, :, t] = np.maximum(0.0, path[:, min(t + 1, H - 1)][:, None] - position)
+        position += orders[:, :, t]
+    return orders
+
+
+def _balance_residuals(
+    data: ProgramData, S: np.ndarray, rec: RecourseArrays, path: np.ndarray | None = None
+) -> dict[str, float]:
     """Largest violation of the demand split, stock and backlog balances and sign rows."""
     n, N, H = data.demand.shape
     d = data.demand
     res = {"demand_split": float(np.abs(rec.s + rec.n + rec.e - d).max(initial=0.0))}
-    orders = d - rec.e if data.backorder else rec.s
+    if path is None:
+        orders = d - rec.e if data.backorder else rec.s
+    else:  # levels that change: the orders follow from the positions
+        orders = level_orders(data, rec, path)
     prev = np.concatenate(
         [(S - data.lead * data.mean)[:, None, None].repeat(N, 1), rec.I[:, :, :-1]], axis=2
     )
@@ -156,6 +180,7 @@ def evaluate_solution(
     *,
     check_fill_rate: bool = True,
     check_plan_rows: bool = True,
+    path: np.ndarray | None = None,
 ) -> Evaluation:
     """Recompute residuals and costs of a plan with its recourse.
 
@@ -166,6 +191,11 @@ def evaluate_solution(
     rec : RecourseArrays
     check_fill_rate, check_plan_rows : bool
         Include the fill-rate and budget/storage residuals.
+    path : ndarray (n, H), optional
+        Per-period levels :math:`S_{i,t}` of a plan whose level changes within the
+        horizon (review blocks, :mod:`optimizer.program.review`): the stock balance is
+        checked against the orders they imply (:func:`level_orders`), and every level
+        against the pipeline. ``base_stock`` is then the first period's level.
     """
     n, N, H = data.demand.shape
     W = data.warmup
@@ -187,12 +217,16 @@ def evaluate_solution(
     for lo in range(0, n, _CHUNK):  # item chunks bound the temporaries' memory
         part = slice(lo, min(n, lo + _CHUNK))
         for key, value in _balance_residuals(
-            data.item(np.arange(n)[part]), S[part], _chunk(rec, part)
+            data.item(np.arange(n)[part]),
+            S[part],
+            _chunk(rec, part),
+            None if path is None else path[part],
         ).items():
             res[key] = max(res[key], value)
     cap = np.where(data.reserves, np.minimum(data.capacity, K), data.capacity)
     res["emergency_capacity"] = float(max(0.0, (rec.e - cap[:, None, None]).max(initial=0.0)))
-    res["pipeline_start"] = float(max(0.0, (data.min_base_stock - S).max(initial=0.0)))
+    lowest = S if path is None else np.asarray(path, dtype=float).min(axis=1)
+    res["pipeline_start"] = float(max(0.0, (data.min_base_stock - lowest).max(initial=0.0)))
     res["reservation_bounds"] = float(
         max(0.0, -K.min(initial=0.0), (K - data.capacity).max(initial=0.0))
     )
