@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from optimizer.instance import Instance
 
@@ -81,6 +82,13 @@ def solve_files(
         log.warning("the time limit is spent: the plan is not explained")
         result.summary["explanation"] = "not computed: the time limit was reached"
         explanation = None
+    elif getattr(result.solution, "block_levels", None) is not None:
+        result.summary["explanation"] = (
+            "not computed: the per-item explanation (cost curves, buffers, the cover "
+            "sweep) is of one level per item; the report shows each block's level beside "
+            "its mean demand"
+        )
+        explanation = None
     else:
         explanation = _explain(instance, result)
     t1 = time.perf_counter()
@@ -98,6 +106,7 @@ def solve_files(
             explanation=explanation,
             unit=instance.plan.unit,
             currency=instance.plan.currency,
+            blocks=block_table(result),
         )
         result.summary["report_seconds"] = time.perf_counter() - t1
     if book:
@@ -110,6 +119,33 @@ def solve_files(
             integer=instance.plan.integer,
         )
     return files
+
+
+def block_table(result: Any, top: int | None = None) -> pd.DataFrame | None:
+    r"""Each block's level :math:`S_{i,b}` beside its mean demand, costliest items first.
+
+    ``None`` for a plan of one level per item. Columns ``item``, ``base_stock`` (the
+    single level before and after the blocks), then per block ``level_b`` and
+    ``demand_b`` (mean demand per period over the block's periods, on the optimisation
+    scenarios); ``top`` rows at most (default the report's
+    :data:`~optimizer.report.html.TOP_ITEMS`).
+    """
+    levels = getattr(result.solution, "block_levels", None)
+    demand = getattr(result, "block_demand", None)
+    if levels is None or demand is None:
+        return None
+    from optimizer.report.html import TOP_ITEMS
+
+    plan = result.plan
+    order = np.argsort(-plan["expected_cost"].to_numpy(dtype=float), kind="stable")
+    order = order[: TOP_ITEMS if top is None else top]
+    table = pd.DataFrame(
+        {"item": plan["item"].to_numpy()[order], "base_stock": plan["base_stock"].to_numpy()[order]}
+    )
+    for b in range(levels.shape[1]):
+        table[f"level_b{b + 1}"] = levels[order, b]
+        table[f"demand_b{b + 1}"] = demand[order, b]
+    return table
 
 
 def compare_files(comparison: Any, *, report: bool = False) -> dict[str, Any]:

@@ -150,6 +150,7 @@ def render_report(
     unit: str | None = None,
     currency: str | None = None,
     top: int = TOP_ITEMS,
+    blocks: pd.DataFrame | None = None,
 ) -> str:
     """Render the whole report.html as text.
 
@@ -168,6 +169,10 @@ def render_report(
         Per-item explanations, cost curves, marks and the cover sweep.
     comparison : DataFrame, optional
         The ranked comparison table of ``stockplan compare``.
+    blocks : DataFrame, optional
+        A plan of one level per review block (``review_levels`` > 1): the costliest
+        items' ``base_stock`` and, per block ``b``, ``level_b`` beside ``demand_b``
+        (:func:`optimizer.analysis.outputs.block_table`).
     """
     from optimizer.report import plots  # matplotlib only now
 
@@ -334,6 +339,10 @@ def render_report(
             )  # fmt: skip
         )
 
+    # --- review blocks ----------------------------------------------------------------
+    if blocks is not None and len(blocks):
+        parts.append(_blocks_section(blocks, summary, qty))
+
     # --- the plan ---------------------------------------------------------------------
     parts.append("<h2>The plan, item by item</h2>")
     show = [c for c in ("item", "supplier", "posture", "order_up_to", "reorder_point",
@@ -353,12 +362,62 @@ def render_report(
             },
         )  # fmt: skip
     )
+    if "demand_model" in plan.columns:
+        parts.append(_history_section(plan))
     body = "\n".join(parts)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<meta http-equiv='Content-Security-Policy' content=\"{_CSP}\">"
         f"<title>{esc(title)} — stockplan report</title>{_GUARD}<style>{_STYLE}</style>"
         f"</head><body>\n{body}\n{_COUNT}</body></html>\n"
+    )
+
+
+def _blocks_section(blocks: pd.DataFrame, summary: Mapping[str, Any], qty: str) -> str:
+    """Render the block levels beside each block's mean demand (README "Review levels")."""
+    review = summary.get("review") or {}
+    spans = ", ".join(
+        f"b{b['block']}: periods {b['first_period']}-{b['last_period']}"
+        for b in review.get("blocks", [])
+    )
+    vs = review.get("vs_single_level") or {}
+    gain = ""
+    if vs:
+        low, high = vs["difference_ci95"]
+        gain = (
+            f" Against the single level alone on the same fresh scenarios the blocks cost "
+            f"{number(vs['difference'])} per two quarters, 95% interval [{number(low)}, "
+            f"{number(high)}] (negative: the blocks save)."
+        )
+    head = (
+        f"<h2>Levels by review block: the {len(blocks)} costliest items</h2>"
+        f"<p>{review.get('levels', '')} base-stock levels in the quarter ({esc(spans)}); "
+        "each block's level beside the mean demand per period of its periods: where "
+        "demand ramps up the levels follow it, and a supplier's outages move them too "
+        "(the stock an outage would need is bought while the supplier is up). Fitted and "
+        "priced with the next quarter run at the single level base_stock, from the stock "
+        f"it leaves, so a lean last block pays for what it hands over there.{esc(gain)}</p>"
+    )
+    formats = {c: (0 if c.startswith(("level_", "base_")) else 1) for c in blocks.columns}
+    return head + table_html(blocks.rename(columns=lambda c: f"{c}{qty}" if c != "item" else c),
+                             {f"{c}{qty}": f for c, f in formats.items()})  # fmt: skip
+
+
+def _history_section(plan: pd.DataFrame) -> str:
+    """Render the demand law fitted to each item's history, with its goodness of fit."""
+    cols = [c for c in ("item", "demand_model", "demand_class", "fit_pvalue", "fit_mean",
+                        "fit_std", "forecast_mean") if c in plan.columns]  # fmt: skip
+    return (
+        "<h2>Demand laws fitted from history</h2><p>What each item's scenarios were drawn "
+        "from (demand_model: the family chosen by information criterion, the compound "
+        "law of an intermittent item, a block bootstrap, or items.csv), its demand class, "
+        "and the goodness of fit fit_pvalue: the Kolmogorov–Smirnov p-value of the "
+        "randomised probability integral transform of the history under the fitted law "
+        '(small: the law does not describe the history; README "From history to a '
+        'plan").</p>'
+        + table_html(
+            plan[cols], {"fit_pvalue": 3, "fit_mean": 2, "fit_std": 2, "forecast_mean": 2}
+        )  # fmt: skip
     )
 
 
