@@ -24,7 +24,12 @@ from optimizer.engines.rounding import whole_solution
 from optimizer.errors import InfeasiblePlanError, NoPlanError, UnsupportedOptionError
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data, program_skeleton
-from optimizer.program.review import block_mean_demand, block_periods, review_refusal
+from optimizer.program.review import (
+    block_mean_demand,
+    block_periods,
+    review_refusal,
+    shaped_items,
+)
 from optimizer.report import plan_table, posture, versions
 from optimizer.report.history_columns import history_summary
 from optimizer.scenarios import generate_scenarios
@@ -424,6 +429,7 @@ def _make_block_plan(
         integer=instance.plan.integer,
         review_levels=k,
         review_span=T,
+        review_items=shaped_items(instance, k),
     )
     sol = require_plan(solve_program(data, config, request), data, config)
     S, K, levels = sol.base_stock, sol.reserved, sol.block_levels
@@ -460,6 +466,12 @@ def _make_block_plan(
         "quarter_periods": T,
         "costed_periods": 2 * T,
         "blocks": block_periods(T, k),
+        "items_with_blocks": int(request.review_items.sum()),
+        "items_with_blocks_are": (
+            "the items whose forecast (history/forecast.csv) changes from block to block by "
+            "at least 2% of its mean; the others keep base_stock in every block (on "
+            "stationary demand extra levels only fit the scenarios' noise)"
+        ),
         "costing": (
             "two quarters: the blocks' levels over the first (from the stock the single "
             "level leaves after the warm-up), the single level base_stock over the next; "

@@ -140,6 +140,9 @@ class SolveRequest:
     review_span : int, optional
         Costed periods the blocks cover (the quarter; the rest of the costed horizon is
         the next quarter, run at the single level).
+    review_items : ndarray of bool (n,), optional
+        The items given block levels (default all); the others keep the single level in
+        every block.
     """
 
     anticipative: bool = False
@@ -150,6 +153,7 @@ class SolveRequest:
     integer: bool = False
     review_levels: int = 1
     review_span: int | None = None
+    review_items: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         """Refuse a recourse that is not one of :data:`RECOURSES`."""

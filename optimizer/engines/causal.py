@@ -337,6 +337,7 @@ class CausalEngine:
             span=request.review_span,
             deadline=None if limit is None else t0 + limit,
             report=report,
+            movable=request.review_items,
         )
         timed_out = searched < data.n_items or not report["converged"]
         details = {

@@ -50,6 +50,7 @@ def search_levels(
     max_rounds: int = 200,
     deadline: float | None = None,
     report: dict | None = None,
+    movable: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Block levels (n, k) of every item by the module's pattern search.
 
@@ -76,6 +77,8 @@ def search_levels(
         Rounds of the pattern search at most.
     deadline : float, optional
         A :func:`time.perf_counter` time after which no further round starts.
+    movable : ndarray of bool (n,), optional
+        The items whose block levels may move (default all); the others keep ``start``.
     report : dict, optional
         Filled with ``rounds`` (rounds run) and ``converged`` (no block of any item moved
         by one unit in the last round).
@@ -108,7 +111,10 @@ def search_levels(
         for b in range(k):
             for sign in (1.0, -1.0):
                 trial = levels.copy()
-                trial[:, b] = np.maximum(floor[:, b], levels[:, b] + sign * step)
+                moved_to = np.maximum(floor[:, b], levels[:, b] + sign * step)
+                trial[:, b] = moved_to if movable is None else np.where(
+                    movable, moved_to, levels[:, b]
+                )
                 trial_cost = item_costs(data, trial, reserved, **path)
                 better = trial_cost < cost - 1e-9 * (1.0 + np.abs(cost))
                 levels[better], cost[better] = trial[better], trial_cost[better]

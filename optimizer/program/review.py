@@ -155,6 +155,39 @@ def block_mean_demand(data: ProgramData, levels: int, span: int | None = None) -
     return np.stack([mean[:, blocks == b].mean(axis=1) for b in range(blocks.max() + 1)], axis=1)
 
 
+#: A forecast whose block means differ by less than this share of their mean is flat.
+SHAPE_TOLERANCE = 0.02
+
+
+def shaped_items(instance: Instance, levels: int) -> np.ndarray:
+    r"""Items whose expected demand changes from block to block: the ones given block levels.
+
+    An item has a shape when ``history/forecast.csv`` gives it a path whose block means
+    differ by at least :data:`SHAPE_TOLERANCE` of their mean. Every other item's demand
+    is stationary over the quarter, and under the fair costing (module docstring) its
+    extra levels can only fit the optimisation scenarios' noise: on the example's flat
+    fast movers three levels cost +124 [+87, +160] more out of sample than one (README
+    "Review levels"), so they keep the single level :math:`S^*_i` in every block.
+    """
+    n = len(instance.items)
+    history = instance.history
+    out = np.zeros(n, dtype=bool)
+    if history is None or history.forecast_mean.shape[1] == 0:
+        return out
+    T = instance.plan.periods
+    blocks = review_blocks(T, levels)
+    for i in range(n):
+        if not history.has_forecast(i):
+            continue
+        path = np.asarray(history.forecast_mean[i], dtype=float)[:T]
+        if path.size < T:
+            continue
+        means = np.array([path[blocks == b].mean() for b in range(blocks.max() + 1)])
+        centre = float(means.mean())
+        out[i] = centre > 0 and float(means.max() - means.min()) >= SHAPE_TOLERANCE * centre
+    return out
+
+
 def review_refusal(
     instance: Instance, *, cluster: bool = False, engine: str = "auto"
 ) -> str | None:
