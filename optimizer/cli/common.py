@@ -151,8 +151,12 @@ def setup_logging(verbose: int) -> None:
     )
 
 
-def load(path: Path | None, follow_links: bool = False) -> Instance:
-    """Load the instance at ``path``, or the bundled demo when ``path`` is None."""
+def load(path: Path | None, follow_links: bool = False, one_machine: bool = True) -> Instance:
+    """Load the instance at ``path``, or the bundled demo when ``path`` is None.
+
+    ``one_machine`` is False for ``solve --cluster`` (see
+    :func:`~optimizer.instance.loader.load_instance`).
+    """
     if path is None:
         if not REPO_DEMO.exists():
             raise InvalidInstanceError(
@@ -165,7 +169,7 @@ def load(path: Path | None, follow_links: bool = False) -> Instance:
                 ]
             )
         path = REPO_DEMO
-    return load_instance(path, follow_links=follow_links)
+    return load_instance(path, follow_links=follow_links, one_machine=one_machine)
 
 
 def fail(exc: StockplanError) -> None:

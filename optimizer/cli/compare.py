@@ -40,7 +40,7 @@ from optimizer.engines.base import SolveConfig
 from optimizer.engines.registry import engine_names
 from optimizer.errors import StockplanError
 from optimizer.instance import Instance
-from optimizer.instance.limits import check_instance_size
+from optimizer.instance.limits import check_evaluation, check_instance_size
 from optimizer.report import check_out, write_outputs
 
 log = logging.getLogger(__name__)
@@ -248,6 +248,7 @@ def compare(
         check_out(out)  # before any work
         inst = load(instance, follow_links)
         check_instance_size(inst, scenarios, what="--scenarios")
+        check_evaluation(inst, eval_scenarios, option="--eval-scenarios")  # all at once
         own = [planner_plan(path, name, inst) for path, name in zip(plan or [], names, strict=True)]
         with console.status("comparing policies") as status:
             comp = run_comparison(

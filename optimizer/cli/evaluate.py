@@ -23,7 +23,7 @@ from optimizer.cli.common import (
     setup_logging,
 )
 from optimizer.errors import StockplanError
-from optimizer.instance.limits import check_instance_size
+from optimizer.instance.limits import check_evaluation
 from optimizer.instance.plan_file import read_plan
 from optimizer.instance.plan_levels import read_block_levels
 from optimizer.report import check_out, write_outputs
@@ -77,7 +77,7 @@ def evaluate(
         if out is not None:
             check_out(out)  # before any work
         inst = load(instance, follow_links)
-        check_instance_size(inst, scenarios, what="--eval-scenarios")
+        check_evaluation(inst, scenarios, option="--eval-scenarios")  # all played at once
         S, K = read_plan(plan, inst)
         levels = read_block_levels(plan, inst)
         if levels is not None:  # one level per review block: priced as solve prices it

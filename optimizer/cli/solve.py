@@ -28,7 +28,7 @@ from optimizer.cli.common import (
 from optimizer.engines.base import RECOURSES, MpiSppyOptions, SolveConfig
 from optimizer.engines.registry import engine_names
 from optimizer.errors import StockplanError
-from optimizer.instance.limits import check_instance_size
+from optimizer.instance.limits import check_solve_work
 from optimizer.planning import make_plan
 from optimizer.program.review import REVIEW_LEVELS
 from optimizer.report import check_out, write_outputs
@@ -247,8 +247,17 @@ def solve(
         _check_cluster(cluster)
     try:
         check_out(out)  # before any work: a file, a path under a file, a read-only place
-        inst = load(instance, follow_links)
-        check_instance_size(inst, scenarios, what="--scenarios")
+        inst = load(instance, follow_links, one_machine=cluster is None)
+        check_solve_work(  # bounded before anything is built: refused, or its cost said
+            inst,
+            scenarios=scenarios,
+            threads=threads,
+            fill_rate=fill_rate,
+            eval_scenarios=eval_scenarios,
+            max_eval_scenarios=max_eval_scenarios,
+            time_limit=time_limit,
+            one_machine=cluster is None,
+        )
         if recourse is not None:
             inst = inst.with_plan(recourse=recourse)
         if fill_rate is not None:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from optimizer.engines.causal_search import Counter, ItemPlans, search_items
+from optimizer.instance.limits import check_cluster_share
 from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData, program_data
 from optimizer.program.simulate import evaluate_causal
@@ -326,6 +327,17 @@ def evaluate(
 
 
 # ---------------------------------------------------------------- the cluster --------
+def chunk_items(n_items: int, cells: float, workers: int, chunk_cells: int) -> list[np.ndarray]:
+    """Split the items into chunks (ascending item numbers, consecutive).
+
+    At least :data:`CHUNKS_PER_WORKER` chunks a worker, each of at most ``chunk_cells``
+    cells (``cells`` in all), never more chunks than items.
+    """
+    k = max(CHUNKS_PER_WORKER * workers, math.ceil(cells / chunk_cells))
+    k = max(1, min(k, n_items))
+    return [c for c in np.array_split(np.arange(n_items), k) if c.size]
+
+
 @dataclass
 class DaskItems(ItemWork):
     """A program's items in chunks on a Dask cluster (see the module docstring).
@@ -346,17 +358,24 @@ class DaskItems(ItemWork):
     futures: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        """Scatter the instance and start building every chunk's program on the workers."""
+        """Scatter the instance and start building every chunk's program on the workers.
+
+        First the chunks' shares are checked against the workers' and the client's memory
+        (:func:`optimizer.instance.limits.check_cluster_share`; ``InvalidInstanceError``
+        before anything is sent).
+        """
         inst = self.instance
         self.n_items = len(inst.items)
         n_scen = (
             inst.explicit.probability.size if inst.explicit is not None else inst.plan.scenarios
         )
         cells = self.n_items * n_scen * inst.horizon
-        workers = max(1, len(self.client.scheduler_info(n_workers=-1).get("workers", {})))
-        k = max(CHUNKS_PER_WORKER * workers, math.ceil(cells / self.chunk_cells))
-        k = max(1, min(k, self.n_items))
-        self.chunks = [c for c in np.array_split(np.arange(self.n_items), k) if c.size]
+        info = self.client.scheduler_info(n_workers=-1).get("workers", {})
+        workers = max(1, len(info))
+        self.chunks = chunk_items(self.n_items, cells, workers, self.chunk_cells)
+        k = len(self.chunks)
+        # each worker's share against its memory_limit, the client's against this machine
+        check_cluster_share(inst, self.chunks, info)
         self._index()
         self.token = uuid.uuid4().hex[:8]
         self.instance_future = self.client.scatter(inst, broadcast=True, hash=False)

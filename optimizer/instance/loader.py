@@ -88,7 +88,9 @@ def _open(path: Path, *, follow_links: bool) -> Source:
     return FolderTables(folder, toml_path)
 
 
-def load_instance(path: str | Path, *, follow_links: bool = False) -> Instance:
+def load_instance(
+    path: str | Path, *, follow_links: bool = False, one_machine: bool = True
+) -> Instance:
     """Read, validate and type an instance folder (README, "Instance files").
 
     Parameters
@@ -98,6 +100,11 @@ def load_instance(path: str | Path, *, follow_links: bool = False) -> Instance:
     follow_links : bool
         Read files that are symbolic links leading outside the folder (refused by
         default, before anything is read: :mod:`~optimizer.instance.paths`).
+    one_machine : bool
+        False when the program is to be solved on a cluster (``solve --cluster``): its
+        cells are then not held against this machine's memory and :data:`MAX_CELLS
+        <optimizer.instance.schema.MAX_CELLS>` here, but each worker's share once the
+        workers are known (:func:`optimizer.instance.limits.check_cluster_share`).
 
     Returns
     -------
@@ -134,7 +141,7 @@ def load_instance(path: str | Path, *, follow_links: bool = False) -> Instance:
     n_items = len(items.ids) if items is not None else None
     if tables.exists(SCENARIO_DIR) and explicit is None:
         n_items = None  # the scenario count is unknown: its files are broken
-    check_cells(settings, n_items, horizon, n_explicit, problems, why)
+    check_cells(settings, n_items, horizon, n_explicit, problems, why, items, one_machine)
     if problems.found:
         logger.debug("%s: %d problem(s)", folder, len(problems.found))
         raise InvalidInstanceError(tables.relabel(problems.in_file_order()))

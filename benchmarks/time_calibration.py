@@ -1,0 +1,126 @@
+"""Fit the time model of ``stockplan solve`` to measured whole-command runs.
+
+The model (:mod:`optimizer.instance.work_estimate`) is
+
+.. math:: T = T_0 + c\\, n N H + e\\, n H
+
+with :math:`T_0` the start-up and the writing of the files (each run's wall time minus its
+summary's ``total_seconds``, the median over the runs used), :math:`c` seconds per
+item-scenario-period cell of the plan stage (its searches run over all :math:`N`
+scenarios) and :math:`e` seconds per item-period of the out-of-sample pricing and the
+diagnostics (whose scenario counts do not grow with :math:`N`). :math:`c` and :math:`e`
+of plain lost sales are solved from the two plain runs of different shape (1,000 items x
+1,000 scenarios and 10,000 x 200); each other kind (backorders, a budget row, fill-rate
+targets, a CVaR weight), measured at 1,000 x 1,000 in the same batch as the plain run,
+adds its extra plan seconds per cell and its extra pricing and diagnostics seconds per
+item-period. The runs used are named below by case and start time, so appending records
+to ``benchmarks/results/whole_command.jsonl`` does not move the fit.
+
+Usage::
+
+    python benchmarks/time_calibration.py   # prints the figures of work_estimate.py
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "whole_command.jsonl"
+#: The runs of the fit: case -> start time (UTC) of its record. The 1,000 x 1,000 runs
+#: are the quiet batch of 15:37-15:49 (one code version); the 10,000 x 200 run is the
+#: last of that size (12:59, same day; the code changed little in between for it).
+RUNS = {
+    "n1000x1000": "2026-12-01 15:46:30",
+    "n10000x200": "2026-12-01 12:59:01",
+    "n1000x1000_backorder": "2026-12-01 15:47:43",
+    "n1000x1000_budget": "2026-12-01 15:37:33",
+    "n1000x1000_fill_rate": "2026-12-01 15:45:25",
+    "n1000x1000_cvar": "2026-12-01 15:49:20",
+}
+#: The feature each kind's case adds to plain lost sales.
+FEATURES = {
+    "n1000x1000_backorder": "backorder",
+    "n1000x1000_budget": "plan_row",
+    "n1000x1000_fill_rate": "fill_rate",
+    "n1000x1000_cvar": "cvar",
+}
+#: Simulated periods of the generated instances of the cases (``stockplan generate
+#: --items 1000|10000 --suppliers 8 --seed 1``: warm-up 38 + 13 costed periods).
+HORIZON = 51
+#: Cores of the machine the runs were measured on.
+CORES = 2
+
+
+def read_runs(path: Path = RESULTS) -> dict[str, dict]:
+    """The records of :data:`RUNS` from ``path``, by case."""
+    found = {}
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        case = rec.get("case")
+        if case in RUNS and rec.get("started") == RUNS[case] and rec.get("exit") == 0:
+            found[case] = rec
+    missing = set(RUNS) - set(found)
+    if missing:
+        raise SystemExit(f"{path} lacks the runs {sorted(missing)}")
+    return found
+
+
+def _cells(rec: dict) -> float:
+    return float(rec["items"]) * float(rec["scenarios"]) * HORIZON
+
+
+def _item_periods(rec: dict) -> float:
+    return float(rec["items"]) * HORIZON
+
+
+def _pricing(rec: dict) -> float:
+    return float(rec["headline_seconds"]) + float(rec["diagnostics_seconds"])
+
+
+def fit(runs: dict[str, dict]) -> dict:
+    """The figures of the time model from the runs of :func:`read_runs`.
+
+    Returns
+    -------
+    dict
+        ``start_seconds`` :math:`T_0`; ``plain`` and, per feature, ``extra``: each a dict
+        of ``per_cell`` (:math:`c`), ``per_item_period`` (:math:`e`) and
+        ``eval_scenarios`` (the fresh scenarios its pricing took).
+    """
+    start = statistics.median(r["wall_s"] - r["total_seconds"] for r in runs.values())
+    a, b = runs["n1000x1000"], runs["n10000x200"]
+    # [cells_a, ip_a; cells_b, ip_b] [c, e] = [T_a - T0, T_b - T0]
+    ca, ia, cb, ib = _cells(a), _item_periods(a), _cells(b), _item_periods(b)
+    ya, yb = a["wall_s"] - start, b["wall_s"] - start
+    det = ca * ib - ia * cb
+    c = (ya * ib - ia * yb) / det
+    e = (ca * yb - ya * cb) / det
+    out = {
+        "start_seconds": start,
+        "cores": CORES,
+        "plain": {
+            "per_cell": c,
+            "per_item_period": e,
+            "eval_scenarios": a["expected_cost_scenarios"],
+        },
+        "extra": {},
+    }
+    for case, feature in FEATURES.items():
+        r = runs[case]
+        out["extra"][feature] = {
+            "per_cell": (r["plan_seconds"] - a["plan_seconds"]) / _cells(a),
+            "per_item_period": (_pricing(r) - _pricing(a)) / _item_periods(a),
+            "eval_scenarios": r["expected_cost_scenarios"],
+        }
+    return out
+
+
+def main() -> None:
+    """Print the fitted figures."""
+    print(json.dumps(fit(read_runs()), indent=2))
+
+
+if __name__ == "__main__":
+    main()
