@@ -114,7 +114,8 @@ def _by_hand(n, N, H, found, cores, first=None):
     M = max([we.PLAIN.eval_scenarios] + [we.EXTRA[f].eval_scenarios for f in found])
     s = we.SERIAL_SHARE
     A = (s + (1 - s) / cores) / (s + (1 - s) / we.CALIBRATION_CORES)
-    batch = 1.0 if first is None else max(1.0, first / M)
+    m = max(100, N) if first is None else first  # solve's default first batch
+    batch = max(1.0, m / M)
     return we.START_SECONDS + A * (c * n * N * H + e * n * H * batch)
 
 
@@ -318,3 +319,44 @@ def test_the_evaluation_bound_is_the_model_limit_on_a_large_machine(monkeypatch)
     assert limits.evaluation_problem(n, H, fits, option="--x", file="f", at_once="") is None
     found = limits.evaluation_problem(n, H, fits + 1, option="--x", file="f", at_once="")
     assert found is not None and f"use --x {fits:,} or fewer" in found.rule
+
+
+def _large(tmp_path) -> object:
+    """A tiny instance with a million scenarios: 9.9e7 cells, above the warning line (it
+    is only loaded and checked, never solved)."""
+    case = Case(tmp_path / "tiny")
+    case.plan.update(scenarios=1_000_000, warmup=30)
+    return load_instance(case.write())
+
+
+def test_solve_says_the_figure_again_only_when_its_options_change_it(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(we, "machine_cores", lambda: 4)
+    monkeypatch.setattr(limits, "machine_cores", lambda: 4)
+    inst = _large(tmp_path)
+    assert len(inst.items) * 1_000_000 * inst.horizon > limits.WARN_CELLS
+
+    def warnings(**options) -> str:
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="optimizer.instance"):
+            limits.check_solve_work(inst, **options)
+        return _text(" ".join(r.getMessage() for r in caplog.records if r.levelno >= 30))
+
+    assert warnings() == ""  # the loading said it
+    one = we.estimate(len(inst.items), 1_000_000, inst.horizon, cores=1, first_batch=1_000_000)
+    text = warnings(threads=1)
+    assert "plain lost sales, 1 core;" in text and f"{one.seconds / 60:.3g} minutes" in text
+    assert "fill-rate targets" in warnings(fill_rate=0.95)
+
+
+def test_the_time_limit_warning_is_at_twenty_times_the_limit(tmp_path, caplog):
+    inst = _large(tmp_path)
+    est = limits.check_solve_work(inst)
+    for factor, warned in (
+        (limits.TIME_LIMIT_FACTOR * 1.1, True),
+        (limits.TIME_LIMIT_FACTOR * 0.9, False),
+    ):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="optimizer.instance"):
+            limits.check_solve_work(inst, time_limit=est.seconds / factor)
+        text = _text(" ".join(r.getMessage() for r in caplog.records))
+        assert ("feasible_at_limit" in text) is warned, (factor, text)

@@ -476,11 +476,12 @@ def check_solve_work(
             "or fewer"
         )
         raise InvalidInstanceError([InputProblem(file=file, rule=rule)])
-    n_scen = (
+    given = (
         instance.explicit.probability.size
         if instance.explicit is not None
-        else int(scenarios or instance.plan.scenarios)
+        else int(instance.plan.scenarios)
     )
+    n_scen = given if instance.explicit is not None else int(scenarios or given)
     first = int(eval_scenarios or max(100, n_scen))
     if one_machine:
         check_evaluation(instance, eval_scenarios, option="--eval-scenarios",
@@ -492,9 +493,8 @@ def check_solve_work(
         found = instance_features(instance.with_fill_rate(fill_rate))
     n, horizon = len(instance.items), instance.horizon
     est = estimate(n, n_scen, horizon, found=found, cores=run_cores(threads), first_batch=first)
-    loaded = estimate(n, instance.plan.scenarios, horizon, found=instance_features(instance),
-                      cores=machine_cores())  # fmt: skip
-    said = abs(est.seconds - loaded.seconds) <= 0.01 * loaded.seconds and scenarios is None
+    loaded = estimate(n, given, horizon, found=instance_features(instance), cores=machine_cores())
+    said = abs(est.seconds - loaded.seconds) <= 0.01 * loaded.seconds and n_scen == given
     level = logging.WARNING if est.cells > WARN_CELLS and one_machine and not said else logging.INFO
     logger.log(level, "%s items × %s scenarios × %s periods: expect %s", n, n_scen, horizon,
                est.words())  # fmt: skip

@@ -209,13 +209,14 @@ def estimate(
     cores : int
         :math:`p`, the cores the run uses.
     first_batch : int, optional
-        :math:`m`, fresh scenarios of the pricing's first batch (default: no more than
-        the calibration runs took).
+        :math:`m`, fresh scenarios of the pricing's first batch (default, as ``solve``
+        takes it: ``max(100, scenarios)``).
     """
     r = rates(found)
     cells = float(n_items) * float(scenarios) * float(horizon)
     periods = float(n_items) * float(horizon)
-    batch = 1.0 if first_batch is None else max(1.0, first_batch / r.eval_scenarios)
+    m = max(100, scenarios) if first_batch is None else first_batch
+    batch = max(1.0, m / r.eval_scenarios)
     work = r.per_cell * cells + r.per_item_period * periods * batch
     seconds = START_SECONDS + speedup(cores) * work
     return WorkEstimate(cells, found, max(1, cores), seconds, cells * BYTES_PER_CELL)
