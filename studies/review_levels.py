@@ -11,9 +11,15 @@ its level; and, against end effects, the flat items' block levels repeated over 
 quarters, all four costed (a gain that only comes from ending the quarter on emptier
 shelves disappears there).
 
+``[plan] review_levels`` in ``stockplan solve`` is the fair form (the next quarter paid
+at the single level, :func:`next_quarter_paid`), with block levels only for items whose
+forecast has a shape; :func:`option` measures it as ``solve`` runs it (README "Review
+levels", the table "What it buys").
+
 Usage::
 
     python studies/review_levels.py [--fresh 4000] [--out studies/results/review_levels.json]
+    python studies/review_levels.py --option [--fresh 8000]   # the solve option's figures
 """
 
 from __future__ import annotations
@@ -141,12 +147,44 @@ def next_quarter_paid(prefix: str, fresh: int) -> dict:
     return out
 
 
+def option(prefix: str, k: int, fresh: int) -> dict:
+    """``stockplan solve --review-levels k --eval-scenarios fresh`` on the items of ``prefix``.
+
+    The paired difference of the block plan against the single level on the headline's
+    fresh scenarios (``summary.json``'s ``review.vs_single_level``).
+    """
+    from optimizer.planning import make_plan
+
+    inst = load_instance(ROOT / "instances" / "retail_history")
+    if prefix:
+        keep = [i for i, n in enumerate(inst.items.name) if n.startswith(prefix)]
+        inst = inst.subset_items(keep)
+    result = make_plan(inst.with_plan(review_levels=k), eval_scenarios=fresh,
+                       max_eval_scenarios=fresh, with_diagnostics=False)  # fmt: skip
+    review = result.summary["review"]
+    return {"items": len(inst.items), "items_with_blocks": review["items_with_blocks"],
+            **review["vs_single_level"]}  # fmt: skip
+
+
 def main() -> None:
     """Run the study on the seasonal items and on the flat control."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fresh", type=int, default=4000)
     parser.add_argument("--out", type=Path, default=ROOT / "studies/results/review_levels.json")
+    parser.add_argument("--option", action="store_true", help="the solve option's figures")
     args = parser.parse_args()
+    if args.option:
+        for prefix in ("SEASON-", ""):
+            for k in (3, 13):
+                r = option(prefix, k, args.fresh)
+                lo, hi = r["difference_ci95"]
+                print(
+                    f"{prefix or 'all items'} review_levels {k}: single level "
+                    f"{r['single_level_expected_cost']:,.0f}, paired difference "
+                    f"{r['difference']:,.1f} [{lo:,.1f}, {hi:,.1f}] on {r['scenarios']:,} "
+                    f"fresh scenarios ({r['items_with_blocks']} of {r['items']} items with blocks)"
+                )
+        return
     result = {"seasonal": study("SEASON-", args.fresh), "flat": study("FAST-", args.fresh)}
     result["flat_over_four_quarters"] = periodic("FAST-", args.fresh // 2)
     for name, prefix in (("seasonal", "SEASON-"), ("flat", "FAST-")):

@@ -270,3 +270,29 @@ def test_block_engine_keeps_reservations_and_is_verified(shortage):
     assert max(sol.evaluation.residual.values()) < 1e-6
     one = evaluate_levels(data, single.base_stock[:, None], single.reserved).expected_cost
     assert sol.objective <= one + 1e-9 * abs(one)  # never worse in sample than one level
+
+
+@pytest.mark.slow
+def test_readme_review_walk_runs_as_written(tmp_path, monkeypatch):
+    import re
+    import shlex
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- review-walk -->\s*```bash\n(.*?)```", text, re.S)
+    assert block, "the README has no review-levels walk"
+    commands = [shlex.split(line) for line in block.group(1).splitlines() if line.strip()]
+    assert [c[:2] for c in commands] == [["stockplan", "solve"], ["stockplan", "evaluate"]]
+    shutil.copytree(RETAIL, tmp_path / "instances" / "retail_history")
+    monkeypatch.chdir(tmp_path)
+    for command in commands:
+        result = runner.invoke(app, command[1:])
+        assert result.exit_code == 0, result.output
+    out = tmp_path / commands[0][commands[0].index("--out") + 1]
+    plan = pd.read_csv(out / "plan.csv")
+    seasonal = plan["item"].str.startswith("SEASON-")
+    blocks = plan[["base_stock_b1", "base_stock_b2", "base_stock_b3"]].to_numpy()
+    flat = (blocks == plan["base_stock"].to_numpy()[:, None]).all(axis=1)
+    assert flat[~seasonal.to_numpy()].all()  # no forecast shape: one level in every block
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["review"]["items_with_blocks"] == int(seasonal.sum())
+    assert (tmp_path / commands[1][commands[1].index("--out") + 1] / "evaluation.json").exists()
