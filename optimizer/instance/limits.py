@@ -358,12 +358,6 @@ def check_instance_size(
 
 
 # ---------------------------------------------------------------- evaluation ---------
-#: Fresh scenarios of one round of the out-of-sample pricing at most
-#: (:func:`optimizer.analysis.headline.honest_cost` samples them in batches of
-#: :data:`EVAL_BATCH_CELLS` cells; kept equal to its ``BATCH_CELLS``).
-EVAL_BATCH_CELLS = 10_000_000
-
-
 def evaluation_problem(
     n_items: int, horizon: int, scenarios: int, *, option: str, file: str, at_once: str
 ) -> InputProblem | None:
@@ -454,8 +448,9 @@ def check_solve_work(
     (:func:`check_instance_size`), a first batch of fresh scenarios
     (``--eval-scenarios``, taken whole) that does not fit, and a cap
     (``--max-eval-scenarios``) above :data:`MAX_SCENARIOS` (later rounds come in batches
-    of :data:`EVAL_BATCH_CELLS` cells). The time of the program's kind on the cores the
-    run uses (:func:`~optimizer.instance.work_estimate.estimate`) is logged, as a warning
+    of at most 10 M cells, :data:`optimizer.analysis.headline.BATCH_CELLS`). The time of
+    the program's kind on the cores the run uses
+    (:func:`~optimizer.instance.work_estimate.estimate`) is logged, as a warning
     above :data:`WARN_CELLS` cells when the options change the figure the loading said;
     a ``--time-limit`` more than :data:`TIME_LIMIT_FACTOR` times below it gets a warning
     that the run will end at the limit: the causal engines then return the plan as far as
@@ -531,6 +526,17 @@ WORKER_BASE_BYTES = 7e8
 WORKER_BYTES_PER_CELL = 20.0
 
 
+def worker_share(chunk_cells: list[float], workers: int) -> tuple[int, float, float]:
+    r"""Give a worker's share of the chunks: how many, their cells, the bytes it holds.
+
+    :math:`\lceil k / w \rceil` of the largest chunks, :data:`WORKER_BYTES_PER_CELL` a
+    cell over :data:`WORKER_BASE_BYTES`.
+    """
+    per_worker = math.ceil(len(chunk_cells) / max(1, workers))
+    share = float(sum(sorted(chunk_cells, reverse=True)[:per_worker]))
+    return per_worker, share, WORKER_BASE_BYTES + share * WORKER_BYTES_PER_CELL
+
+
 def cluster_problem(
     chunk_cells: list[float],
     workers: dict[str, dict],
@@ -561,14 +567,13 @@ def cluster_problem(
         The program's size in words, for the message.
     """
     w = max(1, len(workers))
-    per_worker = math.ceil(len(chunk_cells) / w)
-    share = float(sum(sorted(chunk_cells, reverse=True)[:per_worker]))
-    need = WORKER_BASE_BYTES + share * WORKER_BYTES_PER_CELL
+    per_worker, share, need = worker_share(chunk_cells, w)
     limits = {a: float(info.get("memory_limit") or 0) for a, info in workers.items()}
     known = {a: m for a, m in limits.items() if m > 0}
     smallest = min(known.values()) if known else 0.0
     where = (
-        f"{product}, in {len(chunk_cells)} chunks over {w} workers: a worker holds up to "
+        f"{product}, in {len(chunk_cells)} chunks over {w} worker{'s' if w > 1 else ''}: "
+        "a worker holds up to "
         f"{per_worker} chunks, {share:.3g} cells, about {need / 1e9:.3g} GB"
     )
     if share > MAX_CELLS:
@@ -633,7 +638,19 @@ def check_cluster_share(
         raise InvalidInstanceError([found])
     threads = sum(int(info.get("nthreads") or 1) for info in workers.values()) or 1
     est = estimate(n, n_scen, horizon, found=instance_features(instance), cores=threads)
+    _n, _share, held = worker_share(cells, len(workers))
     level = logging.WARNING if est.cells > WARN_CELLS else logging.INFO
-    logger.log(level, "%s on the cluster's %d workers: expect %s", product, len(workers),
-               est.words().replace("memory", "memory in all", 1))  # fmt: skip
+    logger.log(
+        level,
+        "%s on the cluster's %d workers (%d threads): expect %s for the solve, about %.3g GB "
+        "on each worker (%g bytes a cell over %.2g GB) and %.3g GB on the client",
+        product,
+        len(workers),
+        threads,
+        seconds_words(est.seconds),
+        held / 1e9,
+        WORKER_BYTES_PER_CELL,
+        WORKER_BASE_BYTES / 1e9,
+        (CLIENT_BASE_BYTES + CLIENT_BYTES_PER_ITEM * n) / 1e9,
+    )
     return est
