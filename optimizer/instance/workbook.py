@@ -271,8 +271,8 @@ def _field_kind(section: str | None, key: str) -> str | None:
 
     def walk(tp: Any) -> None:
         args = get_args(tp)
-        if getattr(tp, "__origin__", None) is Literal:
-            found.add(str)
+        if getattr(tp, "__origin__", None) is Literal:  # its values' types (review_levels: int)
+            found.update(type(a) for a in args)
         elif args and not isinstance(tp, type):
             for arg in args:
                 walk(arg)
