@@ -431,6 +431,12 @@ def _make_block_plan(
         review_span=T,
         review_items=shaped_items(instance, k),
     )
+    if not request.review_items.any():
+        log.warning(
+            "review_levels = %d: no item has a forecast that changes from block to block "
+            "(history/forecast.csv): every block keeps the single level",
+            k,
+        )
     sol = require_plan(solve_program(data, config, request), data, config)
     S, K, levels = sol.base_stock, sol.reserved, sol.block_levels
     t1 = time.perf_counter()

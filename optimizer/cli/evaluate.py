@@ -22,7 +22,7 @@ from optimizer.cli.common import (
     print_plan,
     setup_logging,
 )
-from optimizer.errors import StockplanError
+from optimizer.errors import StockplanError, UnsupportedOptionError
 from optimizer.instance.limits import check_evaluation
 from optimizer.instance.plan_file import read_plan
 from optimizer.instance.plan_levels import read_block_levels
@@ -146,6 +146,11 @@ def _evaluate_blocks(
     from optimizer.report import plan_table
 
     try:
+        if inst.explicit is not None:
+            raise UnsupportedOptionError(
+                "a plan with block columns is priced on two quarters of sampled scenarios, "
+                "and this instance's scenarios/ files hold one quarter"
+            )
         k = levels.shape[1]
         batches = BlockBatches(inst, S, K, levels, seed=seed)
         with console.status("evaluating the block plan"):

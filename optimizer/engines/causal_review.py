@@ -112,8 +112,8 @@ def search_levels(
             for sign in (1.0, -1.0):
                 trial = levels.copy()
                 moved_to = np.maximum(floor[:, b], levels[:, b] + sign * step)
-                trial[:, b] = moved_to if movable is None else np.where(
-                    movable, moved_to, levels[:, b]
+                trial[:, b] = (
+                    moved_to if movable is None else np.where(movable, moved_to, levels[:, b])
                 )
                 trial_cost = item_costs(data, trial, reserved, **path)
                 better = trial_cost < cost - 1e-9 * (1.0 + np.abs(cost))
