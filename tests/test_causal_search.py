@@ -190,3 +190,62 @@ def test_safeguard_flags_non_convex_items_and_still_finds_the_scan_best():
     for i in range(data.n_items):
         _, cost = _scan(data, i)
         assert plans.cost[i] <= cost.min() + 1e-9 * (1 + abs(cost.min())), i
+
+
+# ------------------------------------------------------------------ the memo of plays --
+def _same_plans(a, b):
+    """Same levels and flags; the same values to round-off (the kernel's sums over the
+    scenarios run in BLAS, whose order can depend on the rows played together)."""
+    for f in ("base_stock", "reserved", "lower", "certified", "convex"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    for f in ("cost", "right", "left", "right_K", "left_K", "fill_rate"):
+        np.testing.assert_allclose(getattr(a, f), getattr(b, f), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_memo_lookups_equal_fresh_plays(seed):
+    from optimizer.engines.causal_search import S_DIRECTIONS, Counter, PlayMemo, _evaluate
+    from optimizer.program.causal_kernel import VALUES_ONLY
+
+    data = random_data(seed, backorder=seed == 1)
+    rng = np.random.default_rng(seed)
+    items = rng.integers(0, data.n_items, 40)
+    S = np.ceil(data.min_base_stock[items]) + rng.integers(0, 30, 40)
+    K = np.where(data.reserves[items], rng.integers(0, 4, 40), 0.0).astype(float)
+    slope = rng.uniform(0, 3, 40)
+    memo, counter = PlayMemo(), Counter()
+    first = _evaluate(data, items[:25], S[:25], K[:25], slope[:25], counter, VALUES_ONLY, memo)
+    assert counter.rows == 25
+    # derivatives are played for rows that only had values; values come back from the memo
+    mixed = _evaluate(data, items, S, K, slope, counter, S_DIRECTIONS, memo)
+    fresh = _evaluate(data, items, S, K, slope, Counter(), S_DIRECTIONS)
+    for got, want in zip(mixed, fresh, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    again = _evaluate(data, items[:25], S[:25], K[:25], slope[:25], counter, VALUES_ONLY, memo)
+    assert np.array_equal(again[0], first[0])  # looked up: the very values stored
+    assert counter.rows == 25 + 40  # the repeat played nothing
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_shared_memo_leaves_every_priced_search_unchanged(seed):
+    from optimizer.engines.causal_search import PlayMemo
+
+    data = random_data(seed, backorder=seed == 2)
+    memo = PlayMemo()
+    for price in (0.0, 0.7, 0.2, 1.5, 0.7):
+        shared = search_items(data, price=price, weight=data.unit_cost, memo=memo)
+        alone = search_items(data, price=price, weight=data.unit_cost)
+        _same_plans(shared, alone)
+    assert len(memo.rows) > 0
+
+
+def test_a_search_of_some_items_equals_those_rows_of_the_whole_search():
+    from optimizer.engines.executors import search
+
+    data = random_data(4)
+    whole = search(data, weight=data.unit_cost, price=0.5)
+    rows = np.array([5, 0, 3]) % data.n_items
+    part = search(data, items=rows, weight=data.unit_cost, price=0.5)
+    assert np.array_equal(part.items, rows)
+    for f in ("base_stock", "reserved", "cost", "fill_rate"):
+        assert np.array_equal(getattr(part, f), getattr(whole, f)[rows]), f

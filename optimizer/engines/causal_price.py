@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 
 import numpy as np
 
-from optimizer.engines.causal_search import S_DIRECTIONS, Counter, ItemPlans
+from optimizer.engines.causal_search import S_DIRECTIONS, Counter, ItemPlans, PlayMemo
 from optimizer.engines.executors import ItemWork, as_work, play, search
 from optimizer.program.causal_kernel import VALUES_ONLY
 from optimizer.program.data import ProgramData
@@ -113,7 +114,9 @@ def price_for_row(
     counter = counter or Counter()
     work = as_work(data)
     a = np.asarray(weight, dtype=float)
-    kw = dict(integer=integer, counter=counter, weight=a, scan_points=scan_points)
+    # one memo of plays over every search of the loop (in this process; the same items
+    # at the same reservations come back under every price)
+    kw = dict(integer=integer, counter=counter, weight=a, scan_points=scan_points, memo=PlayMemo())
     reserves = np.asarray(data_reserves(work, data), dtype=bool)
     reserving = bool(reserves.any())
 
@@ -126,9 +129,29 @@ def price_for_row(
         else:
             extra = dict(fill_rates=fill_rates)
         plans = search(work, price=lam, hint_lo=lo_hint, hint_hi=hi_hint, **kw, **extra)
+        return _used(plans, lam)
+
+    def _used(plans: ItemPlans, lam: float) -> tuple:
         use = float(a @ plans.base_stock)
         bound = float(plans.cost.sum() + lam * (use - limit))
         return plans, use, bound
+
+    joints: dict[float, tuple] = {}
+
+    def joint(lam: float, at_fixed: ItemPlans, lo_hint=None, hi_hint=None) -> tuple:
+        """Joint (S, K) answers at ``lam`` > 0, given the fixed-K answers ``at_fixed`` there.
+
+        Only the reserving items are searched: the others' joint answers are their
+        fixed-K ones (their K is 0 either way, their floors and scans the same). The
+        answers at a price are kept, since the rounds come back to the bracket's ends.
+        """
+        if lam not in joints:
+            rows = np.flatnonzero(reserves)
+            extra = dict(fill_rates=fill_rates, scan=~convex0 | reserves, scan_k=~convex0)
+            sub = search(work, items=rows, price=lam, hint_lo=lo_hint, hint_hi=hi_hint,
+                         **kw, **extra)  # fmt: skip
+            joints[lam] = _used(_overlay(at_fixed, sub), lam)
+        return joints[lam]
 
     lo, (lo_plans, lo_use, bound) = 0.0, answer(0.0)
     if lo_use <= limit:
@@ -171,7 +194,7 @@ def price_for_row(
             hi *= 4.0
             hi_plans, hi_use, b = answer(hi, None, lo_plans.base_stock, fixed)
             bound = max(bound, b) if exact else bound
-        side = 0
+        side, tabled = 0, False
         for it in range(max_iter):
             cost = float(hi_plans.cost.sum())
             if (cost - bound) <= rel_tol * max(1.0, abs(cost)) or hi - lo <= rel_tol * hi:
@@ -180,6 +203,9 @@ def price_for_row(
                 break  # one item's answer switches in the bracket: fill_row places its units
             span = float(np.sum(lo_plans.base_stock - hi_plans.base_stock))
             if integer and span <= TABLE_LEVELS * work.n_items:
+                if tabled:  # the table's price did not hold under the searches (ties or
+                    break  # levels off the table): fill_row spends the room at hi
+                tabled = True
                 # every answer in the bracket lies between its ends: finish on tables
                 lam = _table_price(work, a, limit, lo, hi, lo_plans, hi_plans, fixed, counter)
                 if lam is not None and lo < lam < hi:
@@ -210,11 +236,11 @@ def price_for_row(
             break
         # joint answers at both ends of the bracket
         hints = (hi_plans.base_stock, lo_plans.base_stock)
-        hi_plans, hi_use, b = answer(hi, *hints)
+        hi_plans, hi_use, b = joint(hi, hi_plans, *hints)
         bound = max(bound, b)
         moved = not np.array_equal(hi_plans.reserved, K_fix)
         if lo > 0.0 and (moved or not integer):  # continuous plans mix both ends
-            lo_plans, lo_use, b = answer(lo, *hints)
+            lo_plans, lo_use, b = joint(lo, lo_plans, *hints)
             bound = max(bound, b)
         log.debug("causal price search: round %d, K moved for %d items", _round,
                   int(np.sum(hi_plans.reserved != K_fix)))  # fmt: skip
@@ -223,16 +249,16 @@ def price_for_row(
         if not moved and hi_use <= limit and lo_use > limit:
             settled = True
             break
+        # the steps resume at hi's reservations; a joint answer is the fixed-K answer at
+        # its own K, so the bracket's joint ends need no search again
         K_fix = hi_plans.reserved.copy()
         fixed = fixed_at(hi_plans)
         if lo_use <= limit:  # the joint answer at lo already holds: the bracket moves down
             hi, hi_plans, hi_use = lo, lo_plans, lo_use
+            K_fix, fixed = hi_plans.reserved.copy(), fixed_at(hi_plans)
             lo, lo_plans, lo_use = 0.0, *answer(0.0, fixed=fixed)[:2]
         elif hi_use > limit:  # K moved the use up: the bracket moves up
             lo, lo_plans, lo_use = hi, hi_plans, hi_use
-            hi_plans, hi_use, _ = answer(hi, None, lo_plans.base_stock, fixed)
-        else:
-            hi_plans, hi_use, _ = answer(hi, None, lo_plans.base_stock, fixed)
     if not settled:  # K kept moving: the last joint answer that holds, or raise to one
         if held is not None:
             hi, hi_plans, hi_use = held
@@ -305,7 +331,32 @@ def _table_price(
             right = mid
         else:
             left = mid
-    return right
+    # ``right`` is a breakpoint, where an item is indifferent between two levels: the
+    # price returned lies halfway to the next change of the table's use, where no tie is
+    used, top = use_at(right), hi
+    low = right
+    for _ in range(200):
+        if top - low <= 1e-12 * top:
+            break
+        mid = 0.5 * (low + top)
+        if use_at(mid) == used:
+            low = mid
+        else:
+            top = mid
+    return 0.5 * (right + low) if low > right else right
+
+
+def _overlay(base: ItemPlans, sub: ItemPlans) -> ItemPlans:
+    """Return ``base`` with the rows of ``sub`` (plans of some of its items) put in."""
+    fields = {f.name: getattr(base, f.name) for f in dataclass_fields(ItemPlans)}
+    rows = np.asarray(sub.items, dtype=np.int64)
+    for name, value in fields.items():
+        if name in ("items", "counter"):
+            continue
+        value = np.array(value, copy=True)
+        value[rows] = getattr(sub, name)
+        fields[name] = value
+    return ItemPlans(**fields)
 
 
 def data_reserves(work: ItemWork, data: ProgramData | ItemWork) -> np.ndarray:
@@ -366,9 +417,23 @@ def fill_row(
     K = np.asarray(reserved, dtype=float)
     n = S.size
 
+    known: dict[tuple[int, float], float] = {}  # K stays: a value per (item, level)
+
     def costs(levels: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        counter.calls += 1
-        return play(work, levels, K[rows], items=rows).expected_cost
+        """Return F_i at the rows' levels, each (item, level) played once.
+
+        The exchanges try the same levels for many partners.
+        """
+        keys = list(zip(rows.tolist(), np.asarray(levels, dtype=float).tolist(), strict=True))
+        new = list(dict.fromkeys(k for k in keys if k not in known))
+        if new:
+            r = np.array([k[0] for k in new], dtype=np.int64)
+            lv = np.array([k[1] for k in new], dtype=float)
+            counter.calls += 1
+            known.update(
+                zip(new, play(work, lv, K[r], items=r).expected_cost.tolist(), strict=True)
+            )
+        return np.array([known[k] for k in keys], dtype=float)
 
     every = np.arange(n)
     here = costs(S, every)

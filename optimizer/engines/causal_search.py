@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.engines.causal_floor import Counter, fill_rate_floor, start_step
-from optimizer.program.causal_kernel import play_plan
+from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,43 @@ class ItemPlans:
 
 
 # ------------------------------------------------------------------ evaluation ------
+class PlayMemo:
+    r"""Plays of rows :math:`(i, S, K)` already made, without a price term.
+
+    Each holds :math:`F_i`, :math:`\partial^\pm_S F_i` and the fill rate.
+    One item search evaluates the same levels more than once (the bracket's ends, then
+    their neighbours for the whole-unit check, the descent and the certificate), and
+    the price loop of :mod:`optimizer.engines.causal_price` searches the same items at
+    the same reservations under many prices: the lower bounds, the hints (earlier
+    answers) and much of the scan come back. Evaluations look their rows up here and
+    play only the rest. A row's play does not depend on the other rows it is played with
+    (to round-off: the sums over scenarios run in BLAS, whose order can depend on the
+    batch), so a value looked up equals the one played again. At most ``max_rows`` rows
+    are kept (then the memo starts afresh).
+    """
+
+    def __init__(self, max_rows: int = 2_000_000) -> None:
+        self.rows: dict[tuple[int, float, float], tuple[float, float, float, float]] = {}
+        self.max_rows = max_rows
+
+    def lookup(self, items: np.ndarray, S: np.ndarray, K: np.ndarray) -> np.ndarray:
+        """Return the stored ``(F, right, left, fill)`` of the rows, (nb, 4) (NaN: none)."""
+        get, none = self.rows.get, (np.nan,) * 4
+        keys = zip(items.tolist(), S.tolist(), K.tolist(), strict=True)
+        return np.array([get(key, none) for key in keys], dtype=float).reshape(-1, 4)
+
+    def store(self, items: np.ndarray, S: np.ndarray, K: np.ndarray, found: np.ndarray) -> None:
+        """Store plays ``found`` (nb, 4); a value-only play does not replace a derivative."""
+        if len(self.rows) + items.size > self.max_rows:
+            self.rows.clear()
+        keys = zip(items.tolist(), S.tolist(), K.tolist(), strict=True)
+        if np.isnan(found[:, 1]).all():
+            for key, row in zip(keys, map(tuple, found.tolist()), strict=True):
+                self.rows.setdefault(key, row)
+        else:
+            self.rows.update(zip(keys, map(tuple, found.tolist()), strict=True))
+
+
 def _evaluate(
     data: ProgramData,
     items: np.ndarray,
@@ -113,18 +150,53 @@ def _evaluate(
     slope: np.ndarray,
     counter: Counter,
     directions: np.ndarray = S_DIRECTIONS,
+    memo: PlayMemo | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    r""":math:`F + \text{slope} \cdot S`, its right and left S-derivatives, the fill rate."""
+    r""":math:`F + \text{slope} \cdot S`, its right and left S-derivatives, the fill rate.
+
+    Values only when ``directions`` is empty (the derivatives are then NaN). With a
+    ``memo`` only the rows it does not hold are played, and they are stored.
+    """
+    values_only = directions.shape[0] == 0
+    if memo is None or not (values_only or np.array_equal(directions, S_DIRECTIONS)):
+        found = _play_rows(data, items, S, K, directions, counter)
+    else:
+        found = memo.lookup(items, S, K)
+        need = np.flatnonzero(np.isnan(found[:, 0] if values_only else found[:, 1]))
+        if need.size or items.size == 0:
+            new = _play_rows(data, items[need], S[need], K[need], directions, counter)
+            memo.store(items[need], S[need], K[need], new)
+            found[need] = new
+    return (
+        found[:, 0] + slope * S,
+        found[:, 1] + slope,
+        found[:, 2] + slope,
+        found[:, 3],
+    )
+
+
+def _play_rows(
+    data: ProgramData,
+    items: np.ndarray,
+    S: np.ndarray,
+    K: np.ndarray,
+    directions: np.ndarray,
+    counter: Counter,
+) -> np.ndarray:
+    """Play rows: ``(F, right_S, left_S, fill rate)`` per row (nb, 4).
+
+    The derivatives are NaN for a values-only play.
+    """
     counter.calls += 1
     counter.rows += items.size
+    out = np.full((items.size, 4), np.nan)
     if items.size == 0:
-        e = np.empty(0)
-        return e, e, e, e
+        return out
     play = play_plan(data, S, K, items=items, directions=directions)
-    F = play.expected_cost + slope * S
-    if directions.shape[0] == 0:  # values only
-        return F, np.full_like(F, np.nan), np.full_like(F, np.nan), play.fill_rate
-    return F, play.right_S + slope, play.left_S + slope, play.fill_rate
+    out[:, 0], out[:, 3] = play.expected_cost, play.fill_rate
+    if directions.shape[0]:
+        out[:, 1], out[:, 2] = play.right_S, play.left_S
+    return out
 
 
 def _tol(F: np.ndarray) -> np.ndarray:
@@ -145,6 +217,7 @@ def _minimise_S(
     hint_hi: np.ndarray | None = None,
     x_tol: float = 1e-9,
     max_iter: int = 200,
+    memo: PlayMemo | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     r"""Find per row the smallest minimiser of :math:`F(\cdot, K) + \text{slope}\, S`.
 
@@ -157,7 +230,7 @@ def _minimise_S(
     if nb == 0:
         e = np.empty(0)
         return e, e, e, e
-    F_lo, r_lo, l_lo, _ = _evaluate(data, items, lo, K, slope, counter)
+    F_lo, r_lo, l_lo, _ = _evaluate(data, items, lo, K, slope, counter, memo=memo)
     S_out, F_out, r_out, l_out = lo.copy(), F_lo.copy(), r_lo.copy(), l_lo.copy()
     active = r_lo < 0.0
     if not active.any():
@@ -172,7 +245,7 @@ def _minimise_S(
         r = np.nonzero(active & (h > lo) & (np.isnan(hi) | (h < hi)))[0]
         if r.size == 0:
             continue
-        F_h, r_h, l_h, _ = _evaluate(data, items[r], h[r], K[r], slope[r], counter)
+        F_h, r_h, l_h, _ = _evaluate(data, items[r], h[r], K[r], slope[r], counter, memo=memo)
         below = r_h < 0.0
         u, v = r[below], r[~below]
         lo[u], F_lo[u], r_lo[u], l_lo[u] = h[u], F_h[below], r_h[below], l_h[below]
@@ -186,7 +259,7 @@ def _minimise_S(
         trial = lo[r] + width[r]
         if integer:
             trial = np.ceil(trial)
-        F_t, r_t, l_t, _ = _evaluate(data, items[r], trial, K[r], slope[r], counter)
+        F_t, r_t, l_t, _ = _evaluate(data, items[r], trial, K[r], slope[r], counter, memo=memo)
         turned = r_t >= 0.0
         u, v = r[turned], r[~turned]
         hi[u], F_hi[u], r_hi[u], l_hi[u] = trial[turned], F_t[turned], r_t[turned], l_t[turned]
@@ -219,7 +292,7 @@ def _minimise_S(
                 trial = np.where(ok, cross, mid)
             else:
                 trial = mid
-        F_t, r_t, l_t, _ = _evaluate(data, items[r], trial, K[r], slope[r], counter)
+        F_t, r_t, l_t, _ = _evaluate(data, items[r], trial, K[r], slope[r], counter, memo=memo)
         below = r_t < 0.0
         u, v = r[below], r[~below]
         lo[u], F_lo[u], r_lo[u], l_lo[u] = trial[below], F_t[below], r_t[below], l_t[below]
@@ -241,13 +314,16 @@ def _neighbours_ok(
     slope: np.ndarray,
     lower: np.ndarray,
     counter: Counter,
+    memo: PlayMemo | None = None,
 ) -> np.ndarray:
     r""":math:`F(S) \le F(S \pm 1)` per row (the lower neighbour only when feasible)."""
     nb = items.size
     below = S - 1.0 >= np.ceil(lower - 1e-9) - 1e-9
     rows = np.concatenate([np.arange(nb), np.nonzero(below)[0]])
     trial = np.concatenate([S + 1.0, S[below] - 1.0])
-    F_t, _, _, _ = _evaluate(data, items[rows], trial, K[rows], slope[rows], counter)
+    F_t, _, _, _ = _evaluate(
+        data, items[rows], trial, K[rows], slope[rows], counter, VALUES_ONLY, memo
+    )
     ok = np.ones(nb, dtype=bool)
     np.logical_and.at(ok, rows, F_t >= F[rows] - _tol(F[rows]))
     return ok
@@ -262,6 +338,7 @@ def _scan(
     lower: np.ndarray,
     points: int,
     counter: Counter,
+    memo: PlayMemo | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     r"""Scan each row's :math:`F` on ``points`` whole levels above its lower bound.
 
@@ -278,7 +355,7 @@ def _scan(
     grid = lo[:, None] + step[:, None] * np.arange(points)[None, :]
     rows = np.repeat(np.arange(nb), points)
     F_g, _, _, _ = _evaluate(
-        data, items[rows], grid.ravel(), K[rows], slope[rows], counter, np.empty((0, 2))
+        data, items[rows], grid.ravel(), K[rows], slope[rows], counter, VALUES_ONLY, memo
     )
     F_g = F_g.reshape(nb, points)
     second = F_g[:, 2:] - 2.0 * F_g[:, 1:-1] + F_g[:, :-2]
@@ -297,6 +374,7 @@ def _descend(
     lower: np.ndarray,
     counter: Counter,
     max_steps: int = 1000,
+    memo: PlayMemo | None = None,
 ) -> np.ndarray:
     """Move whole-unit levels to a better neighbour until none is better (in place).
 
@@ -314,7 +392,7 @@ def _descend(
         up, down = S[r] + 1.0, np.maximum(S[r] - 1.0, floor[r])
         vals, _, _, _ = _evaluate(
             data, items[np.concatenate([r, r])], np.concatenate([up, down]),
-            K[np.concatenate([r, r])], slope[np.concatenate([r, r])], counter, np.empty((0, 2)),
+            K[np.concatenate([r, r])], slope[np.concatenate([r, r])], counter, VALUES_ONLY, memo,
         )  # fmt: skip
         F_up, F_down = vals[: r.size], vals[r.size :]
         go_down = (F_down < F[r] - _tol(F[r])) & (F_down <= F_up) & (down < S[r])
@@ -341,6 +419,7 @@ def _guard(
     scan_points: int,
     x_tol: float,
     counter: Counter,
+    memo: PlayMemo | None = None,
 ) -> np.ndarray:
     """Apply the convexity safeguard (module docstring), updating ``S`` and ``F`` in place.
 
@@ -352,7 +431,7 @@ def _guard(
     convex = np.ones(nb, dtype=bool)
     certified_nb = np.ones(nb, dtype=bool)
     if integer:
-        certified_nb = _neighbours_ok(data, items, S, F, K, slope, lower, counter)
+        certified_nb = _neighbours_ok(data, items, S, F, K, slope, lower, counter, memo)
     risky = data.has_emergency[items] & (
         data.backorder | (data.premium[items] > data.penalty[items])
     )
@@ -365,7 +444,7 @@ def _guard(
     if suspect.size and scan_points >= 3:
         best, best_F, step, grid_convex = _scan(
             data, items[suspect], S[suspect], K[suspect], slope[suspect],
-            lower[suspect], scan_points, counter,
+            lower[suspect], scan_points, counter, memo,
         )  # fmt: skip
         convex[suspect] = grid_convex & certified_nb[suspect]
         redo = best_F < F[suspect] - _tol(F[suspect])
@@ -376,13 +455,13 @@ def _guard(
             local_lo = np.maximum(lower[r], best[redo] - step[redo])
             S_r, F_r, _, _ = _minimise_S(
                 data, items[r], K[r], slope[r], local_lo, integer=integer, counter=counter,
-                hint_hi=best[redo] + step[redo], x_tol=x_tol,
+                hint_hi=best[redo] + step[redo], x_tol=x_tol, memo=memo,
             )  # fmt: skip
             take = F_r < F[r]
             S[r[take]], F[r[take]] = S_r[take], F_r[take]
             log.info("causal search: F not convex in S for items %s", items[r].tolist())
     if integer:
-        convex &= ~_descend(data, items, S, F, K, slope, lower, counter)
+        convex &= ~_descend(data, items, S, F, K, slope, lower, counter, memo=memo)
     return convex
 
 
@@ -400,9 +479,11 @@ def search_items(
     hint_hi: np.ndarray | None = None,
     lower: np.ndarray | None = None,
     scan: str | np.ndarray = "all",
+    scan_k: str | np.ndarray | None = None,
     scan_points: int = 48,
     x_tol: float = 1e-9,
     counter: Counter | None = None,
+    memo: PlayMemo | None = None,
 ) -> ItemPlans:
     r"""Each item's plan minimising its causal sample-average cost (plus a price term).
 
@@ -434,6 +515,13 @@ def search_items(
         convex at price 0: a price term :math:`\lambda a_i S` leaves second differences
         unchanged); items whose whole-unit answer fails its neighbour check are scanned
         in any case.
+    scan_k : {"all", "risky", "none"} or ndarray, optional
+        The rows scanned at every reservation the joint search tries (default ``scan``);
+        the chosen plan is scanned by ``scan`` in any case (the price loop scans the
+        reserving items at every :math:`K` only at price 0).
+    memo : PlayMemo, optional
+        Plays already made on ``data`` (the price loop keeps one over its searches);
+        default a fresh one for this search.
     """
     counter = counter or Counter()
     idx = np.arange(data.n_items) if items is None else np.asarray(items, dtype=np.int64)
@@ -448,6 +536,8 @@ def search_items(
     S = np.empty(nb)
     K = np.zeros(nb) if reserved is None else np.where(reserves, reserved, 0.0).astype(float)
     lower = base_lower.copy()
+    memo = PlayMemo() if memo is None else memo
+    each_k = scan if scan_k is None else scan_k
 
     def inner(rows, k, lo_hint=None, hi_hint=None, guarded=False):
         """Solve in S at reservations ``k`` for ``rows``; return (S, F, r, l, lower).
@@ -483,12 +573,13 @@ def search_items(
             hint_lo=lo_hint,
             hint_hi=hi_hint,
             x_tol=x_tol,
+            memo=memo,
         )
         if guarded:
             _guard(
                 data, idx[rows], out[0], out[1], k, slope[rows], low, integer=integer,
-                scan=scan if isinstance(scan, str) else np.asarray(scan, dtype=bool)[rows],
-                scan_points=scan_points, x_tol=x_tol, counter=counter,
+                scan=each_k if isinstance(each_k, str) else np.asarray(each_k, dtype=bool)[rows],
+                scan_points=scan_points, x_tol=x_tol, counter=counter, memo=memo,
             )  # fmt: skip
         return (*out, low)
 
@@ -505,15 +596,22 @@ def search_items(
         )
     convex = _guard(
         data, idx, S, F, K, slope, lower, integer=integer, scan=scan,
-        scan_points=scan_points, x_tol=x_tol, counter=counter,
+        scan_points=scan_points, x_tol=x_tol, counter=counter, memo=memo,
     )  # fmt: skip
-    play = play_plan(data, S, K, items=idx, directions=SK_DIRECTIONS)
-    counter.calls += 1
-    counter.rows += nb
-    right, left = play.right_S + slope, play.left_S + slope
-    scale = 1e-9 * (1.0 + np.abs(play.expected_cost)) / np.maximum(1.0, np.abs(S))
+    # the plans' values and S-derivatives (mostly played already), K-derivatives of the
+    # reserving rows
+    cost, right, left, fill = _evaluate(data, idx, S, K, np.zeros(nb), counter, memo=memo)
+    right, left = right + slope, left + slope
+    right_K, left_K = np.zeros(nb), np.zeros(nb)
+    rk = np.flatnonzero(reserves)
+    if rk.size:
+        at = play_plan(data, S[rk], K[rk], items=idx[rk], directions=SK_DIRECTIONS)
+        counter.calls += 1
+        counter.rows += rk.size
+        right_K[rk], left_K[rk] = at.right_K, at.left_K
+    scale = 1e-9 * (1.0 + np.abs(cost)) / np.maximum(1.0, np.abs(S))
     if integer:
-        certified = _neighbours_ok(data, idx, S, F, K, slope, lower, counter)
+        certified = _neighbours_ok(data, idx, S, F, K, slope, lower, counter, memo)
     else:
         at_lower = np.abs(S - lower) <= 1e-12 * (1.0 + np.abs(lower))
         certified = (right >= -scale) & ((left <= scale) | at_lower)
@@ -521,12 +619,12 @@ def search_items(
         items=idx,
         base_stock=S,
         reserved=np.where(reserves, K, 0.0),
-        cost=play.expected_cost,
+        cost=cost,
         right=right,
         left=left,
-        right_K=np.where(reserves, play.right_K, 0.0),
-        left_K=np.where(reserves, play.left_K, 0.0),
-        fill_rate=play.fill_rate,
+        right_K=right_K,
+        left_K=left_K,
+        fill_rate=fill,
         lower=lower,
         certified=certified,
         convex=convex,

@@ -193,6 +193,7 @@ def _evaluate_chunk(data: ProgramData, S, K, check_fill_rate: bool) -> Evaluatio
 def search(
     work: ItemWork | ProgramData,
     *,
+    items: np.ndarray | None = None,
     weight: np.ndarray | None = None,
     hint_lo: np.ndarray | None = None,
     hint_hi: np.ndarray | None = None,
@@ -202,40 +203,50 @@ def search(
     r"""Every item's :func:`~optimizer.engines.causal_search.search_items`, chunk by chunk.
 
     ``weight``, ``hint_lo`` and ``hint_hi`` are per item (n,), and so are ``reserved``,
-    ``lower`` and a boolean-mask ``scan`` when given; the other keywords (``price``,
-    ``integer``, ``fill_rates``, ``scan_points``, ...) go to every chunk.
-    Returns the plans of all items in item order, the kernel calls summed in ``counter``.
+    ``lower`` and boolean-mask ``scan`` and ``scan_k`` when given; the other keywords (``price``,
+    ``integer``, ``fill_rates``, ``scan_points``, ``memo``: in this process only, ...) go
+    to every chunk. With ``items``
+    only those items are searched (the per-item arrays stay (n,)).
+    Returns the plans of the items searched in item order (``items``' order when given),
+    the kernel calls summed in ``counter``.
     """
     work = as_work(work)
-    ids = list(range(len(work.chunks)))
+    if not isinstance(work, LocalItems):
+        kw.pop("memo", None)  # plays stay on the workers; a memo is not shipped
+    routes = work.route(items)
+    wanted = np.arange(work.n_items) if items is None else np.asarray(items, dtype=np.int64)
 
     def cut(a: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
         return None if a is None else np.asarray(a, dtype=float)[idx]
 
     rows = {k: kw.pop(k) for k in ("reserved", "lower") if kw.get(k) is not None}
-    if "scan" in kw and not isinstance(kw["scan"], str):
-        rows["scan"] = np.asarray(kw.pop("scan"), dtype=bool)
-    args = [
-        (
-            cut(weight, i),
-            cut(hint_lo, i),
-            cut(hint_hi, i),
-            {k: v[i] for k, v in rows.items()},
-        )
-        for i in work.chunks
-    ]
-    parts = work.run(_search_chunk, ids, args, **kw)
+    for key in ("scan", "scan_k"):
+        if key in kw and kw[key] is not None and not isinstance(kw[key], str):
+            rows[key] = np.asarray(kw.pop(key), dtype=bool)
+    args = []
+    for c, r, local in routes:
+        g = wanted[r]  # the chunk's searched items (global)
+        per_row = {k: v[g] for k, v in rows.items()}
+        if items is not None:
+            per_row["items"] = local
+        args.append((cut(weight, work.chunks[c]), cut(hint_lo, g), cut(hint_hi, g), per_row))
+    parts = work.run(_search_chunk, [c for c, _r, _l in routes], args, **kw)
     counter = counter or Counter()
     for part in parts:
         counter.calls += part.counter.calls
         counter.rows += part.counter.rows
-    if len(parts) == 1 and np.array_equal(parts[0].items, work.chunks[0]):
+    if items is None and len(parts) == 1 and np.array_equal(parts[0].items, work.chunks[0]):
         parts[0].counter = counter
         return parts[0]
+    order = np.concatenate([r for _c, r, _l in routes])
+    place = np.empty(order.size, dtype=np.int64)
+    place[order] = np.arange(order.size)
     merged = {
-        f: np.concatenate([getattr(q, f) for q in parts]) for f in _PLAN_FIELDS if f != "items"
+        f: np.concatenate([getattr(q, f) for q in parts])[place]
+        for f in _PLAN_FIELDS
+        if f != "items"
     }
-    return ItemPlans(items=np.concatenate(work.chunks), **merged, counter=counter)
+    return ItemPlans(items=wanted.copy(), **merged, counter=counter)
 
 
 def play(
