@@ -204,7 +204,9 @@ def _same_plans(a, b):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_memo_lookups_equal_fresh_plays(seed):
-    from optimizer.engines.causal_search import S_DIRECTIONS, Counter, PlayMemo, _evaluate
+    from optimizer.engines.causal_plays import S_DIRECTIONS, PlayMemo
+    from optimizer.engines.causal_plays import evaluate as _evaluate
+    from optimizer.engines.causal_search import Counter
     from optimizer.program.causal_kernel import VALUES_ONLY
 
     data = random_data(seed, backorder=seed == 1)
@@ -228,7 +230,7 @@ def test_memo_lookups_equal_fresh_plays(seed):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_a_shared_memo_leaves_every_priced_search_unchanged(seed):
-    from optimizer.engines.causal_search import PlayMemo
+    from optimizer.engines.causal_plays import PlayMemo
 
     data = random_data(seed, backorder=seed == 2)
     memo = PlayMemo()

@@ -19,7 +19,8 @@ from dataclasses import fields as dataclass_fields
 
 import numpy as np
 
-from optimizer.engines.causal_search import S_DIRECTIONS, Counter, ItemPlans, PlayMemo
+from optimizer.engines.causal_plays import S_DIRECTIONS, PlayMemo
+from optimizer.engines.causal_search import Counter, ItemPlans
 from optimizer.engines.executors import ItemWork, as_work, play, search
 from optimizer.program.causal_kernel import VALUES_ONLY
 from optimizer.program.data import ProgramData
