@@ -55,6 +55,7 @@ from optimizer.analysis.policies import (
 )
 from optimizer.engines.causal import scan_points_for
 from optimizer.engines.causal_search import search_items
+from optimizer.engines.executors import DaskItems, ItemWork, LocalItems, _one_thread
 from optimizer.instance import Instance
 from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData, program_data
@@ -216,6 +217,53 @@ def heuristic_levels(instance: Instance) -> dict[str, np.ndarray]:
     }
 
 
+def _split_chunk(data: ProgramData, S, K, *, integer: bool, plan_is_free: bool):
+    _one_thread()
+    return outage_split(data, S, K, integer=integer, plan_is_free=plan_is_free)
+
+
+def _fresh_data(instance: Instance, items: np.ndarray | None, *, size: int, seed: int, stream: str):
+    """Build a chunk's fixed-plan program on ``size`` fresh scenarios (every item: None)."""
+    fresh = generate_scenarios(instance, size, seed=seed, stream=stream, items=items)
+    return fixed_plan_data(program_data(instance, fresh, consume=True, items=items))
+
+
+def _price_chunk(pdata: ProgramData, levels, K, *, keep_costs: bool, on_worker: bool) -> dict:
+    """Play a chunk's blocks of levels (B, nc) on the fresh scenarios; keep what is summed.
+
+    Returns each block's expected cost per item (B, nc), the paired intervals of the
+    -10% and +10% blocks against the plan, each block's total per scenario (B, m), the
+    probabilities, and with ``keep_costs`` the plan's scenario costs (nc, m).
+    """
+    if on_worker:
+        _one_thread()
+    B, nc = levels.shape
+    items = np.tile(np.arange(nc), B)
+    cost = _play_rows(pdata, items, levels.reshape(-1), np.tile(K, B))
+    cost = cost.reshape(B, nc, -1)  # (block, item, scenario)
+    p = pdata.probability
+    return {
+        "expected": cost @ p,
+        "minus": paired_ci(cost[1] - cost[0], p),
+        "plus": paired_ci(cost[2] - cost[0], p),
+        "totals": cost.sum(axis=1),
+        "p": p,
+        "plan_cost": cost[0] if keep_costs else None,
+    }
+
+
+def _tail_chunk(pdata: ProgramData, S, K, keep, w) -> np.ndarray:
+    """Replay a chunk's plan and weight its costs on the tail (:func:`tail_means`)."""
+    _one_thread()
+    return _play_rows(pdata, np.arange(S.size), S, K)[:, keep] @ w
+
+
+def _rows_chunk(pdata: ProgramData, items, S, K, *, on_worker: bool) -> np.ndarray:
+    if on_worker:
+        _one_thread()
+    return _play_rows(pdata, items, S, K) @ pdata.probability
+
+
 def explain_plan(
     instance: Instance,
     data: ProgramData,
@@ -227,13 +275,14 @@ def explain_plan(
     curve_items: int = CURVE_ITEMS,
     covers: Sequence[float] = SWEEP_COVERS,
     plan_is_free: bool = False,
+    work: DaskItems | None = None,
 ) -> Explanation:
     r"""Explain the plan :math:`(S, K)` item by item (see the module docstring).
 
     Parameters
     ----------
     data : ProgramData
-        The optimisation scenarios (for the outage split).
+        The optimisation scenarios (for the outage split; with ``work``, the skeleton).
     eval_scenarios : int, optional
         Fresh scenarios of the pricing: default the headline's first batch,
         ``max(100, plan.scenarios)``.
@@ -243,37 +292,82 @@ def explain_plan(
         Items whose cost curve is drawn (largest expected cost first).
     plan_is_free : bool
         See :func:`outage_split`.
+    work : DaskItems, optional
+        The optimisation program's items in chunks on a cluster
+        (:mod:`optimizer.engines.executors`): the outage split runs on each chunk, the
+        fresh scenarios are generated chunk by chunk on the workers and played there; the
+        client gets per-item figures and per-scenario totals (not the scenario costs).
     """
-    it = instance.items
-    n = len(it)
     integer = bool(instance.plan.integer)
     S = np.asarray(base_stock, dtype=float)
     K = np.where(data.reserves, np.asarray(reserved, dtype=float), 0.0)
-    mean = it.demand_mean.astype(float)
-    cycle = (it.lead_time + 1) * mean
-    ss = S - cycle
     t0 = time.perf_counter()
-    outage, _, without = outage_split(data, S, K, integer=integer, plan_is_free=plan_is_free)
+    if work is None:
+        split = outage_split(data, S, K, integer=integer, plan_is_free=plan_is_free)
+        outage, without = split[0], split[2]
+    else:
+        parts = work.run(
+            _split_chunk, range(len(work.chunks)), [(S[i], K[i]) for i in work.chunks],
+            integer=integer, plan_is_free=plan_is_free,
+        )  # fmt: skip
+        outage = np.concatenate([q[0] for q in parts])
+        without = np.concatenate([q[2] for q in parts])
     t1 = time.perf_counter()
 
     m = int(eval_scenarios or max(100, instance.plan.scenarios))
     seed = instance.plan.seed if seed is None else int(seed)
-    fresh = generate_scenarios(instance, m, seed=seed, stream=batch_stream(0))
-    pdata = fixed_plan_data(program_data(instance, fresh, consume=True))
-    del fresh
+    fresh_kw = {"size": m, "seed": seed, "stream": batch_stream(0)}
+    priced = (
+        LocalItems(_fresh_data(instance, None, **fresh_kw))
+        if work is None
+        else work.derive(_fresh_data, **fresh_kw)
+    )
+    try:
+        return _explain_priced(instance, priced, S, K, outage, without, m, covers,
+                               curve_items, integer, t0, t1)  # fmt: skip
+    finally:
+        if work is not None:
+            priced.close()
+
+
+def _explain_priced(
+    instance: Instance,
+    priced: ItemWork,
+    S: np.ndarray,
+    K: np.ndarray,
+    outage: np.ndarray,
+    without: np.ndarray,
+    m: int,
+    covers: Sequence[float],
+    curve_items: int,
+    integer: bool,
+    t0: float,
+    t1: float,
+) -> Explanation:
+    """Price the plan for :func:`explain_plan` on ``priced``, the fresh scenarios' chunks."""
+    it = instance.items
+    n = len(it)
+    mean = it.demand_mean.astype(float)
+    cycle = (it.lead_time + 1) * mean
+    ss = S - cycle
+    local = isinstance(priced, LocalItems)
     marks = heuristic_levels(instance)
     minus, plus = _levels(instance, S, 1 - STEP, integer), _levels(instance, S, 1 + STEP, integer)
     sweep_S = [cycle + float(k) * mean for k in covers]
-    blocks = [S, minus, plus, *marks.values(), *sweep_S]
-    items = np.tile(np.arange(n), len(blocks))
-    cost = _play_rows(pdata, items, np.concatenate(blocks), np.tile(K, len(blocks)))
-    cost = cost.reshape(len(blocks), n, -1)  # (block, item, scenario)
-    p = pdata.probability
-    expected = cost @ p  # (block, item)
+    blocks = np.stack([S, minus, plus, *marks.values(), *sweep_S])  # (block, item)
+    ids = list(range(len(priced.chunks)))
+    parts = priced.run(
+        _price_chunk, ids, [(blocks[:, i], K[i]) for i in priced.chunks],
+        keep_costs=local, on_worker=not local,
+    )  # fmt: skip
+    expected = np.concatenate([q["expected"] for q in parts], axis=1)  # (block, item)
+    totals = parts[0]["totals"].copy()  # (block, scenario): the portfolio's per scenario
+    for q in parts[1:]:
+        totals += q["totals"]
+    p = parts[0]["p"]
     at, lo, hi = expected[0], expected[1], expected[2]
-
-    dm, dm_lo, dm_hi = paired_ci(cost[1] - cost[0], p)
-    dp, dp_lo, dp_hi = paired_ci(cost[2] - cost[0], p)
+    dm, dm_lo, dm_hi = (np.concatenate([q["minus"][j] for q in parts]) for j in range(3))
+    dp, dp_lo, dp_hi = (np.concatenate([q["plus"][j] for q in parts]) for j in range(3))
     ratio = newsvendor_fractile(instance)
     pen, h = it.stockout_penalty.astype(float), instance.holding_cost.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -301,8 +395,13 @@ def explain_plan(
             "plus_10_delta_high": dp_hi,
         }
     )
-    tot = cost[0].sum(axis=0)  # the plan's portfolio cost per fresh scenario
-    table["tail_cost"] = tail_means(cost[0], tot, p, instance.risk.cvar_alpha)
+    alpha = instance.risk.cvar_alpha
+    if local:
+        table["tail_cost"] = tail_means(parts[0]["plan_cost"], totals[0], p, alpha)
+    else:  # the plan replayed on each chunk, weighted by the portfolio's tail
+        keep, w = tail_weights(totals[0], p, alpha)
+        tails = priced.run(_tail_chunk, ids, [(S[i], K[i], keep, w) for i in priced.chunks])
+        table["tail_cost"] = np.concatenate(tails)
     table["explanation"] = [
         sentence(r, instance.plan.unit, instance.plan.currency) for r in table.itertuples()
     ]
@@ -310,10 +409,10 @@ def explain_plan(
     rows = []
     first = 3 + len(marks)
     for j, k in enumerate(covers):
-        iv = mean_ci(cost[first + j].sum(axis=0), p)
+        iv = mean_ci(totals[first + j], p)
         rows.append({"policy": f"cover {k:g}", "cover": float(k), "expected_cost": iv.mean,
                      "ci_low": iv.low, "ci_high": iv.high})  # fmt: skip
-    iv = mean_ci(cost[0].sum(axis=0), p)
+    iv = mean_ci(totals[0], p)
     rows.append({"policy": "plan", "cover": float("nan"), "expected_cost": iv.mean,
                  "ci_low": iv.low, "ci_high": iv.high})  # fmt: skip
     sweep = pd.DataFrame(rows)
@@ -321,7 +420,7 @@ def explain_plan(
         str(it.name[i]): {"plan": float(S[i]), **{k: float(v[i]) for k, v in marks.items()}}
         for i in range(n)
     }
-    curves = _curves(instance, pdata, S, K, at, marks, curve_items, integer)
+    curves = _curves(instance, priced, S, K, at, marks, curve_items, integer)
     t2 = time.perf_counter()
     log.info("explanation: split %.2f s, pricing %.2f s on %d scenarios", t1 - t0, t2 - t1, m)
     return Explanation(table, curves, item_marks, sweep, m, {"split": t1 - t0, "pricing": t2 - t1})
@@ -329,7 +428,7 @@ def explain_plan(
 
 def _curves(
     instance: Instance,
-    pdata: ProgramData,
+    priced: ItemWork,
     S: np.ndarray,
     K: np.ndarray,
     cost: np.ndarray,
@@ -352,7 +451,16 @@ def _curves(
             grid = np.unique(np.maximum(np.round(grid), np.ceil(low[i] - 1e-9)))
         levels.append(np.union1d(grid, [S[i]]))
     items = np.concatenate([np.full(g.size, i) for i, g in zip(top, levels, strict=True)])
-    costs = _play_rows(pdata, items, np.concatenate(levels), K[items]) @ pdata.probability
+    rows_S = np.concatenate(levels)
+    routes = priced.route(items)
+    got = priced.run(
+        _rows_chunk, [c for c, _r, _l in routes],
+        [(loc, rows_S[r], K[items[r]]) for _c, r, loc in routes],
+        on_worker=not isinstance(priced, LocalItems),
+    )  # fmt: skip
+    costs = np.empty(items.size)
+    for (_c, r, _l), part in zip(routes, got, strict=True):
+        costs[r] = part
     out, at = {}, 0
     for i, g in zip(top, levels, strict=True):
         out[str(instance.items.name[i])] = (g, costs[at : at + g.size])
@@ -367,11 +475,16 @@ def tail_means(item_cost: np.ndarray, total: np.ndarray, p: np.ndarray, alpha: f
     :math:`\alpha`-quantile (the CVaR tail); the items' tail means add up to the mean
     total there, so each one's share says how much of the risk it carries.
     """
+    keep, w = tail_weights(total, p, alpha)
+    return item_cost[:, keep] @ w
+
+
+def tail_weights(total: np.ndarray, p: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""Give the tail scenarios of :func:`tail_means` and their weights (summing to 1)."""
     order = np.argsort(-total, kind="stable")
     mass = np.cumsum(p[order])
     keep = order[: int(np.searchsorted(mass, 1.0 - alpha - 1e-12)) + 1]
-    w = p[keep] / p[keep].sum()
-    return item_cost[:, keep] @ w
+    return keep, p[keep] / p[keep].sum()
 
 
 def _num(x: float) -> str:

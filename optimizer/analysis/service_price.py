@@ -23,7 +23,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 
+from optimizer.engines.executors import ItemWork, play_lines
 from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData
 from optimizer.program.verifier import COST_LINES
@@ -32,16 +34,24 @@ STOCKOUT = COST_LINES.index("stockout")
 
 
 def implied_penalty(
-    data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray
+    data: ProgramData,
+    base_stock: np.ndarray,
+    reserved: np.ndarray,
+    *,
+    work: ItemWork | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Per item, the implied penalty :math:`\hat\pi_i` and whether its target binds.
 
     Parameters
     ----------
     data : ProgramData
-        The optimisation program (its ``fill_rate`` holds the targets, ``nan`` none).
+        The optimisation program (its ``fill_rate`` holds the targets, ``nan`` none; with
+        ``work``, its skeleton will do).
     base_stock, reserved : ndarray (n,)
         The plan :math:`(S, K)`.
+    work : ItemWork, optional
+        The program's items in chunks on a cluster (:mod:`optimizer.engines.executors`):
+        the plays of :math:`S_i` and :math:`S_i - 1` run there, each on its item's chunk.
 
     Returns
     -------
@@ -60,17 +70,19 @@ def implied_penalty(
         return penalty, binds
     # a unit penalty: the stockout line then counts the penalised shortage units (the
     # causal run's decisions do not depend on the penalty)
-    unit = replace(data, penalty=np.ones(n))
     both = np.concatenate([rows, rows])
-    play = play_plan(
-        unit,
-        np.concatenate([S[rows], S[rows] - 1.0]),
-        np.concatenate([K[rows], K[rows]]),
-        items=both,
-        directions=VALUES_ONLY,
-    )
-    lines = play.expected_lines
-    fill = play.fill_rate
+    levels = np.concatenate([S[rows], S[rows] - 1.0])
+    if work is None:
+        play = play_plan(
+            replace(data, penalty=np.ones(n)),
+            levels,
+            np.concatenate([K[rows], K[rows]]),
+            items=both,
+            directions=VALUES_ONLY,
+        )
+        lines, fill = play.expected_lines, play.fill_rate
+    else:
+        lines, fill = play_lines(work, levels, K[both], items=both, penalty=np.ones(n))
     m = rows.size
     short = lines[:, STOCKOUT]
     other = lines.sum(axis=1) - short
@@ -81,3 +93,26 @@ def implied_penalty(
     penalty[rows[ok]] = np.maximum(0.0, dH[ok]) / dQ[ok]
     binds[rows[missed]] = True
     return penalty, binds
+
+
+def add_service_columns(
+    table: pd.DataFrame,
+    data: ProgramData,
+    base_stock: np.ndarray,
+    reserved: np.ndarray,
+    *,
+    work: ItemWork | None = None,
+) -> None:
+    r"""Put each item's fill-rate target and :math:`\hat\pi_i` beside its fill rate.
+
+    ``target_fill_rate``, ``target_binds`` and ``implied_stockout_penalty`` after
+    ``expected_fill_rate``; only when some item has a target (``min_fill_rate``,
+    ``--fill-rate``). ``work`` as in :func:`implied_penalty`.
+    """
+    if np.isnan(data.fill_rate).all():
+        return
+    penalty, binds = implied_penalty(data, base_stock, reserved, work=work)
+    at = table.columns.get_loc("expected_fill_rate") + 1
+    table.insert(at, "target_fill_rate", data.fill_rate + 0.0)
+    table.insert(at + 1, "target_binds", binds)
+    table.insert(at + 2, "implied_stockout_penalty", penalty)

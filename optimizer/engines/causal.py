@@ -36,7 +36,7 @@ from optimizer.engines.base import (
 )
 from optimizer.engines.causal_price import price_for_row
 from optimizer.engines.causal_search import ItemPlans, fill_rate_floor, search_items
-from optimizer.engines.executors import ItemWork, play, search
+from optimizer.engines.executors import ItemWork, _one_thread, play, search, search_until
 from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData
 from optimizer.program.verifier import blend
@@ -122,23 +122,7 @@ def search_within(
         )
         done += size
     if done < n:
-        rest = np.arange(done, n)
-        cover = (data.lead[rest] + 1.0) * data.mean[rest]  # (L + 1) mu >= L mu
-        if integer:
-            cover = np.ceil(cover - 1e-9)
-        if fill_rates and not np.isnan(data.fill_rate[rest]).all():
-            cover = np.maximum(cover, fill_rate_floor(data, rest, integer=integer))
-        play = play_plan(data, cover, np.zeros(rest.size), items=rest, directions=VALUES_ONLY)
-        nan = np.full(rest.size, np.nan)
-        parts.append(
-            ItemPlans(
-                items=rest, base_stock=cover, reserved=np.zeros(rest.size),
-                cost=play.expected_cost, right=nan, left=nan, right_K=nan, left_K=nan,
-                fill_rate=play.fill_rate, lower=data.min_base_stock[rest].astype(float),
-                certified=np.zeros(rest.size, dtype=bool),
-                convex=np.ones(rest.size, dtype=bool),
-            )
-        )  # fmt: skip
+        parts.append(cover_plans(data, np.arange(done, n), integer=integer, fill_rates=fill_rates))
         log.warning(
             "causal search: time limit of %.3g s: %d of %d items searched, the rest at "
             "their cover level",
@@ -146,10 +130,86 @@ def search_within(
             done,
             n,
         )
-    fields = ("items", "base_stock", "reserved", "cost", "right", "left", "right_K",
-              "left_K", "fill_rate", "lower", "certified", "convex")  # fmt: skip
-    merged = ItemPlans(**{f: np.concatenate([getattr(q, f) for q in parts]) for f in fields})
-    return merged, done
+    return join_plans(parts), done
+
+
+_FIELDS = ("items", "base_stock", "reserved", "cost", "right", "left", "right_K",
+           "left_K", "fill_rate", "lower", "certified", "convex")  # fmt: skip
+
+
+def join_plans(parts: list[ItemPlans]) -> ItemPlans:
+    """One :class:`ItemPlans` of parts over disjoint items, in ascending item order."""
+    items = np.concatenate([q.items for q in parts])
+    order = np.argsort(items, kind="stable")
+    return ItemPlans(**{f: np.concatenate([getattr(q, f) for q in parts])[order] for f in _FIELDS})
+
+
+def cover_plans(
+    data: ProgramData, rest: np.ndarray, *, integer: bool, fill_rates: bool
+) -> ItemPlans:
+    r"""Give the items a time limit left unsearched their cover level, played.
+
+    :math:`S_i = (L_i+1)\mu_i` (whole units when ``integer``; at least the fill-rate floor
+    where a target is set), no reserved capacity, marked uncertified.
+    """
+    cover = (data.lead[rest] + 1.0) * data.mean[rest]  # (L + 1) mu >= L mu
+    if integer:
+        cover = np.ceil(cover - 1e-9)
+    if fill_rates and not np.isnan(data.fill_rate[rest]).all():
+        cover = np.maximum(cover, fill_rate_floor(data, rest, integer=integer))
+    play = play_plan(data, cover, np.zeros(rest.size), items=rest, directions=VALUES_ONLY)
+    nan = np.full(rest.size, np.nan)
+    return ItemPlans(
+        items=rest, base_stock=cover, reserved=np.zeros(rest.size),
+        cost=play.expected_cost, right=nan, left=nan, right_K=nan, left_K=nan,
+        fill_rate=play.fill_rate, lower=data.min_base_stock[rest].astype(float),
+        certified=np.zeros(rest.size, dtype=bool),
+        convex=np.ones(rest.size, dtype=bool),
+    )  # fmt: skip
+
+
+def _cover_chunk(data: ProgramData, rest, *, integer: bool, fill_rates: bool) -> ItemPlans:
+    _one_thread()
+    return cover_plans(data, rest, integer=integer, fill_rates=fill_rates)
+
+
+def search_on(
+    work: ItemWork, data: ProgramData, *, integer: bool, fill_rates: bool, time_limit: float | None
+) -> tuple[ItemPlans, int]:
+    """:func:`search_within` on a cluster's chunks of items (``data``: the skeleton).
+
+    With ``time_limit`` the items are searched in tasks of :data:`TIME_CHUNK` items
+    (:func:`optimizer.engines.executors.search_until`): those finished within the limit
+    keep their plans, the others get :func:`cover_plans`, on their workers.
+    """
+    points = scan_points_for(data)
+    if time_limit is None:
+        plans = search(work, integer=integer, fill_rates=fill_rates, scan_points=points)
+        return plans, data.n_items
+    got, searched = search_until(
+        work, time_limit, block=TIME_CHUNK, integer=integer, fill_rates=fill_rates,
+        scan_points=points,
+    )  # fmt: skip
+    done = int(searched.sum())
+    if done == data.n_items:
+        return got, done
+    routes = work.route(np.flatnonzero(~searched))
+    covered = work.run(
+        _cover_chunk, [c for c, _r, _l in routes], [(loc,) for _c, _r, loc in routes],
+        integer=integer, fill_rates=fill_rates,
+    )  # fmt: skip
+    parts = [] if got is None else [got]
+    for (c, _r, _l), part in zip(routes, covered, strict=True):
+        part.items = work.chunks[c][part.items]
+        parts.append(part)
+    log.warning(
+        "causal search on a cluster: time limit of %.3g s: %d of %d items searched, the "
+        "rest at their cover level",
+        time_limit,
+        done,
+        data.n_items,
+    )
+    return join_plans(parts), done
 
 
 class CausalEngine:
@@ -188,7 +248,8 @@ class CausalEngine:
         With ``work`` the item searches and plays run on its chunks of items (a cluster,
         :mod:`optimizer.engines.executors`) and ``data`` may be the program's skeleton
         (:func:`optimizer.program.data.program_skeleton`); the price of a plan row is
-        coordinated here all the same. A time limit is not applied to a chunked search.
+        coordinated here all the same; a time limit cuts the chunked search as it cuts
+        :func:`search_within` (:func:`search_on`).
         """
         t0 = time.perf_counter()
         if request.review_levels > 1 and not request.fixed_plan:
@@ -225,13 +286,10 @@ class CausalEngine:
                 else None
             )
             if row is None and work is not None:
-                if config.time_limit is not None:
-                    log.warning("causal search on a cluster: the time limit is not applied")
-                plans = search(
-                    work, integer=request.integer, fill_rates=keep,
-                    scan_points=scan_points_for(data),
+                plans, searched = search_on(
+                    work, data, integer=request.integer, fill_rates=keep,
+                    time_limit=config.time_limit,
                 )  # fmt: skip
-                searched = data.n_items
             elif row is None:
                 plans, searched = search_within(
                     data, integer=request.integer, fill_rates=keep, time_limit=config.time_limit

@@ -23,14 +23,17 @@ holds the program's items in chunks and runs a function on each chunk's
 
 The functions below (:func:`search`, :func:`play`, :func:`evaluate`) are the operations
 the causal engine and its price loop use (:mod:`optimizer.engines.causal`,
-:mod:`optimizer.engines.causal_price`); the price itself is always coordinated here, on
-the client, so a chunked solve gives the single-machine plan (every item's search depends
-on its own rows only: tested to 1e-9, ``tests/test_cluster.py``).
+:mod:`optimizer.engines.causal_price`; :func:`search_until` is the search held to a time
+limit, :func:`play_lines` a play's cost lines for the service-target columns); the price
+itself is always coordinated here, on the client, so a chunked solve gives the
+single-machine plan (every item's search depends on its own rows only: tested to 1e-9,
+``tests/test_cluster.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import uuid
@@ -281,6 +284,95 @@ def play(
     return out
 
 
+def _play_lines_chunk(data: ProgramData, items, S, K, penalty) -> tuple[np.ndarray, np.ndarray]:
+    _one_thread()
+    if penalty is not None:
+        data = dataclasses.replace(data, penalty=np.asarray(penalty, dtype=float))
+    p = play_plan(data, S, K, items=items, directions=VALUES_ONLY)
+    return p.expected_lines, p.fill_rate
+
+
+def play_lines(
+    work: ItemWork,
+    base_stock: np.ndarray,
+    reserved: np.ndarray,
+    *,
+    items: np.ndarray,
+    penalty: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Play rows on their chunks: expected cost lines (nb, lines) and fill rates (nb,).
+
+    ``penalty`` (n,), when given, replaces every item's stockout penalty :math:`\pi_i`
+    in the play (a unit penalty makes the stockout line count the penalised shortage
+    units: :mod:`optimizer.analysis.service_price`).
+    """
+    items = np.asarray(items, dtype=np.int64)
+    S = np.asarray(base_stock, dtype=float)
+    K = np.asarray(reserved, dtype=float)
+    routes = work.route(items)
+    args = [
+        (local, S[rows], K[rows], None if penalty is None else np.asarray(penalty)[work.chunks[c]])
+        for c, rows, local in routes
+    ]
+    parts = work.run(_play_lines_chunk, [c for c, _r, _l in routes], args)
+    lines = np.empty((items.size, parts[0][0].shape[1])) if parts else np.empty((0, 0))
+    fill = np.empty(items.size)
+    for (_c, rows, _l), (ln, fr) in zip(routes, parts, strict=True):
+        lines[rows], fill[rows] = ln, fr
+    return lines, fill
+
+
+def search_until(
+    work: DaskItems, time_limit: float, *, block: int = 64, **kw
+) -> tuple[ItemPlans | None, np.ndarray]:
+    """Search the items in tasks of ``block``; keep those done within ``time_limit`` seconds.
+
+    Every chunk's items are searched ``block`` at a time, all tasks submitted at once (the
+    workers run them in chunk order); those unfinished when the time is up are cancelled.
+    ``kw`` goes to every search (``integer``, ``fill_rates``, ``scan_points``).
+
+    Returns
+    -------
+    tuple
+        ``(plans, searched)``: the plans of the items searched (ascending, ``None`` when
+        none was) and a boolean mask (n,) of those items.
+    """
+    from distributed import wait  # only on a cluster
+
+    tasks = [
+        (c, np.arange(a, min(a + block, idx.size)))
+        for c, idx in enumerate(work.chunks)
+        for a in range(0, idx.size, block)
+    ]
+    futures = work.submit(
+        _search_chunk,
+        [c for c, _l in tasks],
+        [(None, None, None, {"items": local}) for _c, local in tasks],
+        **kw,
+    )
+    with contextlib.suppress(TimeoutError):
+        wait(futures, timeout=max(0.0, time_limit))
+    done = [k for k, f in enumerate(futures) if f.status == "finished"]
+    work.client.cancel([f for k, f in enumerate(futures) if k not in set(done)])
+    searched = np.zeros(work.n_items, dtype=bool)
+    if not done:
+        return None, searched
+    parts = work.client.gather([futures[k] for k in done])
+    glob = np.concatenate([work.chunks[tasks[k][0]][tasks[k][1]] for k in done])
+    searched[glob] = True
+    order = np.argsort(glob, kind="stable")
+    merged = {
+        f: np.concatenate([getattr(q, f) for q in parts])[order]
+        for f in _PLAN_FIELDS
+        if f != "items"
+    }
+    counter = Counter()
+    for part in parts:
+        counter.calls += part.counter.calls
+        counter.rows += part.counter.rows
+    return ItemPlans(items=glob[order], **merged, counter=counter), searched
+
+
 def join_evaluations(parts: list[Evaluation], probability: np.ndarray, alpha: float,
                      weight: float) -> Evaluation:  # fmt: skip
     r"""One evaluation of chunks' evaluations (items side by side, scenario costs summed).
@@ -407,17 +499,39 @@ class DaskItems(ItemWork):
         """Run ``fn`` next to each chunk's data (Dask sends the task where the data is)."""
         if not chunk_ids:
             return []
+        return self.client.gather(self.submit(fn, chunk_ids, args, **shared))
+
+    def submit(
+        self, fn: Callable[..., Any], chunk_ids: Sequence[int], args: Sequence[tuple], **shared
+    ) -> list:
+        """:meth:`run` without waiting: the tasks' futures, in ``chunk_ids``' order."""
         tag = f"stockplan-{fn.__name__.strip('_')}-{uuid.uuid4().hex[:8]}"
         columns = list(zip(*args, strict=True)) if args and args[0] else []
-        futures = self.client.map(
+        return self.client.map(
             fn,
             [self.futures[c] for c in chunk_ids],
             *columns,
-            key=[f"{tag}-{c}" for c in chunk_ids],
+            key=[f"{tag}-{k}-{c}" for k, c in enumerate(chunk_ids)],
             retries=self.retries,
             **shared,
         )
-        return self.client.gather(futures)
+
+    def derive(self, fn: Callable[..., ProgramData], **shared) -> DerivedItems:
+        """Other data of the same chunks, built on the workers and kept there.
+
+        ``fn(instance, items_c, **shared)`` builds chunk ``c``'s program (fresh scenarios,
+        say); the answer runs tasks on those programs as this one does on its own.
+        """
+        tag = f"stockplan-{fn.__name__.strip('_')}-{uuid.uuid4().hex[:8]}"
+        futures = self.client.map(
+            fn,
+            [self.instance_future] * len(self.chunks),
+            self.chunks,
+            key=[f"{tag}-{c}" for c in range(len(self.chunks))],
+            retries=self.retries,
+            **shared,
+        )
+        return DerivedItems(self, futures)
 
     def run_instance(
         self, fn: Callable[..., Any], args: Sequence[tuple] | None = None, **shared
@@ -439,6 +553,22 @@ class DaskItems(ItemWork):
     def close(self) -> None:
         """Release the chunks' data on the workers."""
         self.client.cancel([*self.futures, self.instance_future])
+        self.futures = []
+
+
+class DerivedItems(DaskItems):
+    """The chunks of a :class:`DaskItems` holding other programs (:meth:`DaskItems.derive`)."""
+
+    def __init__(self, parent: DaskItems, futures: list) -> None:  # noqa: D107 - no rebuild
+        self.client, self.instance, self.retries = parent.client, parent.instance, parent.retries
+        self.chunk_cells, self.n_items = parent.chunk_cells, parent.n_items
+        self.chunks = parent.chunks
+        self.chunk_of, self.row_of = parent.chunk_of, parent.row_of
+        self.instance_future, self.futures = parent.instance_future, futures
+
+    def close(self) -> None:
+        """Release the derived programs (the parent's instance and chunks stay)."""
+        self.client.cancel(self.futures)
         self.futures = []
 
 

@@ -7,7 +7,8 @@ decisions", "Whole units"); the hindsight recourse LPs are continuous. A fractio
 :math:`\lceil L_i\mu_i \rceil` when the floor falls below it) and, for items that reserve,
 :math:`\lfloor K_i \rfloor, \lceil K_i \rceil`; each is played causally on the scenarios
 the plan was fitted to (:func:`optimizer.program.causal_kernel.play_plan`, the cost a
-planner running the plan sees) and the cheapest is kept (ties to the lower level). With a
+planner running the plan sees; on a cluster, on the workers that hold each item's
+scenarios) and the cheapest is kept (ties to the lower level). With a
 budget or storage row, items whose rounding up breaks the row are put back to their
 floors, those that save least by rounding up first, until the row holds.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from optimizer.engines.executors import ItemWork, play
 from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData
 
@@ -52,15 +54,24 @@ def is_whole(values: np.ndarray) -> bool:
     return bool(np.all(np.abs(v - np.round(v)) <= WHOLE_TOL))
 
 
-def whole_units(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray) -> WholePlan:
+def whole_units(
+    data: ProgramData,
+    base_stock: np.ndarray,
+    reserved: np.ndarray,
+    *,
+    work: ItemWork | None = None,
+) -> WholePlan:
     r"""Round ``(S, K)`` to whole units item by item, by its causal cost on ``data``.
 
     Parameters
     ----------
     data : ProgramData
-        The scenarios the plan was fitted to.
+        The scenarios the plan was fitted to (with ``work``, its skeleton will do).
     base_stock, reserved : ndarray (n,)
         :math:`S_i`, :math:`K_i` (``reserved`` is ignored for items that do not reserve).
+    work : ItemWork, optional
+        The program's items in chunks on a cluster (:mod:`optimizer.engines.executors`):
+        the candidates are played there, each on its item's chunk.
 
     Returns
     -------
@@ -77,7 +88,10 @@ def whole_units(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray)
     rows_S = np.concatenate([s_cands[a] for a, _ in combos])
     rows_K = np.concatenate([k_cands[b] for _, b in combos])
     items = np.tile(np.arange(n), len(combos))
-    cost = play_plan(data, rows_S, rows_K, items=items, directions=VALUES_ONLY).expected_cost
+    if work is None:
+        cost = play_plan(data, rows_S, rows_K, items=items, directions=VALUES_ONLY).expected_cost
+    else:
+        cost = play(work, rows_S, rows_K, items=items).expected_cost
     cost = cost.reshape(len(combos), n)
     best = np.argmin(cost, axis=0)  # first minimum: floors before ceilings
     pick_S = np.choose(best, [s_cands[a] for a, _ in combos])
@@ -98,8 +112,10 @@ def whole_units(data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray)
     return WholePlan(pick_S, pick_K, changed)
 
 
-def whole_solution(solution, data: ProgramData, integer: bool):
+def whole_solution(solution, data: ProgramData, integer: bool, *, work: ItemWork | None = None):
     """``solution`` with its plan in whole units (:func:`whole_units`) when ``integer``.
+
+    With ``work`` (a cluster's chunks) the candidates are played on its workers.
 
     A solution that is already whole, or ``integer = False``, is returned as it is; a
     rounded one is a copy whose ``details`` say how many items were rounded (its
@@ -111,7 +127,7 @@ def whole_solution(solution, data: ProgramData, integer: bool):
     K = np.zeros_like(S) if solution.reserved is None else np.asarray(solution.reserved, float)
     if is_whole(S) and is_whole(np.where(data.reserves, K, 0.0)):
         return solution
-    whole = whole_units(data, S, K)
+    whole = whole_units(data, S, K, work=work)
     details = dict(solution.details or {})
     details["whole_units"] = {
         "rule": "per item the best of floor and ceiling by its causal cost on the "
