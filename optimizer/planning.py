@@ -18,12 +18,12 @@ import pandas as pd
 from optimizer.analysis.diagnostics import Diagnostics, compute_diagnostics
 from optimizer.analysis.headline import MAX_EVAL_SCENARIOS, Headline, honest_cost
 from optimizer.analysis.service_price import implied_penalty
-from optimizer.engines.base import SolutionStatus, SolveConfig, SolveRequest, SolveStatus
+from optimizer.engines.base import SolutionStatus, SolveConfig, SolveRequest
 from optimizer.engines.dispatch import Solution, require_plan, solve_program
 from optimizer.engines.rounding import whole_solution
-from optimizer.errors import InfeasiblePlanError, NoPlanError, UnsupportedOptionError
+from optimizer.errors import UnsupportedOptionError
 from optimizer.instance import Instance
-from optimizer.program.data import ProgramData, program_data, program_skeleton
+from optimizer.program.data import ProgramData, program_data
 from optimizer.program.review import (
     block_mean_demand,
     block_periods,
@@ -116,14 +116,15 @@ def make_plan(
         return _make_block_plan(instance, config, eval_scenarios, max_eval_scenarios, say,
                                 deadline)  # fmt: skip
     request = SolveRequest(recourse=instance.plan.recourse, integer=instance.plan.integer)
-    if cluster is not None:
-        from optimizer.engines.executors import open_cluster  # dask only when asked for
+    if cluster is not None:  # README "Beyond one machine"
+        from optimizer.planning_cluster import solve_on_cluster  # dask only when asked for
 
-        args = (instance, config, request, eval_scenarios, max_eval_scenarios, with_diagnostics)
-        if not isinstance(cluster, str):  # a connected distributed.Client
-            return _make_plan_on(cluster, *args, say)
-        with open_cluster(cluster) as client:
-            return _make_plan_on(client, *args, say)
+        run = solve_on_cluster(cluster, instance, config, request, eval_scenarios,
+                               max_eval_scenarios, with_diagnostics, say, deadline)  # fmt: skip
+        summary = build_summary(instance, run.data, run.solution, run.diagnostics,
+                                run.headline, run.plan, _timings(*run.clock))  # fmt: skip
+        summary.update(run.summary)
+        return PlanResult(run.plan, summary, run.solution, run.data, run.diagnostics, run.headline)
     t0 = time.perf_counter()
     say("sampling scenarios")
     data = program_data(instance, generate_scenarios(instance), consume=True)
@@ -192,71 +193,6 @@ def make_plan(
     )
     if budget:
         summary["time_limit"] = budget
-    return PlanResult(table, summary, sol, data, diag, headline)
-
-
-def _make_plan_on(
-    client,
-    instance: Instance,
-    config: SolveConfig,
-    request: SolveRequest,
-    eval_scenarios: int | None,
-    max_eval_scenarios: int,
-    with_diagnostics: bool,
-    say: Progress,
-) -> PlanResult:
-    """:func:`make_plan` with the items in chunks on the cluster of ``client``."""
-    from optimizer.analysis.cluster_diagnostics import cluster_diagnostics, fresh_batch
-    from optimizer.engines.executors import DaskItems
-
-    t0 = time.perf_counter()
-    say("generating the scenarios on the cluster's workers")
-    work = DaskItems(client, instance)
-    try:
-        data = program_skeleton(instance)
-        t_scen = time.perf_counter() - t0
-        say(f"solving {data.n_items} items x {data.n_scenarios} scenarios on the cluster")
-        sol = solve_program(data, config, request, work=work)
-        if not sol.has_plan:
-            raise (
-                InfeasiblePlanError(f"the stocking program is infeasible ({sol.message})")
-                if sol.outcome is SolveStatus.INFEASIBLE
-                else NoPlanError(f"no plan within the limits: {sol.outcome.value} ({sol.message})")
-            )
-        t1 = time.perf_counter()
-        say("pricing the plan causally on fresh scenarios (on the workers)")
-        S, K, seed = sol.base_stock, sol.reserved, instance.plan.seed
-        headline = honest_cost(
-            instance,
-            S,
-            K,
-            batch=eval_scenarios,
-            max_scenarios=max_eval_scenarios,
-            seed=seed,
-            play_batch=lambda size, stream: fresh_batch(work, S, K, size, seed, stream),
-        )
-        t2 = time.perf_counter()
-        diag = None
-        if with_diagnostics:
-            say("diagnostics: EV, EEV, WS, hindsight bound (item by item on the workers)")
-            diag = cluster_diagnostics(work, instance, data, sol, config=config, request=request)
-        t3 = time.perf_counter()
-    finally:
-        work.close()
-    table = plan_table(instance, S, K, headline.evaluation)
-    summary = build_summary(
-        instance,
-        data,
-        sol,
-        diag,
-        headline,
-        table,
-        _timings(t0, t_scen, t1, t2, t3),
-    )
-    summary["cluster"] = {
-        "workers": len(client.scheduler_info(n_workers=-1).get("workers", {})),
-        "chunks": len(work.chunks),
-    }
     return PlanResult(table, summary, sol, data, diag, headline)
 
 

@@ -3,9 +3,9 @@
 Layers, upstream first (README "Code map"): errors, history (laws estimated from records,
 pure statistics), instance (files -> validated instance),
 scenarios, program (the program's numbers and numpy semantics), models (Pyomo), engines,
-report (plan tables), analysis (diagnostics, policies, comparison), planning (one solve
-end to end), cli. A module may import its own layer and any layer above it, never one
-below; the import graph has no cycle.
+report (plan tables), analysis (diagnostics, policies, comparison), planning_cluster (a
+solve's stages on a cluster), planning (one solve end to end), cli. A module may import its
+own layer and any layer above it, never one below; the import graph has no cycle.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ LAYERS = (
     "optimizer.engines",
     "optimizer.report",
     "optimizer.analysis",
+    "optimizer.planning_cluster",
     "optimizer.planning",
     "optimizer.cli",
 )
