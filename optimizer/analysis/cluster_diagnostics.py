@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 
 import numpy as np
 
@@ -90,9 +91,35 @@ def _shape_like(skeleton: ProgramData, n_scenarios: int) -> ProgramData:
     )
 
 
-def _ev_chunk(instance: Instance, items: np.ndarray, config: SolveConfig, request: SolveRequest):
+def _wall_deadline(config: SolveConfig) -> tuple[SolveConfig, float | None]:
+    """Split ``config`` into the settings sent to the workers and a wall-clock deadline.
+
+    A :func:`time.monotonic` deadline is this machine's clock; a worker on another machine
+    re-anchors the wall-clock time on its own (:func:`_held`).
+    """
+    if config.deadline is None:
+        return config, None
+    until = time.time() + (config.deadline - time.monotonic())
+    return dataclasses.replace(config, deadline=None), until
+
+
+def _held(config: SolveConfig, until: float | None) -> SolveConfig:
+    """``config`` held, on this worker, to the wall-clock deadline ``until``."""
+    if until is None:
+        return config
+    return config.within(time.monotonic() + (until - time.time()))
+
+
+def _ev_chunk(
+    instance: Instance,
+    items: np.ndarray,
+    config: SolveConfig,
+    request: SolveRequest,
+    until: float | None = None,
+):
     """Solve a chunk's mean-value program (items separate: no plan row)."""
     _one_thread()
+    config = _held(config, until)
     mv = mean_value_scenario(instance).subset_items(items)
     ev = solve_program(program_data(instance, mv, items=items), config, request)
     if not ev.has_plan:
@@ -109,9 +136,11 @@ def _hindsight_chunk(
     ws_mode: str,
     bound_quick: bool,
     config: SolveConfig,
+    until: float | None = None,
 ) -> tuple[float, float, float]:
     """Compute a chunk's WS, hindsight bound and causal cost on the hindsight scenarios."""
     _one_thread()
+    config = _held(config, until)
     hs = data if hs_scenarios is None else data.scenario_subset(np.arange(hs_scenarios))[1]
     ws_data = {"exact": hs, "relaxed": _relaxed(hs), "none": None}[ws_mode]
     if ws_data is not None and not ws_data.is_separable:
@@ -139,7 +168,12 @@ def cluster_diagnostics(
     config: SolveConfig | None = None,
     request: SolveRequest | None = None,
 ) -> Diagnostics:
-    """Compute the diagnostics of the causal plan ``rp`` on ``work``'s cluster (module doc)."""
+    """Compute the diagnostics of the causal plan ``rp`` on ``work``'s cluster (module doc).
+
+    A ``config`` held to a deadline (:meth:`~optimizer.engines.base.SolveConfig.within`)
+    holds the workers' LPs to it too (sent as a wall-clock time, each worker's own clock
+    counting down to it); a figure an LP did not reach is ``nan``.
+    """
     # auto, and no process pool inside a worker (its processes are daemonic: no children)
     config = dataclasses.replace((config or SolveConfig()).with_engine("auto"), workers=1)
     request = request or SolveRequest(recourse=CAUSAL)
@@ -148,8 +182,9 @@ def cluster_diagnostics(
     ev_request = SolveRequest(recourse=request.recourse, integer=request.integer)
     ev_S = ev_K = None
     ev_value = float("nan")
+    sent, until = _wall_deadline(config)  # a time limit, on the workers' clocks
     if skeleton.is_separable:
-        parts = work.run_instance(_ev_chunk, config=config, request=ev_request)
+        parts = work.run_instance(_ev_chunk, config=sent, request=ev_request, until=until)
         if all(p is not None for p in parts):
             ev_S = np.concatenate([p[0] for p in parts])
             ev_K = np.concatenate([p[1] for p in parts])
@@ -186,7 +221,8 @@ def cluster_diagnostics(
     args = [(S[i], K[i]) for i in work.chunks]
     parts = work.run(
         _hindsight_chunk, list(range(len(work.chunks))), args,
-        hs_scenarios=hs_n, ws_mode=ws_mode, bound_quick=bound_quick, config=config,
+        hs_scenarios=hs_n, ws_mode=ws_mode, bound_quick=bound_quick, config=sent,
+        until=until,
     )  # fmt: skip
     ws_value = float(sum(p[0] for p in parts))
     bound = float(sum(p[1] for p in parts))

@@ -536,3 +536,35 @@ def plan_is_free(instance: Instance, data: ProgramData, solution) -> bool:
         and data.is_separable
         and "items_searched" not in details
     )
+
+
+def explain_on_cluster(
+    instance: Instance, result, *, eval_scenarios: int | None = None
+) -> Explanation:
+    """:func:`explain_plan` of a ``solve --cluster`` result, on a cluster of the same kind.
+
+    ``result.summary["cluster"]["address"]`` says where it was solved: a scheduler address
+    is connected to again, ``local:N`` starts a local cluster of ``N`` workers; the
+    optimisation scenarios are generated again on the workers from the seed (the solve
+    released them), as are the fresh ones of the pricing.
+    """
+    from optimizer.engines.executors import open_cluster  # dask only when asked for
+
+    data, sol = result.data, result.solution
+    inst = instance.with_plan(seed=int(result.summary.get("seed", instance.plan.seed)))
+    if inst.explicit is None:
+        inst = inst.with_plan(scenarios=data.n_scenarios)
+    with open_cluster(result.summary["cluster"]["address"]) as client:
+        work = DaskItems(client, inst)
+        try:
+            return explain_plan(
+                inst,
+                data,
+                sol.base_stock,
+                sol.reserved,
+                eval_scenarios=eval_scenarios,
+                plan_is_free=plan_is_free(inst, data, sol),
+                work=work,
+            )
+        finally:
+            work.close()
