@@ -3,8 +3,9 @@
 :func:`solve_files` and :func:`compare_files` gather what ``stockplan solve`` and
 ``stockplan compare`` write, so :func:`optimizer.report.write_outputs` can put them in
 place all-or-nothing: with a report or a workbook asked for, the plan is explained item by
-item first (:func:`optimizer.analysis.explain.explain_plan`), and its time is recorded
-in the summary (``explanation_seconds``, ``report_seconds``).
+item first (:func:`optimizer.analysis.explain.explain_plan`; after ``solve --cluster`` on
+the cluster's workers, :func:`~optimizer.analysis.explain.explain_on_cluster`), and its
+time is recorded in the summary (``explanation_seconds``, ``report_seconds``).
 """
 
 from __future__ import annotations
@@ -32,14 +33,16 @@ def wants_workbook(instance: Instance, xlsx: bool | None) -> bool:
 
 
 def _explain(instance: Instance, result: Any) -> Explanation | None:
-    from optimizer.analysis.explain import explain_plan, plan_is_free
+    from optimizer.analysis.explain import explain_on_cluster, explain_plan, plan_is_free
 
+    batch = result.headline.totals[0] if result.headline and result.headline.totals else None
+    if "cluster" in result.summary:  # solve --cluster: the scenarios live on the workers
+        return explain_on_cluster(instance, result, eval_scenarios=batch)
     data = result.data
     if data.demand.size == 0 or not np.isfinite(data.demand.flat[0]):
         log.warning("no explanation: the scenarios are not held here (a cluster run)")
         return None
     seed = result.summary.get("seed", instance.plan.seed)
-    batch = result.headline.totals[0] if result.headline and result.headline.totals else None
     sol = result.solution
     return explain_plan(
         instance.with_plan(seed=int(seed)),
