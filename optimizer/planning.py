@@ -301,6 +301,10 @@ def build_summary(
             }
         )
         summary["cvar"]["out_of_sample_causal"] = headline.evaluation.cvar
+        if headline.strata:  # stratified on the black swan (README "Reading the results")
+            summary["expected_cost_strata"] = [
+                {"stratum": name, "weight": w, "scenarios": n} for name, w, n in headline.strata
+            ]
     if sol.details:  # engine figures: mpi-sppy's bounds, the price of a plan row
         summary["engine_details"] = sol.details
     if instance.history is not None:  # README "From history to a plan"

@@ -203,6 +203,19 @@ def follow_forecast(
         demand[:, warmup + t] = sample_demand(rng, family, mean, std, (n,))
 
 
+#: Stream suffixes that fix the black-swan indicator of every scenario of a batch (the
+#: strata of :func:`optimizer.analysis.headline.honest_cost`).
+SWAN_STRATA = {"|calm": False, "|swan": True}
+
+
+def swan_stratum(stream: str) -> bool | None:
+    """Return the black-swan state a stream's suffix fixes (None: drawn freely)."""
+    for suffix, state in SWAN_STRATA.items():
+        if stream.endswith(suffix):
+            return state
+    return None
+
+
 def generate_scenarios(
     instance: Instance,
     n_scenarios: int | None = None,
@@ -221,7 +234,9 @@ def generate_scenarios(
     stream : str
         ``"optimise"`` for the scenarios a plan is fitted on, ``"evaluate"`` for fresh
         out-of-sample ones. Explicit scenarios are used for ``"optimise"`` only; other
-        streams are sampled from the item/supplier laws.
+        streams are sampled from the item/supplier laws. A stream ending in ``"|swan"``
+        or ``"|calm"`` (:data:`SWAN_STRATA`) has a black swan in every scenario, or in
+        none: the strata of a stratified estimate (its draws are those of its own name).
     items : ndarray of int, optional
         Only the demand rows of these items (in this order), drawn from their own streams
         on the whole instance's horizon, with every supplier's path and the black swans
@@ -280,6 +295,8 @@ def generate_scenarios(
     if bs is not None and bs.probability > 0:
         rng = stream_rng(seed, stream, "black_swan")
         swan = rng.random(n) < bs.probability
+        if (state := swan_stratum(stream)) is not None:
+            swan = np.full(n, state)
         start = warmup + rng.integers(0, plan.periods, size=n)
         t = np.arange(horizon)
         during = swan[:, None] & (t >= start[:, None]) & (t < start[:, None] + bs.duration)

@@ -72,6 +72,12 @@ class Headline:
     totals : tuple of int
         Scenarios in all after each round (the first batch, then each variance-sized
         round): the interval was taken at each.
+    scenario_weight : ndarray or None
+        Probability of each of ``evaluation.scenario_cost`` when the scenarios were
+        stratified (None: equal weights).
+    strata : tuple of (str, float, int)
+        Each stratum's name, weight and scenarios, in the order of ``scenario_cost``
+        (empty without strata).
     """
 
     interval: Interval
@@ -81,6 +87,8 @@ class Headline:
     evaluation: Evaluation
     demand: np.ndarray
     totals: tuple[int, ...] = ()
+    scenario_weight: np.ndarray | None = None
+    strata: tuple[tuple[str, float, int], ...] = ()
 
     @property
     def rounds(self) -> int:
@@ -185,6 +193,110 @@ def scenarios_needed(costs: np.ndarray, rel_half_width: float, level: float = 0.
     return (t * sd / (rel_half_width * mean)) ** 2
 
 
+#: Fewest scenarios of a stratum in the first round (its spread is estimated from them).
+MIN_STRATUM = 50
+
+
+@dataclass
+class _Stratum:
+    """The fresh scenarios of one stratum, pooled batch by batch.
+
+    ``weight`` is the stratum's probability :math:`W_h`; its batches' streams end in
+    ``suffix`` (:data:`optimizer.scenarios.SWAN_STRATA`; empty: no strata).
+    """
+
+    weight: float
+    suffix: str
+    costs: list = dataclasses.field(default_factory=list)
+    sums: dict = dataclasses.field(default_factory=dict)
+    demand: np.ndarray | None = None
+    unmet: np.ndarray | None = None
+    n: int = 0
+    batches: int = 0
+
+    def add(self, ev: Evaluation, d: np.ndarray, size: int) -> None:
+        """Pool one batch of ``size`` scenarios."""
+        self.batches += 1
+        self.n += size
+        self.costs.append(ev.scenario_cost)
+        for name in ("lines", "avg_on_hand", "stockout_units", "emergency_units"):
+            self.sums[name] = self.sums.get(name, 0.0) + size * getattr(ev, name)
+        self.demand = size * d if self.demand is None else self.demand + size * d
+        unmet = size * ev.stockout_units
+        self.unmet = unmet if self.unmet is None else self.unmet + unmet
+
+    def every(self) -> np.ndarray:
+        """Return the stratum's scenario costs so far (the batches joined once)."""
+        if len(self.costs) > 1:
+            self.costs = [np.concatenate(self.costs)]
+        return self.costs[0]
+
+
+def _strata(instance: Instance, stratify: bool) -> list[_Stratum]:
+    """One stratum, or two on the black swan when it has a probability in (0, 1)."""
+    bs = instance.black_swan
+    p = 0.0 if bs is None else float(bs.probability)
+    if not stratify or not 0.0 < p < 1.0:
+        return [_Stratum(1.0, "")]
+    return [_Stratum(1.0 - p, "|calm"), _Stratum(p, "|swan")]
+
+
+def _stratified_interval(strata: list[_Stratum], level: float = 0.95) -> Interval:
+    r"""Mean :math:`\sum_h W_h \bar C_h` and its Student-t interval.
+
+    The variance of the mean is :math:`\sum_h W_h^2 s_h^2 / n_h`; its degrees of freedom
+    are Welch and Satterthwaite's. One stratum gives :func:`mean_ci` itself.
+    """
+    if len(strata) == 1:
+        return mean_ci(strata[0].every())
+    mean = sum(h.weight * float(h.every().mean()) for h in strata)
+    parts = [h.weight**2 * float(h.every().var(ddof=1)) / h.n if h.n > 1 else 0.0 for h in strata]
+    var = sum(parts)
+    denom = sum(v**2 / max(1, h.n - 1) for v, h in zip(parts, strata, strict=True))
+    df = var**2 / denom if denom > 0 else max(1, sum(h.n for h in strata) - 1)
+    half = t_quantile(0.5 + level / 2, max(1.0, df)) * math.sqrt(var)
+    return Interval(mean, mean - half, mean + half, sum(h.n for h in strata))
+
+
+def _next_sizes(
+    strata: list[_Stratum], iv: Interval, rel_half_width: float, max_scenarios: int
+) -> list[int]:
+    r"""Scenarios each stratum should hold after the next round.
+
+    One stratum: :func:`scenarios_needed`. Strata: Neyman's allocation of the total
+    :math:`n = (t \sum_h W_h s_h / (r |\bar C|))^2` in proportion to :math:`W_h s_h`.
+    Either way at least a tenth more scenarios than so far, and at most the cap.
+    """
+    total = sum(h.n for h in strata)
+    if len(strata) == 1:
+        need = scenarios_needed(strata[0].every(), rel_half_width)
+        grow = (
+            max(math.ceil(need) - total, math.ceil(0.1 * total))
+            if math.isfinite(need)
+            else max_scenarios
+        )
+        return [min(max_scenarios, total + grow)]
+    spread = [h.weight * float(h.every().std(ddof=1)) for h in strata]
+    t = t_quantile(0.5 + 0.95 / 2, max(1, total - 1))
+    mean = abs(iv.mean)
+    need = (t * sum(spread) / (rel_half_width * mean)) ** 2 if mean > 0 else float("inf")
+    if not math.isfinite(need):
+        need = float(max_scenarios)
+    want = [
+        max(h.n, math.ceil(need * w / sum(spread))) for h, w in zip(strata, spread, strict=True)
+    ]
+    extra = [w - h.n for w, h in zip(want, strata, strict=True)]
+    floor = math.ceil(0.1 * total)
+    if sum(extra) < floor:  # at least a tenth more, shared as Neyman would
+        share = [w / sum(spread) for w in spread]
+        extra = [e + math.ceil(floor * s) for e, s in zip(extra, share, strict=True)]
+    room = max_scenarios - total
+    if sum(extra) > room:  # at most the cap
+        scale = room / sum(extra)
+        extra = [int(e * scale) for e in extra]
+    return [h.n + e for h, e in zip(strata, extra, strict=True)]
+
+
 def honest_cost(
     instance: Instance,
     base_stock: np.ndarray,
@@ -196,8 +308,16 @@ def honest_cost(
     seed: int | None = None,
     play_batch: Callable[[int, str], tuple[Evaluation, np.ndarray]] | None = None,
     deadline: float | None = None,
+    stratify: bool = True,
 ) -> Headline:
     r"""Price the plan causally on fresh scenarios until its interval is tight (or the cap).
+
+    With a black swan of probability :math:`p \in (0, 1)` the fresh scenarios are
+    stratified on it: scenarios without a swan (weight :math:`1 - p`) and with one
+    (weight :math:`p`) are sampled apart, each in its own streams, and pooled with those
+    weights; after the first round (``batch`` without, :data:`MIN_STRATUM` or
+    :math:`\lceil p\, m \rceil` with) the rounds follow Neyman's allocation. A rare,
+    costly swan then needs far fewer scenarios for the same interval than plain sampling.
 
     Parameters
     ----------
@@ -207,7 +327,7 @@ def honest_cost(
         Scenarios of the first batch; default ``plan.scenarios`` (at least 100). Later
         rounds are sized from the variance (see the module docstring).
     max_scenarios : int
-        Cap on the scenarios sampled in all (the first batch is always taken whole).
+        Cap on the scenarios sampled in all (the first round is always taken whole).
     rel_half_width : float
         Target half-width :math:`r` of the 95% interval as a share of the mean.
     seed : int, optional
@@ -216,63 +336,56 @@ def honest_cost(
         ``play_batch(size, stream)`` samples and plays one batch elsewhere and returns
         what :func:`_play_batch` does (a cluster's workers, each generating its chunk of
         items: :func:`optimizer.analysis.cluster_diagnostics.fresh_batch`); default here.
+        One with an attribute ``stratify = False`` is not given strata.
     deadline : float, optional
         A :func:`time.monotonic` time after which no further batch is sampled (the first
         batch is always taken whole): the interval is then that of the scenarios so far,
         and ``stop`` says the time limit cut it short.
+    stratify : bool
+        Stratify on the black swan (above) where there is one.
     """
     out_of_time = False
     m = int(batch or max(100, instance.plan.scenarios))
     cells = max(1, len(instance.items) * instance.horizon)
     largest = max(m, BATCH_CELLS // cells)  # scenarios of one sampled batch
-    costs: list[np.ndarray] = []
-    sums: dict[str, np.ndarray] = {}
-    demand = unmet = None
+    strata = _strata(instance, stratify and getattr(play_batch, "stratify", True))
+    first = [m] if len(strata) == 1 else [m, max(MIN_STRATUM, math.ceil(strata[1].weight * m))]
     residual: dict[str, float] = {}
     k = 0
-    total = 0
     totals: list[int] = []
-    want = m  # scenarios in all after this round
+    wants = first  # scenarios of each stratum after this round
     while True:
-        while total < want:
-            if k and deadline is not None and time.monotonic() >= deadline:
-                out_of_time = True
-                break
-            size = m if k == 0 else min(largest, want - total)
-            if play_batch is not None:
-                ev, d = play_batch(size, batch_stream(k))
-            else:
-                fresh = generate_scenarios(instance, size, seed=seed, stream=batch_stream(k))
-                data = fixed_plan_data(program_data(instance, fresh, consume=True))
-                del fresh
-                ev, d = _play_batch(data, base_stock, reserved)
-                del data
-            k += 1
-            total += size
-            costs.append(ev.scenario_cost)
-            for name in ("lines", "avg_on_hand", "stockout_units", "emergency_units"):
-                sums[name] = sums.get(name, 0.0) + size * getattr(ev, name)
-            demand = size * d if demand is None else demand + size * d
-            unmet = size * ev.stockout_units if unmet is None else unmet + size * ev.stockout_units
-            residual = {key: max(residual.get(key, 0.0), v) for key, v in ev.residual.items()}
+        for h, want in zip(strata, wants, strict=True):
+            while h.n < want:
+                if k and deadline is not None and time.monotonic() >= deadline:
+                    out_of_time = True
+                    break
+                size = want - h.n if h.batches == 0 else min(largest, want - h.n)
+                stream = batch_stream(h.batches) + h.suffix
+                if play_batch is not None:
+                    ev, d = play_batch(size, stream)
+                else:
+                    fresh = generate_scenarios(instance, size, seed=seed, stream=stream)
+                    data = fixed_plan_data(program_data(instance, fresh, consume=True))
+                    del fresh
+                    ev, d = _play_batch(data, base_stock, reserved)
+                    del data
+                k += 1
+                h.add(ev, d, size)
+                residual = {key: max(residual.get(key, 0.0), v) for key, v in ev.residual.items()}
+        total = sum(h.n for h in strata)
         if out_of_time and totals and totals[-1] == total:
             break  # no batch since the last interval
         totals.append(total)
-        every = np.concatenate(costs) if len(costs) > 1 else costs[0]
-        costs = [every]
-        iv = mean_ci(every)
+        iv = _stratified_interval(strata)
         half = (iv.high - iv.low) / 2
         tight = half <= rel_half_width * abs(iv.mean) or half == 0.0
         log.info("headline: %d scenarios in %d batches, E[C] %.6g +- %.3g", total, k, iv.mean, half)
         if tight or total >= max_scenarios or out_of_time:
             break
-        need = scenarios_needed(every, rel_half_width)
-        grow = (
-            max(math.ceil(need) - total, math.ceil(0.1 * total))
-            if math.isfinite(need)
-            else max_scenarios
-        )
-        want = min(max_scenarios, total + grow)
+        wants = _next_sizes(strata, iv, rel_half_width, max_scenarios)
+        if sum(wants) <= total:
+            break
     share = 100 * (half / abs(iv.mean) if iv.mean else 0.0)
     stop = (
         f"95% half-width {share:.2f}% of the mean <= {100 * rel_half_width:g}% after "
@@ -284,20 +397,45 @@ def honest_cost(
         else f"cap of {max_scenarios:,} fresh scenarios reached with the 95% half-width at "
         f"{share:.2f}% of the mean (target {100 * rel_half_width:g}%)"
     )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fill = np.where(demand > 0, 1.0 - unmet / demand, 1.0)
-    p = np.full(total, 1.0 / total)
+    if len(strata) > 1:
+        calm, swan = strata
+        stop += (
+            f" (stratified on the black swan: {calm.n:,} scenarios without it, {swan.n:,} "
+            f"with it, weighted {calm.weight:.4g} and {swan.weight:.4g})"
+        )
+
+    # pooled per-item figures: each stratum's means, weighted
+    def pooled_mean(name: str) -> np.ndarray:
+        if len(strata) == 1:
+            return strata[0].sums[name] / strata[0].n
+        return sum(h.weight * h.sums[name] / h.n for h in strata)
+
+    if len(strata) == 1:
+        demand, unmet = strata[0].demand, strata[0].unmet  # sums: the ratio as it was
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fill = np.where(demand > 0, 1.0 - unmet / demand, 1.0)
+        demand = demand / strata[0].n
+    else:
+        demand = sum(h.weight * h.demand / h.n for h in strata)
+        unmet = sum(h.weight * h.unmet / h.n for h in strata)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fill = np.where(demand > 0, 1.0 - unmet / demand, 1.0)
+    every = np.concatenate([h.every() for h in strata]) if len(strata) > 1 else strata[0].every()
+    p = np.concatenate([np.full(h.n, h.weight / h.n) for h in strata])
     pooled = Evaluation(
         objective=iv.mean,
         expected_cost=iv.mean,
         cvar=cvar(every, p, instance.risk.cvar_alpha),
         scenario_cost=every,
         item_scenario_cost=np.empty((0, 0)),
-        lines=sums["lines"] / total,
+        lines=pooled_mean("lines"),
         fill_rate=fill,
-        avg_on_hand=sums["avg_on_hand"] / total,
-        stockout_units=sums["stockout_units"] / total,
-        emergency_units=sums["emergency_units"] / total,
+        avg_on_hand=pooled_mean("avg_on_hand"),
+        stockout_units=pooled_mean("stockout_units"),
+        emergency_units=pooled_mean("emergency_units"),
         residual=residual,
     )
-    return Headline(iv, k, stop, tight, pooled, demand / total, tuple(totals))
+    if len(strata) == 1:
+        return Headline(iv, k, stop, tight, pooled, demand, tuple(totals))
+    named = tuple((h.suffix.lstrip("|"), h.weight, h.n) for h in strata)
+    return Headline(iv, k, stop, tight, pooled, demand, tuple(totals), p, named)

@@ -106,6 +106,7 @@ def solve_files(
             summary=result.summary,
             plan=result.plan,
             scenario_cost=None if headline is None else headline.evaluation.scenario_cost,
+            scenario_weight=None if headline is None else headline.scenario_weight,
             explanation=explanation,
             unit=instance.plan.unit,
             currency=instance.plan.currency,

@@ -49,6 +49,9 @@ class BlockBatches:
         :math:`S^*`'s scenario costs of each batch played, in order.
     """
 
+    #: No strata on a black swan: the paired difference with S* weighs scenarios equally.
+    stratify = False
+
     def __init__(
         self,
         instance: Instance,

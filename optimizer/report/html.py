@@ -145,6 +145,7 @@ def render_report(
     plan: pd.DataFrame,
     description: str = "",
     scenario_cost: np.ndarray | None = None,
+    scenario_weight: np.ndarray | None = None,
     explanation: Any = None,
     comparison: pd.DataFrame | None = None,
     unit: str | None = None,
@@ -165,6 +166,9 @@ def render_report(
         The plan table (``plan.csv``).
     scenario_cost : ndarray, optional
         The horizon's cost of the plan in each fresh scenario (the headline's).
+    scenario_weight : ndarray, optional
+        Each scenario's probability when the headline's scenarios were stratified (the
+        histogram then shows probability, not counts); default equal weights.
     explanation : Explanation, optional
         Per-item explanations, cost curves, marks and the cover sweep.
     comparison : DataFrame, optional
@@ -236,16 +240,18 @@ def render_report(
     # --- distribution ---------------------------------------------------------------
     if scenario_cost is not None and len(scenario_cost):
         c = np.asarray(scenario_cost, dtype=float)
+        w = None if scenario_weight is None else np.asarray(scenario_weight, dtype=float)
         cv = summary.get("cvar") or {}
         alpha = float(cv.get("alpha", 0.95))
         tail = cv.get("out_of_sample_causal")
         if tail is None:
             q = np.sort(c)[int(math.floor(alpha * c.size)) :]
             tail = float(q.mean()) if q.size else float("nan")
+        mean = float(c.mean()) if w is None else float(w @ c)
         parts.append("<h2>The horizon's cost over scenarios</h2>")
         parts.append(
             _figure(
-                plots.cost_histogram(c, float(c.mean()), float(tail), alpha, money),
+                plots.cost_histogram(c, mean, float(tail), alpha, money, weights=w),
                 f"Cost of the horizon in each of {c.size:,} fresh scenarios, mean and "
                 f"CVaR{alpha:.0%} (the mean of the worst {1 - alpha:.0%}) marked.",
             )

@@ -59,17 +59,28 @@ def _svg(fig) -> str:
     return re.sub(r"<!--.*?-->", "", text[start:], flags=re.S)
 
 
-def cost_histogram(costs: np.ndarray, mean: float, cvar: float, alpha: float, unit: str) -> str:
-    """Distribution of the horizon's cost over scenarios, with mean and CVaR marked."""
+def cost_histogram(
+    costs: np.ndarray,
+    mean: float,
+    cvar: float,
+    alpha: float,
+    unit: str,
+    weights: np.ndarray | None = None,
+) -> str:
+    """Distribution of the horizon's cost over scenarios, with mean and CVaR marked.
+
+    With ``weights`` (stratified scenarios) the bars are probabilities, not counts.
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 3.2))
     c = np.asarray(costs, dtype=float)
-    ax.hist(c, bins=min(60, max(10, c.size // 50)), color="#9ecae1", edgecolor="#3182bd")
+    bins = min(60, max(10, c.size // 50))
+    ax.hist(c, bins=bins, weights=weights, color="#9ecae1", edgecolor="#3182bd")
     ax.axvline(mean, color="#d62728", lw=2, label=f"mean {mean:,.0f}")
     if np.isfinite(cvar):
         ax.axvline(cvar, color="#000000", lw=2, ls="--", label=f"CVaR{alpha:.0%} {cvar:,.0f}")
     ax.set_xlabel(label(f"cost per horizon{unit}"))
-    ax.set_ylabel("scenarios")
+    ax.set_ylabel("scenarios" if weights is None else "probability")
     ax.legend(frameon=False, loc="upper right")
     fig.tight_layout()
     return _svg(fig)
