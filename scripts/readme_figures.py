@@ -374,6 +374,7 @@ STAGES = (
     ("optimizer/engines", "program → solution: one module per engine behind one registry"),
     ("optimizer/report", "solution → plan table and output files"),
     ("optimizer/analysis", "solutions → diagnostics, policies, fair comparisons"),
+    ("optimizer/planning_cluster.py", "one solve's stages on a Dask cluster"),
     ("optimizer/planning.py", "one solve end to end, as the CLI runs it"),
     ("optimizer/cli", "the command line, one module per command"),
 )
