@@ -328,7 +328,8 @@ def search_until(
     """Search the items in tasks of ``block``; keep those done within ``time_limit`` seconds.
 
     Every chunk's items are searched ``block`` at a time, all tasks submitted at once (the
-    workers run them in chunk order); those unfinished when the time is up are cancelled.
+    scheduler hands them out about in that order); those unfinished when the time is up
+    are cancelled, so which items are searched depends on the workers' pace.
     ``kw`` goes to every search (``integer``, ``fill_rates``, ``scan_points``).
 
     Returns
