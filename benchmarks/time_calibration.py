@@ -28,16 +28,15 @@ import statistics
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "whole_command.jsonl"
-#: The runs of the fit: case -> start time (UTC) of its record. The 1,000 x 1,000 runs
-#: are the quiet batch of 15:37-15:49 (one code version); the 10,000 x 200 run is the
-#: last of that size (12:59, same day; the code changed little in between for it).
+#: The runs of the fit: case -> start time (UTC) of its record: the quiet batch of
+#: 17:53-18:06 (one code version: the play memo and the stratified headline).
 RUNS = {
-    "n1000x1000": "2026-12-01 15:46:30",
-    "n10000x200": "2026-12-01 12:59:01",
-    "n1000x1000_backorder": "2026-12-01 15:47:43",
-    "n1000x1000_budget": "2026-12-01 15:37:33",
-    "n1000x1000_fill_rate": "2026-12-01 15:45:25",
-    "n1000x1000_cvar": "2026-12-01 15:49:20",
+    "n1000x1000": "2026-12-01 17:53:23",
+    "n10000x200": "2026-12-01 18:00:52",
+    "n1000x1000_backorder": "2026-12-01 17:55:12",
+    "n1000x1000_budget": "2026-12-01 17:58:23",
+    "n1000x1000_fill_rate": "2026-12-01 17:54:16",
+    "n1000x1000_cvar": "2026-12-01 17:56:38",
 }
 #: The feature each kind's case adds to plain lost sales.
 FEATURES = {
