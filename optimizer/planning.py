@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.analysis.diagnostics import Diagnostics, compute_diagnostics
-from optimizer.analysis.headline import MAX_EVAL_SCENARIOS, Headline, honest_cost
-from optimizer.analysis.service_price import implied_penalty
+from optimizer.analysis.diagnostics import Diagnostics, compute_diagnostics, diagnostics_budget
+from optimizer.analysis.headline import MAX_EVAL_SCENARIOS, Headline, headline_budget, honest_cost
+from optimizer.analysis.service_price import add_service_columns
 from optimizer.engines.base import SolutionStatus, SolveConfig, SolveRequest
 from optimizer.engines.dispatch import Solution, require_plan, solve_program
 from optimizer.engines.rounding import whole_solution
@@ -150,14 +150,7 @@ def make_plan(
             deadline=deadline,
         )
     if deadline is not None and sol.primary:
-        budget["expected_cost"] = (
-            "skipped: the time limit was spent by the plan stage (plan.csv's figures are "
-            "the plan's in-sample costs)"
-            if headline is None
-            else f"cut short: {headline.stop}"
-            if headline.stop.startswith("time limit")
-            else "complete"
-        )
+        budget["expected_cost"] = headline_budget(headline)
     t2 = time.perf_counter()
     if with_diagnostics and sol.primary:
         left = None if deadline is None else deadline - time.monotonic()
@@ -166,22 +159,13 @@ def make_plan(
             config = config.within(deadline)
             diag = compute_diagnostics(instance, data, sol, config=config, request=request)
             if deadline is not None:
-                budget["diagnostics"] = (
-                    "complete"
-                    if time.monotonic() < deadline
-                    else "cut short: the time limit ran out during them (a figure an LP did "
-                    "not reach is null)"
-                )
+                budget["diagnostics"] = diagnostics_budget(deadline, None, t1 - t0)
         else:
-            budget["diagnostics"] = (
-                f"skipped: {max(0.0, left):.2f} s of the time limit left, less than the "
-                f"plan stage took ({t1 - t0:.2f} s; the diagnostics solve programs of its "
-                "size)"
-            )
+            budget["diagnostics"] = diagnostics_budget(deadline, left, t1 - t0)
     t3 = time.perf_counter()
     costs = headline.evaluation if headline is not None else sol.evaluation
     table = plan_table(instance, sol.base_stock, sol.reserved, costs)
-    add_service_price(table, data, sol.base_stock, sol.reserved)
+    add_service_columns(table, data, sol.base_stock, sol.reserved)
     summary = build_summary(
         instance,
         data,
@@ -205,23 +189,6 @@ def _timings(t0: float, t_scen: float, t1: float, t2: float, t3: float) -> dict:
         "diagnostics_seconds": t3 - t2,
         "total_seconds": time.perf_counter() - t0,
     }
-
-
-def add_service_price(
-    table: pd.DataFrame, data: ProgramData, base_stock: np.ndarray, reserved: np.ndarray
-) -> None:
-    """Put each item's fill-rate target and its implied stockout penalty beside its fill rate.
-
-    Only when some item has a target (``min_fill_rate``, ``--fill-rate``); see
-    :mod:`optimizer.analysis.service_price`.
-    """
-    if np.isnan(data.fill_rate).all():
-        return
-    penalty, binds = implied_penalty(data, base_stock, reserved)
-    at = table.columns.get_loc("expected_fill_rate") + 1
-    table.insert(at, "target_fill_rate", data.fill_rate + 0.0)
-    table.insert(at + 1, "target_binds", binds)
-    table.insert(at + 2, "implied_stockout_penalty", penalty)
 
 
 def build_summary(

@@ -32,8 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from optimizer.analysis.diagnostics import Diagnostics
-from optimizer.analysis.headline import Headline, honest_cost
+from optimizer.analysis.diagnostics import Diagnostics, diagnostics_budget
+from optimizer.analysis.headline import Headline, headline_budget, honest_cost
 from optimizer.analysis.service_price import add_service_columns
 from optimizer.engines.base import SolveConfig, SolveRequest, SolveStatus
 from optimizer.engines.dispatch import Solution, solve_program
@@ -164,14 +164,7 @@ def _solve_on(
                 deadline=deadline,
             )
         if deadline is not None:
-            budget["expected_cost"] = (
-                "skipped: the time limit was spent by the plan stage (plan.csv's figures are "
-                "the plan's in-sample costs)"
-                if headline is None
-                else f"cut short: {headline.stop}"
-                if headline.stop.startswith("time limit")
-                else "complete"
-            )
+            budget["expected_cost"] = headline_budget(headline)
         t2 = time.perf_counter()
         diag = None
         if with_diagnostics:
@@ -182,18 +175,9 @@ def _solve_on(
                     work, instance, data, sol, config=config.within(deadline), request=request
                 )
                 if deadline is not None:
-                    budget["diagnostics"] = (
-                        "complete"
-                        if time.monotonic() < deadline
-                        else "cut short: the time limit ran out during them (a figure an LP "
-                        "did not reach is null)"
-                    )
+                    budget["diagnostics"] = diagnostics_budget(deadline, None, t1 - t0)
             else:
-                budget["diagnostics"] = (
-                    f"skipped: {max(0.0, left):.2f} s of the time limit left, less than the "
-                    f"plan stage took ({t1 - t0:.2f} s; the diagnostics solve programs of its "
-                    "size)"
-                )
+                budget["diagnostics"] = diagnostics_budget(deadline, left, t1 - t0)
         t3 = time.perf_counter()
         costs = headline.evaluation if headline is not None else sol.evaluation
         table = plan_table(instance, S, K, costs)

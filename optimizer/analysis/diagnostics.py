@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -56,6 +57,26 @@ class Interval:
     low: float
     high: float
     scenarios: int
+
+
+def diagnostics_budget(deadline: float, left: float | None, plan_seconds: float) -> str:
+    """Say what a ``--time-limit`` left of the diagnostics (summary.json's ``time_limit``).
+
+    ``left`` is the time the limit left when they were due (None: they ran, and the
+    note says whether the limit ran out during them); ``plan_seconds`` what the plan
+    stage took.
+    """
+    if left is None:
+        return (
+            "complete"
+            if time.monotonic() < deadline
+            else "cut short: the time limit ran out during them (a figure an LP did not "
+            "reach is null)"
+        )
+    return (
+        f"skipped: {max(0.0, left):.2f} s of the time limit left, less than the plan stage "
+        f"took ({plan_seconds:.2f} s; the diagnostics solve programs of its size)"
+    )
 
 
 def t_quantile(q: float, df: int) -> float:

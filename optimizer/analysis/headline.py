@@ -108,6 +108,16 @@ class Headline:
         return (iv.high - iv.low) / 2 / abs(iv.mean) if iv.mean else 0.0
 
 
+def headline_budget(headline: Headline | None) -> str:
+    """Say what a ``--time-limit`` left of the headline (summary.json's ``time_limit``)."""
+    if headline is None:
+        return (
+            "skipped: the time limit was spent by the plan stage (plan.csv's figures are "
+            "the plan's in-sample costs)"
+        )
+    return f"cut short: {headline.stop}" if headline.stop.startswith("time limit") else "complete"
+
+
 def fixed_plan_data(data: ProgramData) -> ProgramData:
     """Drop plan rows, CVaR blend and fill-rate rows from ``data``: a fixed plan is priced."""
     return dataclasses.replace(

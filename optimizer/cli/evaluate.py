@@ -106,12 +106,7 @@ def evaluate(
             "postures": {},
         }
         if out is not None:
-            from optimizer.cli.provenance import instance_files, provenance
-
-            summary["provenance"] = provenance(
-                [*instance_files(Path(inst.source)), plan], settings=ctx.params
-            )
-            write_outputs(out, {"evaluation.csv": table, "evaluation.json": summary})
+            _write(out, ctx, inst, plan, table, summary)
     except StockplanError as exc:
         fail(exc)
     print_plan(table, summary)
@@ -179,12 +174,7 @@ def _evaluate_blocks(
             "postures": {},
         }
         if out is not None:
-            from optimizer.cli.provenance import instance_files, provenance
-
-            summary["provenance"] = provenance(
-                [*instance_files(Path(inst.source)), plan], settings=ctx.params
-            )
-            write_outputs(out, {"evaluation.csv": table, "evaluation.json": summary})
+            _write(out, ctx, inst, plan, table, summary)
     except StockplanError as exc:
         fail(exc)
     print_plan(table, summary)
@@ -197,6 +187,16 @@ def _evaluate_blocks(
         f"{fmt(vs['difference_ci95'][1])}, paired)",
         markup=False,
     )
+
+
+def _write(out: Path, ctx: typer.Context, inst, plan: Path, table, summary: dict) -> None:
+    """Write evaluation.csv and evaluation.json (with its provenance) into ``out``."""
+    from optimizer.cli.provenance import instance_files, provenance
+
+    summary["provenance"] = provenance(
+        [*instance_files(Path(inst.source)), plan], settings=ctx.params
+    )
+    write_outputs(out, {"evaluation.csv": table, "evaluation.json": summary})
 
 
 def register(app: typer.Typer) -> None:
