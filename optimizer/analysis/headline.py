@@ -18,6 +18,11 @@ fill-rate targets and CVaR blend are dropped: a fixed plan is priced, not re-opt
 
 The per-item figures of ``plan.csv`` (cost lines, fill rate, stock on hand, stockout and
 emergency units) are the pooled means over every scenario sampled.
+
+An instance with a black swan of probability :math:`p \in (0, 1)` is priced in two
+strata, scenarios without a swan and with one, sampled apart and pooled with weights
+:math:`1 - p` and :math:`p`; the rounds then follow Neyman's allocation
+(:func:`honest_cost`). The pooled figures are the strata's weighted means.
 """
 
 from __future__ import annotations
