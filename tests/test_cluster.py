@@ -245,3 +245,49 @@ def test_dask_is_not_imported_without_cluster():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def _task_state() -> dict:
+    """What :func:`worker_task` leaves behind where it runs (for the tests below)."""
+    import numba
+
+    from optimizer.engines.executors import _tune_malloc, on_worker, worker_task
+
+    before = numba.get_num_threads()
+    worker_task()
+    return {
+        "on_worker": on_worker(),
+        "threads_before": before,
+        "threads_after": numba.get_num_threads(),
+        "malloc_tuned": _tune_malloc(),
+    }
+
+
+def test_chunk_tasks_keep_every_thread_in_process():
+    """The single-machine path runs the chunk tasks too; they must not drop its threads.
+
+    Before ``worker_task`` looked where it ran, the first ``search`` of the price loop
+    set numba to one thread for the rest of the process.
+    """
+    import numba
+
+    inst = generate_instance(6, 3, seed=3, scenarios=30)
+    data = program_data(inst, generate_scenarios(inst), consume=True)
+    threads = numba.get_num_threads()
+    assert threads == numba.config.NUMBA_NUM_THREADS  # this process's default
+    plans = search(data)
+    from optimizer.engines.executors import play
+
+    play(data, plans.base_stock)
+    state = _task_state()
+    assert not state["on_worker"]
+    assert numba.get_num_threads() == threads == state["threads_after"]
+
+
+def test_chunk_tasks_on_a_worker_run_one_thread_with_malloc_tuned(loopback):
+    """On a worker a task's kernels run on one thread, and glibc's malloc takes the tuning."""
+    _address, client = loopback
+    state = client.submit(_task_state, pure=False).result(timeout=START_TIMEOUT)
+    assert state["on_worker"]
+    assert state["threads_after"] == 1
+    assert state["malloc_tuned"] is (sys.platform == "linux")

@@ -45,7 +45,7 @@ from optimizer.analysis.diagnostics import (
 from optimizer.analysis.headline import _play_batch, fixed_plan_data
 from optimizer.engines.base import CAUSAL, SolveConfig, SolveRequest
 from optimizer.engines.dispatch import Solution, solve_program
-from optimizer.engines.executors import DaskItems, _one_thread, join_evaluations, play
+from optimizer.engines.executors import DaskItems, join_evaluations, play, worker_task
 from optimizer.instance import Instance
 from optimizer.program.data import ProgramData, program_data
 from optimizer.program.verifier import Evaluation
@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 def _fresh_chunk(instance: Instance, items: np.ndarray, S, K, *, size: int, seed, stream: str):
     """Play a chunk's share of one headline batch on fresh scenarios generated here."""
-    _one_thread()
+    worker_task()
     fresh = generate_scenarios(instance, size, seed=seed, stream=stream, items=items)
     data = fixed_plan_data(program_data(instance, fresh, consume=True, items=items))
     del fresh
@@ -118,7 +118,7 @@ def _ev_chunk(
     until: float | None = None,
 ):
     """Solve a chunk's mean-value program (items separate: no plan row)."""
-    _one_thread()
+    worker_task()
     config = _held(config, until)
     mv = mean_value_scenario(instance).subset_items(items)
     ev = solve_program(program_data(instance, mv, items=items), config, request)
@@ -139,7 +139,7 @@ def _hindsight_chunk(
     until: float | None = None,
 ) -> tuple[float, float, float]:
     """Compute a chunk's WS, hindsight bound and causal cost on the hindsight scenarios."""
-    _one_thread()
+    worker_task()
     config = _held(config, until)
     hs = data if hs_scenarios is None else data.scenario_subset(np.arange(hs_scenarios))[1]
     ws_data = {"exact": hs, "relaxed": _relaxed(hs), "none": None}[ws_mode]

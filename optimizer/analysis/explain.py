@@ -55,7 +55,7 @@ from optimizer.analysis.policies import (
 )
 from optimizer.engines.causal import scan_points_for
 from optimizer.engines.causal_search import search_items
-from optimizer.engines.executors import DaskItems, ItemWork, LocalItems, _one_thread
+from optimizer.engines.executors import DaskItems, ItemWork, LocalItems, worker_task
 from optimizer.instance import Instance
 from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData, program_data
@@ -218,7 +218,7 @@ def heuristic_levels(instance: Instance) -> dict[str, np.ndarray]:
 
 
 def _split_chunk(data: ProgramData, S, K, *, integer: bool, plan_is_free: bool):
-    _one_thread()
+    worker_task()
     return outage_split(data, S, K, integer=integer, plan_is_free=plan_is_free)
 
 
@@ -228,15 +228,14 @@ def _fresh_data(instance: Instance, items: np.ndarray | None, *, size: int, seed
     return fixed_plan_data(program_data(instance, fresh, consume=True, items=items))
 
 
-def _price_chunk(pdata: ProgramData, levels, K, *, keep_costs: bool, on_worker: bool) -> dict:
+def _price_chunk(pdata: ProgramData, levels, K, *, keep_costs: bool) -> dict:
     """Play a chunk's blocks of levels (B, nc) on the fresh scenarios; keep what is summed.
 
     Returns each block's expected cost per item (B, nc), the paired intervals of the
     -10% and +10% blocks against the plan, each block's total per scenario (B, m), the
     probabilities, and with ``keep_costs`` the plan's scenario costs (nc, m).
     """
-    if on_worker:
-        _one_thread()
+    worker_task()
     B, nc = levels.shape
     items = np.tile(np.arange(nc), B)
     cost = _play_rows(pdata, items, levels.reshape(-1), np.tile(K, B))
@@ -254,13 +253,12 @@ def _price_chunk(pdata: ProgramData, levels, K, *, keep_costs: bool, on_worker: 
 
 def _tail_chunk(pdata: ProgramData, S, K, keep, w) -> np.ndarray:
     """Replay a chunk's plan and weight its costs on the tail (:func:`tail_means`)."""
-    _one_thread()
+    worker_task()
     return _play_rows(pdata, np.arange(S.size), S, K)[:, keep] @ w
 
 
-def _rows_chunk(pdata: ProgramData, items, S, K, *, on_worker: bool) -> np.ndarray:
-    if on_worker:
-        _one_thread()
+def _rows_chunk(pdata: ProgramData, items, S, K) -> np.ndarray:
+    worker_task()
     return _play_rows(pdata, items, S, K) @ pdata.probability
 
 
@@ -358,7 +356,7 @@ def _explain_priced(
     ids = list(range(len(priced.chunks)))
     parts = priced.run(
         _price_chunk, ids, [(blocks[:, i], K[i]) for i in priced.chunks],
-        keep_costs=local, on_worker=not local,
+        keep_costs=local,
     )  # fmt: skip
     expected = np.concatenate([q["expected"] for q in parts], axis=1)  # (block, item)
     totals = parts[0]["totals"].copy()  # (block, scenario): the portfolio's per scenario
@@ -456,7 +454,6 @@ def _curves(
     got = priced.run(
         _rows_chunk, [c for c, _r, _l in routes],
         [(loc, rows_S[r], K[items[r]]) for _c, r, loc in routes],
-        on_worker=not isinstance(priced, LocalItems),
     )  # fmt: skip
     costs = np.empty(items.size)
     for (_c, r, _l), part in zip(routes, got, strict=True):

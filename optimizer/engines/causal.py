@@ -36,7 +36,7 @@ from optimizer.engines.base import (
 )
 from optimizer.engines.causal_price import price_for_row
 from optimizer.engines.causal_search import ItemPlans, fill_rate_floor, search_items
-from optimizer.engines.executors import ItemWork, _one_thread, play, search, search_until
+from optimizer.engines.executors import ItemWork, play, search, search_until, worker_task
 from optimizer.program.causal_kernel import VALUES_ONLY, play_plan
 from optimizer.program.data import ProgramData
 from optimizer.program.verifier import blend
@@ -169,7 +169,7 @@ def cover_plans(
 
 
 def _cover_chunk(data: ProgramData, rest, *, integer: bool, fill_rates: bool) -> ItemPlans:
-    _one_thread()
+    worker_task()
     return cover_plans(data, rest, integer=integer, fill_rates=fill_rates)
 
 
