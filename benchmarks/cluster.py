@@ -8,7 +8,9 @@ its summary (scenario generation and plan, out-of-sample pricing, diagnostics):
   numba threads against ``local:2`` (two worker processes, one thread each), and the
   in-process run with one thread against ``local:1``; the overhead of the cluster path is
   its time over the in-process time of the same cores (target: at most 15%), and every
-  configuration must give the same plan (checked, to 1e-9).
+  configuration must give the same plan (checked, to 1e-9). ``--repeat N`` runs the
+  configurations N times in turn; each ``local:N`` run is compared with the ``inproc:N``
+  run of its own repeat, and the median and range over the repeats are printed.
 * ``--large ITEMSxSCENARIOS``: one run through ``local:2`` without diagnostics, the
   scenarios generated on the workers, with the time and each worker's peak resident
   memory; ``--large-plan-only`` skips the out-of-sample pricing.
@@ -16,6 +18,7 @@ its summary (scenario generation and plan, out-of-sample pricing, diagnostics):
 Usage::
 
     python benchmarks/cluster.py --compare 1000x1000
+    python benchmarks/cluster.py --compare 1000x1000 --configs inproc:1,local:1 --repeat 3
     python benchmarks/cluster.py --large 10000x200
 
 Appends one JSON record per run to ``benchmarks/results/cluster.jsonl`` (with the load
@@ -118,6 +121,29 @@ def _run(config: str, items: int, scenarios: int, *, diagnostics: bool, plan_onl
     return rec
 
 
+def _overheads(batch: list[dict]) -> None:
+    """Each ``local:N`` run's time over the ``inproc:N`` run of the same repeat."""
+    base = {r["config"]: r for r in batch}
+    for rec in batch:
+        if rec["config"].startswith("local:"):
+            ref = base.get("inproc:" + rec["config"].removeprefix("local:"))
+            if ref:
+                for what in ("plan_seconds", "total_seconds", "wall_seconds"):
+                    rec[f"overhead_{what}"] = round(rec[what] / ref[what] - 1, 4)
+
+
+def _spreads(records: list[dict]) -> list[str]:
+    """Median and range of the overheads over the repeats, per ``local:N``."""
+    out = []
+    for config in sorted({r["config"] for r in records if "overhead_plan_seconds" in r}):
+        for what in ("plan_seconds", "total_seconds"):
+            v = sorted(r[f"overhead_{what}"] for r in records if r["config"] == config
+                       and f"overhead_{what}" in r)  # fmt: skip
+            out.append(f"{config} overhead {what}: median {np.median(v):+.1%}, "
+                       f"range {v[0]:+.1%} .. {v[-1]:+.1%} over {len(v)} repeats")  # fmt: skip
+    return out
+
+
 def _commit() -> str:
     run = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True, cwd=ROOT)  # fmt: skip
@@ -130,6 +156,7 @@ def main() -> None:
     ap.add_argument("--large", metavar="NxM", help="one local:2 run without diagnostics")
     ap.add_argument("--large-plan-only", action="store_true", help="skip the headline")
     ap.add_argument("--configs", default="inproc:2,local:2,inproc:1,local:1")
+    ap.add_argument("--repeat", type=int, default=1, help="repeats of --compare's configs")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--size", help=argparse.SUPPRESS)
     ap.add_argument("--plan-out", help=argparse.SUPPRESS)
@@ -145,22 +172,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if args.compare:
             items, scenarios = _size(args.compare)
-            for config in args.configs.split(","):
-                rec = _run(config, items, scenarios, diagnostics=True, plan_only=False,
-                           tmp=Path(tmp))  # fmt: skip
-                rec.update(sweep="compare", commit=commit)
-                records.append(rec)
-                print(json.dumps(rec), flush=True)
+            configs = args.configs.split(",")
+            for rep in range(args.repeat):
+                batch = []
+                for config in configs:
+                    rec = _run(config, items, scenarios, diagnostics=True, plan_only=False,
+                               tmp=Path(tmp))  # fmt: skip
+                    rec.update(sweep="compare", commit=commit, repeat=rep)
+                    batch.append(rec)
+                    print(json.dumps(rec), flush=True)
+                _overheads(batch)
+                records.extend(batch)
             plans = [np.load(r["plan_file"]) for r in records]
             for rec, plan in zip(records, plans, strict=True):
                 rec["plan_max_diff"] = float(np.max(np.abs(plan - plans[0])))
-            base = {r["config"]: r for r in records}
-            for rec in records:
-                if rec["config"].startswith("local:"):
-                    ref = base.get("inproc:" + rec["config"].removeprefix("local:"))
-                    if ref:
-                        for what in ("plan_seconds", "total_seconds", "wall_seconds"):
-                            rec[f"overhead_{what}"] = round(rec[what] / ref[what] - 1, 4)
         if args.large:
             items, scenarios = _size(args.large)
             rec = _run("local:2", items, scenarios, diagnostics=False,
@@ -180,6 +205,8 @@ def main() -> None:
     print(" | ".join(cols))
     for rec in records:
         print(" | ".join(str(rec.get(c, "")) for c in cols))
+    for line in _spreads(records):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ PLAIN = Rates(per_cell=5.78e-7, per_item_period=4.08e-4, eval_scenarios=2205)
 #: pricing rate: that kind's pricing and diagnostics took a little less than plain's).
 EXTRA = {
     "backorder": Rates(per_cell=4.49e-8, per_item_period=5.86e-4, eval_scenarios=12610),
-    "plan_row": Rates(per_cell=1.32e-6, per_item_period=-1.42e-5, eval_scenarios=1000),
+    "plan_row": Rates(per_cell=6.45e-7, per_item_period=-5.65e-5, eval_scenarios=1000),
     "fill_rate": Rates(per_cell=3.81e-8, per_item_period=-5.26e-6, eval_scenarios=1415),
     "cvar": Rates(per_cell=8.76e-7, per_item_period=-3.17e-6, eval_scenarios=1000),
 }
