@@ -360,3 +360,28 @@ def test_the_time_limit_warning_is_at_twenty_times_the_limit(tmp_path, caplog):
             limits.check_solve_work(inst, time_limit=est.seconds / factor)
         text = _text(" ".join(r.getMessage() for r in caplog.records))
         assert ("feasible_at_limit" in text) is warned, (factor, text)
+
+
+@pytest.mark.parametrize("command", ["solve", "compare"])
+def test_threads_hold_the_compiled_kernels_too(tmp_path, command):
+    """``--threads 1`` runs the causal kernels on one thread: the cores the estimate counts."""
+    import numba
+
+    folder = tmp_path / "inst"
+    write_instance(generate_instance(4, 2, seed=2, scenarios=20), folder)
+    before = numba.get_num_threads()
+    try:
+
+        def args(threads: int) -> list[str]:
+            more = ["--scenarios", "20", "--eval-scenarios", "50"] if command == "compare" else []
+            out = str(tmp_path / f"out{threads}")
+            return [command, str(folder), "--out", out, "--threads", str(threads), *more]
+
+        res = runner.invoke(app, args(1))
+        assert res.exit_code == 0, res.output
+        assert numba.get_num_threads() == 1
+        res = runner.invoke(app, args(99))  # capped at numba's own count
+        assert res.exit_code == 0, res.output
+        assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+    finally:
+        numba.set_num_threads(before)

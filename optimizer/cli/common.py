@@ -140,6 +140,29 @@ FollowLinks = Annotated[
 ]
 
 
+Threads = Annotated[
+    int | None,
+    typer.Option(min=1, help="Threads of HiGHS and of the compiled kernels (numba's)."),
+]
+
+
+def use_threads(threads: int | None) -> int | None:
+    """Hold this process's compiled kernels to ``--threads`` (HiGHS gets it from the config).
+
+    The causal engines' kernels run on numba's threads; ``--threads`` caps them too, at
+    most numba's own count (``NUMBA_NUM_THREADS``, all cores by default), so the run uses
+    the cores the time estimate counts (:func:`optimizer.instance.work_estimate.run_cores`).
+    Returns the kernel threads set (None: unchanged).
+    """
+    if threads is None:
+        return None
+    import numba
+
+    n = max(1, min(int(threads), int(numba.config.NUMBA_NUM_THREADS)))
+    numba.set_num_threads(n)
+    return n
+
+
 def setup_logging(verbose: int) -> None:
     """Log to stderr at WARNING, INFO (``-v``) or DEBUG (``-vv``)."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG

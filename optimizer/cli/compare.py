@@ -28,6 +28,7 @@ from optimizer.analysis.policies import DEFAULT_JIC_COVER, DEFAULT_SERVICE_LEVEL
 from optimizer.cli.common import (
     FollowLinks,
     InstanceArg,
+    Threads,
     TimeLimit,
     Verbose,
     console,
@@ -35,6 +36,7 @@ from optimizer.cli.common import (
     fail,
     load,
     setup_logging,
+    use_threads,
 )
 from optimizer.engines.base import SolveConfig
 from optimizer.engines.registry import engine_names
@@ -224,7 +226,7 @@ def compare(
             help=f"Engine of the stochastic and EV solves: one of {', '.join(engine_names())}."
         ),
     ] = "auto",
-    threads: Annotated[int | None, typer.Option(min=1, help="HiGHS threads.")] = None,
+    threads: Threads = None,
     time_limit: TimeLimit = None,
     follow_links: FollowLinks = False,
     verbose: Verbose = 0,
@@ -243,6 +245,7 @@ def compare(
         service, "--service", low=0.0, high=100.0, what="a service level in percent"
     )
     names = planner_names(plan or [], covers, levels)
+    use_threads(threads)
     config = SolveConfig(engine=engine, threads=threads)
     try:
         check_out(out)  # before any work

@@ -14,6 +14,7 @@ from optimizer.analysis.outputs import solve_files
 from optimizer.cli.common import (
     FollowLinks,
     InstanceArg,
+    Threads,
     TimeLimit,
     Verbose,
     console,
@@ -24,6 +25,7 @@ from optimizer.cli.common import (
     load,
     print_plan,
     setup_logging,
+    use_threads,
 )
 from optimizer.engines.base import RECOURSES, MpiSppyOptions, SolveConfig
 from optimizer.engines.registry import engine_names
@@ -106,7 +108,7 @@ def solve(
     ] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
     time_limit: TimeLimit = None,
-    threads: Annotated[int | None, typer.Option(min=1, help="HiGHS threads.")] = None,
+    threads: Threads = None,
     gap: Annotated[
         float,
         typer.Option(
@@ -228,6 +230,7 @@ def solve(
     if method not in ("choose", "simplex", "ipm"):
         raise typer.BadParameter("choose one of choose, simplex, ipm", param_hint="--method")
     deadline = deadline_of(time_limit)
+    use_threads(threads)
     config = SolveConfig(
         engine=engine,
         threads=threads,

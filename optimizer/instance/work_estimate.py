@@ -125,9 +125,8 @@ def machine_cores() -> int:
 def run_cores(threads: int | None) -> int:
     """Give the cores a run uses: ``--threads``, capped at :func:`machine_cores`, else all.
 
-    The compiled kernels of the causal engines use numba's threads (all cores unless
-    ``NUMBA_NUM_THREADS`` says less), whatever ``--threads`` says (it sets HiGHS's): with
-    ``--threads`` below the cores the estimate is longer than the run.
+    ``--threads`` sets HiGHS's threads and the causal engines' compiled kernels' (numba's,
+    :func:`optimizer.cli.common.use_threads`).
     """
     cores = machine_cores()
     return cores if threads is None else max(1, min(int(threads), cores))
