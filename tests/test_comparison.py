@@ -357,3 +357,18 @@ def test_coupled_instance_budget_use_and_cvar_pricing():
     ev = comp.evaluations["stochastic"]
     assert ev.cvar95() >= ev.expected().mean
     assert ev.hindsight.expected_cost == pytest.approx(ev.expected().mean)
+
+
+def test_compare_says_it_ranks_single_level_plans(caplog):
+    """``review_levels`` > 1 is not silently dropped: compare warns, with the way to it."""
+    inst = make_instance(2, scenarios=8, periods=4, seed=26)
+    warned = []
+    for levels in (1, 3):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="optimizer.analysis.comparison"):
+            comp = run_comparison(inst.with_plan(review_levels=levels), eval_scenarios=10)
+        assert len(comp.table) > 0
+        warned.append([r.getMessage() for r in caplog.records if "review_levels" in r.getMessage()])
+    assert warned[0] == []
+    assert len(warned[1]) == 1 and "review_levels = 3 is not used" in warned[1][0]
+    assert "stockplan solve" in warned[1][0]

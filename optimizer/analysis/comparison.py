@@ -9,6 +9,7 @@ rate, capital tied up and :math:`CVaR_{0.95}`, hindsight and causal.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from optimizer.engines.base import SolveConfig
 from optimizer.instance import Instance
 from optimizer.program.verifier import COST_LINES
 from optimizer.scenarios import ScenarioSet
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 
@@ -307,6 +310,14 @@ def run_comparison(
         When the stochastic or EV program has no usable plan.
     """
     say = progress or (lambda _msg: None)
+    if instance.plan.review_levels > 1:  # the policies are single-level plans
+        log.warning(
+            "compare: [plan] review_levels = %d is not used: every policy, the stochastic "
+            "plan included, is fitted and ranked with one level per item; `stockplan solve` "
+            "fits the block levels and prices them against one level "
+            "(summary.json review.vs_single_level)",
+            instance.plan.review_levels,
+        )
     if scenarios is not None or seed is not None:
         instance = instance.with_plan(
             **{k: v for k, v in (("scenarios", scenarios), ("seed", seed)) if v is not None}
