@@ -149,5 +149,39 @@ def test_explanation_on_the_cluster(client):
         np.testing.assert_array_equal(have.curves[name][0], levels)
         np.testing.assert_allclose(have.curves[name][1], cost, rtol=1e-9)
     assert have.marks == want.marks and have.scenarios == want.scenarios
+    again = explain_on_cluster(inst, got, client=client)  # on the connected client
+    pd.testing.assert_frame_equal(again.table, want.table, rtol=1e-9)
     files = solve_files(inst, got, xlsx=True)  # the workbook's explanation sheet is filled
     assert "explanation" not in got.summary and "plan.xlsx" in files
+
+
+def test_solve_report_starts_one_local_cluster(tmp_path, monkeypatch):
+    """``solve --cluster local:1 --report``: the solve and the explanation share a cluster."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import optimizer.engines.executors as executors
+    from optimizer.cli import app
+    from optimizer.instance import write_instance
+
+    started = []
+    real = executors.open_cluster
+
+    def counted(spec, **kw):
+        started.append(spec)
+        return real(spec, **kw)
+
+    monkeypatch.setattr(executors, "open_cluster", counted)
+    folder, out = tmp_path / "inst", tmp_path / "out"
+    write_instance(generate_instance(6, 2, seed=8, scenarios=30), folder)
+    res = CliRunner().invoke(
+        app, ["solve", str(folder), "--out", str(out), "--cluster", "local:1", "--report",
+              "--no-diagnostics"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert started == ["local:1"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["cluster"]["address"] == "local:1"
+    assert "explanation" not in summary  # computed, not skipped
+    assert "<h2>Why this level</h2>" in (out / "report.html").read_text()

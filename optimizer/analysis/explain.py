@@ -36,6 +36,7 @@ items with the largest expected cost), the heuristics' levels
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -536,12 +537,14 @@ def plan_is_free(instance: Instance, data: ProgramData, solution) -> bool:
 
 
 def explain_on_cluster(
-    instance: Instance, result, *, eval_scenarios: int | None = None
+    instance: Instance, result, *, eval_scenarios: int | None = None, client=None
 ) -> Explanation:
     """:func:`explain_plan` of a ``solve --cluster`` result, on a cluster of the same kind.
 
+    On ``client``, the cluster of the solve still connected (``stockplan solve`` keeps a
+    ``local:N`` cluster for the whole command); without it
     ``result.summary["cluster"]["address"]`` says where it was solved: a scheduler address
-    is connected to again, ``local:N`` starts a local cluster of ``N`` workers; the
+    is connected to again, ``local:N`` starts a local cluster of ``N`` workers. The
     optimisation scenarios are generated again on the workers from the seed (the solve
     released them), as are the fresh ones of the pricing.
     """
@@ -551,7 +554,11 @@ def explain_on_cluster(
     inst = instance.with_plan(seed=int(result.summary.get("seed", instance.plan.seed)))
     if inst.explicit is None:
         inst = inst.with_plan(scenarios=data.n_scenarios)
-    with open_cluster(result.summary["cluster"]["address"]) as client:
+    with (
+        contextlib.nullcontext(client)
+        if client is not None
+        else open_cluster(result.summary["cluster"]["address"])
+    ) as client:
         work = DaskItems(client, inst)
         try:
             return explain_plan(

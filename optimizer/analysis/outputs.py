@@ -32,12 +32,12 @@ def wants_workbook(instance: Instance, xlsx: bool | None) -> bool:
     return str(getattr(instance, "source", "") or "").lower().endswith((".xlsx", ".xlsm"))
 
 
-def _explain(instance: Instance, result: Any) -> Explanation | None:
+def _explain(instance: Instance, result: Any, client: Any = None) -> Explanation | None:
     from optimizer.analysis.explain import explain_on_cluster, explain_plan, plan_is_free
 
     batch = result.headline.totals[0] if result.headline and result.headline.totals else None
     if "cluster" in result.summary:  # solve --cluster: the scenarios live on the workers
-        return explain_on_cluster(instance, result, eval_scenarios=batch)
+        return explain_on_cluster(instance, result, eval_scenarios=batch, client=client)
     data = result.data
     if data.demand.size == 0 or not np.isfinite(data.demand.flat[0]):
         log.warning("no explanation: the scenarios are not held here (a cluster run)")
@@ -61,6 +61,7 @@ def solve_files(
     report: bool = False,
     xlsx: bool | None = None,
     deadline: float | None = None,
+    client: Any = None,
 ) -> dict[str, Any]:
     """Gather the files of ``stockplan solve``: plan.csv, summary.json, report.html, plan.xlsx.
 
@@ -75,6 +76,9 @@ def solve_files(
     deadline : float, optional
         :func:`time.monotonic` time the command's ``--time-limit`` runs out: past it the
         plan is not explained (the report and the workbook say so).
+    client : distributed.Client, optional
+        The cluster a ``solve --cluster`` result was solved on, still connected: its
+        explanation runs there (default: connected to, or started, again).
     """
     files: dict[str, Any] = {"plan.csv": result.plan, "summary.json": result.summary}
     book = wants_workbook(instance, xlsx)
@@ -93,7 +97,7 @@ def solve_files(
         )
         explanation = None
     else:
-        explanation = _explain(instance, result)
+        explanation = _explain(instance, result, client)
     t1 = time.perf_counter()
     result.summary["explanation_seconds"] = t1 - t0
     if report:

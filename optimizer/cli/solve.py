@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -267,39 +269,61 @@ def solve(
             inst = inst.with_fill_rate(fill_rate)
         if review_levels is not None:
             inst = inst.with_plan(review_levels=review_levels)
-        with console.status("solving") as status:
-            result = make_plan(
-                inst,
-                config,
-                scenarios=scenarios,
-                seed=seed,
-                eval_scenarios=eval_scenarios,
-                max_eval_scenarios=max_eval_scenarios,
-                with_diagnostics=not no_diagnostics,
-                progress=lambda msg: status.update(escape(msg)),  # names are data
-                cluster=cluster,
-                deadline=deadline,
-            )
-        if not result.solution.primary:  # another rank of a distributed engine reports
-            return
-        if time_limit is not None:
-            budget = result.summary.setdefault("time_limit", {})
-            budget.update(seconds=time_limit, command_seconds_before_writing=elapsed())
-        from optimizer.cli.provenance import instance_files, provenance
+        with _local_cluster(cluster) as client:  # one local cluster for the whole command
+            with console.status("solving") as status:
+                result = make_plan(
+                    inst,
+                    config,
+                    scenarios=scenarios,
+                    seed=seed,
+                    eval_scenarios=eval_scenarios,
+                    max_eval_scenarios=max_eval_scenarios,
+                    with_diagnostics=not no_diagnostics,
+                    progress=lambda msg: status.update(escape(msg)),  # names are data
+                    cluster=cluster if client is None else client,
+                    deadline=deadline,
+                )
+            if not result.solution.primary:  # another rank of a distributed engine reports
+                return
+            if client is not None:  # where it ran, as given (not the local scheduler's port)
+                result.summary["cluster"]["address"] = cluster
+            if time_limit is not None:
+                budget = result.summary.setdefault("time_limit", {})
+                budget.update(seconds=time_limit, command_seconds_before_writing=elapsed())
+            from optimizer.cli.provenance import instance_files, provenance
 
-        result.summary["provenance"] = provenance(
-            instance_files(Path(inst.source)), settings=ctx.params
-        )
-        files = {"plan.csv": result.plan, "summary.json": result.summary}
-        if report or xlsx is not False:  # report.html, plan.xlsx
-            with console.status("explaining the plan"):
-                files = solve_files(inst, result, report=report, xlsx=xlsx, deadline=deadline)
+            result.summary["provenance"] = provenance(
+                instance_files(Path(inst.source)), settings=ctx.params
+            )
+            files = {"plan.csv": result.plan, "summary.json": result.summary}
+            if report or xlsx is not False:  # report.html, plan.xlsx
+                with console.status("explaining the plan"):
+                    files = solve_files(
+                        inst, result, report=report, xlsx=xlsx, deadline=deadline, client=client
+                    )
         write_outputs(out, files)
     except StockplanError as exc:
         fail(exc)
     print_plan(result.plan, result.summary)
     _print_summary(result.summary)
     console.print(escape(f"wrote {', '.join(str(out / name) for name in files)}"))
+
+
+@contextlib.contextmanager
+def _local_cluster(spec: str | None) -> Iterator[Any]:
+    """Start a ``local:N`` cluster for the whole command; yield its client (else None).
+
+    The solve and the plan's explanation (``--report``, ``--xlsx``) then share one cluster
+    instead of starting a second one for the explanation; a scheduler address is connected
+    to by each as before.
+    """
+    if spec is None or not spec.startswith("local:"):
+        yield None
+        return
+    from optimizer.engines.executors import open_cluster  # dask only when asked for
+
+    with open_cluster(spec) as client:
+        yield client
 
 
 def _check_cluster(spec: str) -> None:
