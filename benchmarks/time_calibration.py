@@ -2,7 +2,7 @@
 
 The model (:mod:`optimizer.instance.work_estimate`) is
 
-.. math:: T = T_0 + c\\, n N H + e\\, n H
+.. math:: T = T_0 + A(p) (c\\, n N H + e\\, n H)
 
 with :math:`T_0` the start-up and the writing of the files (each run's wall time minus its
 summary's ``total_seconds``, the median over the runs used), :math:`c` seconds per
@@ -13,8 +13,10 @@ of plain lost sales are solved from the two plain runs of different shape (1,000
 1,000 scenarios and 10,000 x 200); each other kind (backorders, a budget row, fill-rate
 targets, a CVaR weight), measured at 1,000 x 1,000 in the same batch as the plain run,
 adds its extra plan seconds per cell and its extra pricing and diagnostics seconds per
-item-period. The runs used are named below by case and start time, so appending records
-to ``benchmarks/results/whole_command.jsonl`` does not move the fit.
+item-period. :math:`A(p)` is Amdahl's law relative to the :math:`p_0` cores of the runs;
+its serial share :math:`\\sigma` is solved from 1,000 x 1,000 runs with ``--threads 1``
+and without, in one batch. The runs used are named below by case and start time, so
+appending records to ``benchmarks/results/whole_command.jsonl`` does not move the fit.
 
 Usage::
 
@@ -42,6 +44,12 @@ RUNS = {
 #: their own batch: the budget's price loop, after the chunk tasks stopped putting the
 #: process on one thread (20:23-20:27, its plan.csv byte for byte that of 17:58).
 SAME_BATCH_PLAIN = {"n1000x1000_budget": "2026-12-01 20:23:06"}
+#: One core against all: 1,000 x 1,000 with ``--threads 1`` and without, alternately in
+#: one quiet batch (start times), for the serial share of Amdahl's law.
+ONE_CORE_RUNS = {
+    "n1000x1000@t1": ("2026-12-01 20:42:17", "2026-12-01 20:44:20"),
+    "n1000x1000": ("2026-12-01 20:43:32", "2026-12-01 20:45:32"),
+}
 #: The feature each kind's case adds to plain lost sales.
 FEATURES = {
     "n1000x1000_backorder": "backorder",
@@ -57,20 +65,23 @@ CORES = 2
 
 
 def read_runs(path: Path = RESULTS) -> dict[str, dict]:
-    """The records of :data:`RUNS` from ``path``, by case (``plain@CASE``: its own plain run).
+    """The records of the fit from ``path``, by key.
 
-    A kind of :data:`SAME_BATCH_PLAIN` also gets the ``n1000x1000`` run of its batch.
+    The keys: each case of :data:`RUNS`; ``plain@CASE``, the plain run of the batch of a
+    kind of :data:`SAME_BATCH_PLAIN`; ``cores@CASE#k``, the k-th run of
+    :data:`ONE_CORE_RUNS`' case.
     """
-    want = dict(RUNS) | {f"plain@{k}": v for k, v in SAME_BATCH_PLAIN.items()}
+    want = {case: (case, started) for case, started in RUNS.items()}
+    want |= {f"plain@{k}": ("n1000x1000", v) for k, v in SAME_BATCH_PLAIN.items()}
+    for case, starts in ONE_CORE_RUNS.items():
+        want |= {f"cores@{case}#{k}": (case, started) for k, started in enumerate(starts)}
+    by_run = {run: key for key, run in want.items()}
     found = {}
     for line in path.read_text().splitlines():
         rec = json.loads(line)
-        if rec.get("exit") != 0:
-            continue
-        for key, started in want.items():
-            case = "n1000x1000" if key.startswith("plain@") else key
-            if rec.get("case") == case and rec.get("started") == started:
-                found[key] = rec
+        key = by_run.get((rec.get("case"), rec.get("started")))
+        if key is not None and rec.get("exit") == 0:
+            found[key] = rec
     missing = set(want) - set(found)
     if missing:
         raise SystemExit(f"{path} lacks the runs {sorted(missing)}")
@@ -95,7 +106,8 @@ def fit(runs: dict[str, dict]) -> dict:
     Returns
     -------
     dict
-        ``start_seconds`` :math:`T_0`; ``plain`` and, per feature, ``extra``: each a dict
+        ``start_seconds`` :math:`T_0`; ``serial_share`` :math:`\\sigma` (from
+        :data:`ONE_CORE_RUNS`); ``plain`` and, per feature, ``extra``: each a dict
         of ``per_cell`` (:math:`c`), ``per_item_period`` (:math:`e`) and
         ``eval_scenarios`` (the fresh scenarios its pricing took).
     """
@@ -119,6 +131,14 @@ def fit(runs: dict[str, dict]) -> dict:
         },
         "extra": {},
     }
+
+    # Amdahl: A(1) = (T_1 - T0) / (T_p0 - T0) = 1 / (s + (1 - s) / p0), solved for s
+    def mean_work(case: str) -> float:
+        walls = [r["wall_s"] for k, r in runs.items() if k.startswith(f"cores@{case}#")]
+        return statistics.fmean(walls) - start
+
+    ratio = mean_work("n1000x1000@t1") / mean_work("n1000x1000")
+    out["serial_share"] = (1.0 / ratio - 1.0 / CORES) / (1.0 - 1.0 / CORES)
     for case, feature in FEATURES.items():
         r, ref = runs[case], runs.get(f"plain@{case}", a)
         out["extra"][feature] = {

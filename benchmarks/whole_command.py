@@ -9,7 +9,8 @@ recorded beside it. Cases:
 * ``n1000x1000`` — 1,000 generated items with ``--scenarios 1000`` (at most 60 s, 4 GiB);
 * ``n10000x200`` — 10,000 generated items, 200 scenarios (at most 5 min);
 * ``n1000x1000_<kind>`` — the 1,000 × 1,000 instance with backorders, a binding budget,
-  fill-rate targets or a CVaR weight (each within 3× of the plain lost-sales time).
+  fill-rate targets or a CVaR weight (each within 3× of the plain lost-sales time);
+* ``CASE@tK`` — any case with ``--threads K`` (the time model's cores).
 
 Usage::
 
@@ -89,8 +90,10 @@ def _edit(folder: Path, kind: str) -> None:
 def case_command(case: str, work: Path) -> list[str]:
     """The ``stockplan solve`` command line of ``case`` (instances made under ``work``)."""
     out = work / f"{case}-out"
+    case, _, threads = case.partition("@t")  # CASE@tK: with --threads K
+    more = ["--threads", threads] if threads else []
     if case == "demo":
-        return ["stockplan", "solve", "--out", str(out)]
+        return ["stockplan", "solve", "--out", str(out), *more]
     m = re.fullmatch(r"items(\d+)|n(\d+)x(\d+)(?:_(\w+))?", case)
     if m is None:
         raise SystemExit(f"unknown case {case!r}")
@@ -101,7 +104,7 @@ def case_command(case: str, work: Path) -> list[str]:
         _generate(folder, items, 6 if m.group(1) else 8)
         if m.group(4):
             _edit(folder, m.group(4))
-    cmd = ["stockplan", "solve", str(folder), "--out", str(out)]
+    cmd = ["stockplan", "solve", str(folder), "--out", str(out), *more]
     return cmd + (["--scenarios", str(scenarios)] if scenarios else [])
 
 

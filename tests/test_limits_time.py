@@ -66,6 +66,7 @@ def _close(constant: float, fitted: float) -> bool:
 def test_the_constants_are_the_fit_of_the_named_runs(calibration):
     fit = calibration.fit(calibration.read_runs())
     assert _close(we.START_SECONDS, fit["start_seconds"])
+    assert _close(we.SERIAL_SHARE, fit["serial_share"])
     assert fit["cores"] == we.CALIBRATION_CORES
     for got, want in [(we.PLAIN, fit["plain"])] + [
         (we.EXTRA[k], v) for k, v in fit["extra"].items()
@@ -94,6 +95,8 @@ def test_the_estimate_gives_the_calibration_runs_back(calibration):
 
     plain = runs["n1000x1000"]
     for case, rec in runs.items():
+        if case.startswith("cores@"):  # the one-core pairs: the next test
+            continue
         feature = calibration.FEATURES.get(case)
         found = () if feature is None else (feature,)
         est = we.estimate(
@@ -105,6 +108,22 @@ def test_the_estimate_gives_the_calibration_runs_back(calibration):
         )
         slack = 0.005 * rec["wall_s"] + (abs(rest(rec) - rest(plain)) if feature else 0.0)
         assert abs(est.seconds - rec["wall_s"]) <= slack, case
+
+
+def test_the_estimate_on_one_core_gives_the_one_core_runs_back(calibration):
+    """The one-core runs' mean wall time is the estimate with ``cores=1`` (their own
+    batch's plain runs carry the ratio; the plain constants come from another batch, so
+    the scale is that batch's: within the spread of the runs)."""
+    runs = calibration.read_runs()
+    ones = [r["wall_s"] for k, r in runs.items() if k.startswith("cores@n1000x1000@t1#")]
+    alls = [r["wall_s"] for k, r in runs.items() if k.startswith("cores@n1000x1000#")]
+    assert len(ones) == len(alls) == 2
+    est1 = we.estimate(1000, 1000, calibration.HORIZON, found=(), cores=1).seconds
+    est2 = we.estimate(1000, 1000, calibration.HORIZON, found=(), cores=2).seconds
+    ratio = (est1 - we.START_SECONDS) / (est2 - we.START_SECONDS)
+    want = (sum(ones) / 2 - we.START_SECONDS) / (sum(alls) / 2 - we.START_SECONDS)
+    assert ratio == pytest.approx(want, rel=5e-3)
+    assert min(ones) * 0.9 <= est1 <= max(ones) * 1.1
 
 
 def _by_hand(n, N, H, found, cores, first=None):

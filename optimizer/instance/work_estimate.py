@@ -17,9 +17,9 @@ simulated periods :math:`H`, the model's kind and the cores :math:`p` the run us
   first batch of fresh scenarios (taken whole): a larger first batch costs in proportion;
 * :math:`A(p) = (\sigma + (1 - \sigma)/p) / (\sigma + (1 - \sigma)/p_0)`, Amdahl's law
   relative to the :math:`p_0` = :data:`CALIBRATION_CORES` cores the runs were measured
-  on, with a serial share :math:`\sigma` = :data:`SERIAL_SHARE` (assumed: start-up, the
-  price loop's coordination and HiGHS's serial steps; not measured, because the only
-  one-core records were taken on a machine loaded ten-fold).
+  on, with a serial share :math:`\sigma` = :data:`SERIAL_SHARE` (measured: 1,000 x 1,000
+  with ``--threads 1`` took 72.0-75.4 s against 47.7-52.6 s on both cores; the
+  searches' numpy steps between the compiled kernels, the pricing's and the start-up).
 
 The figures are fitted by ``benchmarks/time_calibration.py`` to named runs of
 ``benchmarks/results/whole_command.jsonl`` (2 cores, quiet machine); the tests refit
@@ -65,8 +65,8 @@ class Rates:
 START_SECONDS = 2.51
 #: Cores of the machine the calibration runs were measured on.
 CALIBRATION_CORES = 2
-#: :math:`\sigma`, the share of the work assumed serial (Amdahl's law).
-SERIAL_SHARE = 0.25
+#: :math:`\sigma`, the serial share of the work (Amdahl's law; ``time_calibration.py``).
+SERIAL_SHARE = 0.338
 #: Plain lost sales (1,000 x 1,000 and 10,000 x 200 runs).
 PLAIN = Rates(per_cell=5.78e-7, per_item_period=4.08e-4, eval_scenarios=2205)
 #: What each feature adds to :data:`PLAIN` (each measured at 1,000 x 1,000; a negative
