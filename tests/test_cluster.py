@@ -273,15 +273,19 @@ def test_chunk_tasks_keep_every_thread_in_process():
 
     inst = generate_instance(6, 3, seed=3, scenarios=30)
     data = program_data(inst, generate_scenarios(inst), consume=True)
-    threads = numba.get_num_threads()
-    assert threads == numba.config.NUMBA_NUM_THREADS  # this process's default
-    plans = search(data)
     from optimizer.engines.executors import play
 
-    play(data, plans.base_stock)
-    state = _task_state()
-    assert not state["on_worker"]
-    assert numba.get_num_threads() == threads == state["threads_after"]
+    before = numba.get_num_threads()
+    threads = numba.config.NUMBA_NUM_THREADS  # this process's most
+    try:
+        numba.set_num_threads(threads)
+        plans = search(data)
+        play(data, plans.base_stock)
+        state = _task_state()
+        assert not state["on_worker"]
+        assert numba.get_num_threads() == threads == state["threads_after"]
+    finally:
+        numba.set_num_threads(before)
 
 
 def test_chunk_tasks_on_a_worker_run_one_thread_with_malloc_tuned(loopback):

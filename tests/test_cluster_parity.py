@@ -155,8 +155,9 @@ def test_explanation_on_the_cluster(client):
     assert "explanation" not in got.summary and "plan.xlsx" in files
 
 
-def test_solve_report_starts_one_local_cluster(tmp_path, monkeypatch):
-    """``solve --cluster local:1 --report``: the solve and the explanation share a cluster."""
+def test_solve_report_starts_one_local_cluster(tmp_path, monkeypatch, capfd):
+    """``solve --cluster local:1 --report``: the solve and the explanation share a cluster,
+    and Dask's INFO chatter (scheduler, nanny) stays out of the planner's terminal."""
     import json
 
     from typer.testing import CliRunner
@@ -180,6 +181,8 @@ def test_solve_report_starts_one_local_cluster(tmp_path, monkeypatch):
               "--no-diagnostics"],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
+    terminal = res.output + "".join(capfd.readouterr())
+    assert "Scheduler" not in terminal and "Nanny" not in terminal, terminal[-2000:]
     assert started == ["local:1"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["cluster"]["address"] == "local:1"

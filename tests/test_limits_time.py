@@ -382,25 +382,45 @@ def test_the_time_limit_warning_is_at_twenty_times_the_limit(tmp_path, caplog):
 
 
 @pytest.mark.parametrize("command", ["solve", "compare"])
-def test_threads_hold_the_compiled_kernels_too(tmp_path, command):
-    """``--threads 1`` runs the causal kernels on one thread: the cores the estimate counts."""
+def test_threads_hold_the_compiled_kernels_too(tmp_path, command, monkeypatch):
+    """``--threads 1`` runs the causal kernels on one thread (the cores the estimate
+    counts), and the command gives the process its threads back when it ends."""
     import numba
 
+    import optimizer.planning as planning
+
+    seen = []
+    real = planning.make_plan if command == "solve" else None
+
+    def spy(*a, **kw):  # the kernels' threads while the command works
+        seen.append(numba.get_num_threads())
+        return real(*a, **kw)
+
+    if command == "solve":
+        import optimizer.cli.solve as solve_cli
+
+        monkeypatch.setattr(solve_cli, "make_plan", spy)
+    else:
+        import optimizer.cli.compare as compare_cli
+
+        real = compare_cli.run_comparison
+        monkeypatch.setattr(compare_cli, "run_comparison", spy)
     folder = tmp_path / "inst"
     write_instance(generate_instance(4, 2, seed=2, scenarios=20), folder)
+    most = numba.config.NUMBA_NUM_THREADS
     before = numba.get_num_threads()
     try:
+        numba.set_num_threads(most)
 
         def args(threads: int) -> list[str]:
             more = ["--scenarios", "20", "--eval-scenarios", "50"] if command == "compare" else []
             out = str(tmp_path / f"out{threads}")
             return [command, str(folder), "--out", out, "--threads", str(threads), *more]
 
-        res = runner.invoke(app, args(1))
-        assert res.exit_code == 0, res.output
-        assert numba.get_num_threads() == 1
-        res = runner.invoke(app, args(99))  # capped at numba's own count
-        assert res.exit_code == 0, res.output
-        assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+        for threads, want in ((1, 1), (99, most)):  # 99: capped at numba's own count
+            res = runner.invoke(app, args(threads))
+            assert res.exit_code == 0, res.output
+            assert seen[-1] == want
+            assert numba.get_num_threads() == most  # given back
     finally:
         numba.set_num_threads(before)

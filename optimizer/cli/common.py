@@ -6,9 +6,11 @@ within limits, 1 bug; each :class:`~optimizer.errors.StockplanError` carries its
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -146,32 +148,46 @@ Threads = Annotated[
 ]
 
 
-def use_threads(threads: int | None) -> int | None:
-    """Hold this process's compiled kernels to ``--threads`` (HiGHS gets it from the config).
+@contextlib.contextmanager
+def use_threads(threads: int | None) -> Iterator[int | None]:
+    """Hold this process's compiled kernels to ``--threads`` while the command works.
 
-    The causal engines' kernels run on numba's threads; ``--threads`` caps them too, at
-    most numba's own count (``NUMBA_NUM_THREADS``, all cores by default), so the run uses
-    the cores the time estimate counts (:func:`optimizer.instance.work_estimate.run_cores`).
-    Returns the kernel threads set (None: unchanged).
+    The causal engines' kernels run on numba's threads; ``--threads`` caps them too (HiGHS
+    gets it from the config), at most numba's own count (``NUMBA_NUM_THREADS``, all cores
+    by default), so the run uses the cores the time estimate counts
+    (:func:`optimizer.instance.work_estimate.run_cores`). The count before is given back
+    at the end (a command run in process, by a test or a notebook, leaves the process as
+    it found it). Yields the kernel threads set (None: unchanged).
     """
     if threads is None:
-        return None
+        yield None
+        return
     import numba
 
+    before = numba.get_num_threads()
     n = max(1, min(int(threads), int(numba.config.NUMBA_NUM_THREADS)))
     numba.set_num_threads(n)
-    return n
+    try:
+        yield n
+    finally:
+        numba.set_num_threads(before)
+
+
+#: The loggers of the cluster path's libraries, quiet below ``-vv``.
+DASK_LOGGERS = ("distributed", "dask", "tornado", "bokeh")
 
 
 def setup_logging(verbose: int) -> None:
     """Log to stderr at WARNING, INFO (``-v``) or DEBUG (``-vv``)."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        force=True,
-        handlers=[RichHandler(console=err, show_path=False)],
-    )
+    handler = RichHandler(console=err, show_path=False)
+    if verbose < 2:
+        # Dask sets its own loggers to INFO when it is imported (scheduler and nanny
+        # chatter on every --cluster run): only its warnings unless -vv asks for all
+        handler.addFilter(
+            lambda r: r.levelno >= logging.WARNING or not r.name.startswith(DASK_LOGGERS)
+        )
+    logging.basicConfig(level=level, format="%(message)s", force=True, handlers=[handler])
 
 
 def load(path: Path | None, follow_links: bool = False, one_machine: bool = True) -> Instance:

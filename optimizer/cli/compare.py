@@ -245,30 +245,32 @@ def compare(
         service, "--service", low=0.0, high=100.0, what="a service level in percent"
     )
     names = planner_names(plan or [], covers, levels)
-    use_threads(threads)
     config = SolveConfig(engine=engine, threads=threads)
-    try:
-        check_out(out)  # before any work
-        inst = load(instance, follow_links)
-        check_instance_size(inst, scenarios, what="--scenarios")
-        check_evaluation(inst, eval_scenarios, option="--eval-scenarios")  # all at once
-        own = [planner_plan(path, name, inst) for path, name in zip(plan or [], names, strict=True)]
-        with console.status("comparing policies") as status:
-            comp = run_comparison(
-                inst,
-                scenarios=scenarios,
-                eval_scenarios=eval_scenarios,
-                seed=seed,
-                jic_cover=covers,
-                service_levels=levels,
-                progress=lambda msg: status.update(escape(msg)),  # names are data
-                config=config,
-                extra=own,
-                deadline=deadline_of(time_limit),
-            )
-        write_comparison(out, comp, report=report)
-    except StockplanError as exc:
-        fail(exc)
+    with use_threads(threads):  # the kernels on --threads, given back after
+        try:
+            check_out(out)  # before any work
+            inst = load(instance, follow_links)
+            check_instance_size(inst, scenarios, what="--scenarios")
+            check_evaluation(inst, eval_scenarios, option="--eval-scenarios")  # all at once
+            own = [
+                planner_plan(path, name, inst) for path, name in zip(plan or [], names, strict=True)
+            ]
+            with console.status("comparing policies") as status:
+                comp = run_comparison(
+                    inst,
+                    scenarios=scenarios,
+                    eval_scenarios=eval_scenarios,
+                    seed=seed,
+                    jic_cover=covers,
+                    service_levels=levels,
+                    progress=lambda msg: status.update(escape(msg)),  # names are data
+                    config=config,
+                    extra=own,
+                    deadline=deadline_of(time_limit),
+                )
+            write_comparison(out, comp, report=report)
+        except StockplanError as exc:
+            fail(exc)
     console.print(
         ranking_table(
             comp.table,

@@ -232,7 +232,6 @@ def solve(
     if method not in ("choose", "simplex", "ipm"):
         raise typer.BadParameter("choose one of choose, simplex, ipm", param_hint="--method")
     deadline = deadline_of(time_limit)
-    use_threads(threads)
     config = SolveConfig(
         engine=engine,
         threads=threads,
@@ -250,60 +249,61 @@ def solve(
         )
     if cluster is not None:
         _check_cluster(cluster)
-    try:
-        check_out(out)  # before any work: a file, a path under a file, a read-only place
-        inst = load(instance, follow_links, one_machine=cluster is None)
-        check_solve_work(  # bounded before anything is built: refused, or its cost said
-            inst,
-            scenarios=scenarios,
-            threads=threads,
-            fill_rate=fill_rate,
-            eval_scenarios=eval_scenarios,
-            max_eval_scenarios=max_eval_scenarios,
-            time_limit=time_limit,
-            one_machine=cluster is None,
-        )
-        if recourse is not None:
-            inst = inst.with_plan(recourse=recourse)
-        if fill_rate is not None:
-            inst = inst.with_fill_rate(fill_rate)
-        if review_levels is not None:
-            inst = inst.with_plan(review_levels=review_levels)
-        with _local_cluster(cluster) as client:  # one local cluster for the whole command
-            with console.status("solving") as status:
-                result = make_plan(
-                    inst,
-                    config,
-                    scenarios=scenarios,
-                    seed=seed,
-                    eval_scenarios=eval_scenarios,
-                    max_eval_scenarios=max_eval_scenarios,
-                    with_diagnostics=not no_diagnostics,
-                    progress=lambda msg: status.update(escape(msg)),  # names are data
-                    cluster=cluster if client is None else client,
-                    deadline=deadline,
-                )
-            if not result.solution.primary:  # another rank of a distributed engine reports
-                return
-            if client is not None:  # where it ran, as given (not the local scheduler's port)
-                result.summary["cluster"]["address"] = cluster
-            if time_limit is not None:
-                budget = result.summary.setdefault("time_limit", {})
-                budget.update(seconds=time_limit, command_seconds_before_writing=elapsed())
-            from optimizer.cli.provenance import instance_files, provenance
-
-            result.summary["provenance"] = provenance(
-                instance_files(Path(inst.source)), settings=ctx.params
+    with use_threads(threads):  # the kernels on --threads, given back after
+        try:
+            check_out(out)  # before any work: a file, a path under a file, a read-only place
+            inst = load(instance, follow_links, one_machine=cluster is None)
+            check_solve_work(  # bounded before anything is built: refused, or its cost said
+                inst,
+                scenarios=scenarios,
+                threads=threads,
+                fill_rate=fill_rate,
+                eval_scenarios=eval_scenarios,
+                max_eval_scenarios=max_eval_scenarios,
+                time_limit=time_limit,
+                one_machine=cluster is None,
             )
-            files = {"plan.csv": result.plan, "summary.json": result.summary}
-            if report or xlsx is not False:  # report.html, plan.xlsx
-                with console.status("explaining the plan"):
-                    files = solve_files(
-                        inst, result, report=report, xlsx=xlsx, deadline=deadline, client=client
+            if recourse is not None:
+                inst = inst.with_plan(recourse=recourse)
+            if fill_rate is not None:
+                inst = inst.with_fill_rate(fill_rate)
+            if review_levels is not None:
+                inst = inst.with_plan(review_levels=review_levels)
+            with _local_cluster(cluster) as client:  # one local cluster for the whole command
+                with console.status("solving") as status:
+                    result = make_plan(
+                        inst,
+                        config,
+                        scenarios=scenarios,
+                        seed=seed,
+                        eval_scenarios=eval_scenarios,
+                        max_eval_scenarios=max_eval_scenarios,
+                        with_diagnostics=not no_diagnostics,
+                        progress=lambda msg: status.update(escape(msg)),  # names are data
+                        cluster=cluster if client is None else client,
+                        deadline=deadline,
                     )
-        write_outputs(out, files)
-    except StockplanError as exc:
-        fail(exc)
+                if not result.solution.primary:  # another rank of a distributed engine reports
+                    return
+                if client is not None:  # where it ran, as given (not the local scheduler's port)
+                    result.summary["cluster"]["address"] = cluster
+                if time_limit is not None:
+                    budget = result.summary.setdefault("time_limit", {})
+                    budget.update(seconds=time_limit, command_seconds_before_writing=elapsed())
+                from optimizer.cli.provenance import instance_files, provenance
+
+                result.summary["provenance"] = provenance(
+                    instance_files(Path(inst.source)), settings=ctx.params
+                )
+                files = {"plan.csv": result.plan, "summary.json": result.summary}
+                if report or xlsx is not False:  # report.html, plan.xlsx
+                    with console.status("explaining the plan"):
+                        files = solve_files(
+                            inst, result, report=report, xlsx=xlsx, deadline=deadline, client=client
+                        )
+            write_outputs(out, files)
+        except StockplanError as exc:
+            fail(exc)
     print_plan(result.plan, result.summary)
     _print_summary(result.summary)
     console.print(escape(f"wrote {', '.join(str(out / name) for name in files)}"))
