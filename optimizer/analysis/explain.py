@@ -225,6 +225,7 @@ def _split_chunk(data: ProgramData, S, K, *, integer: bool, plan_is_free: bool):
 
 def _fresh_data(instance: Instance, items: np.ndarray | None, *, size: int, seed: int, stream: str):
     """Build a chunk's fixed-plan program on ``size`` fresh scenarios (every item: None)."""
+    worker_task()
     fresh = generate_scenarios(instance, size, seed=seed, stream=stream, items=items)
     return fixed_plan_data(program_data(instance, fresh, consume=True, items=items))
 

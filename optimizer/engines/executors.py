@@ -228,6 +228,7 @@ def worker_task() -> None:
 
 def build_chunk(instance: Instance, items: np.ndarray, n_scenarios: int, seed: int) -> ProgramData:
     """Build the optimisation program of a chunk of items, its scenarios generated here."""
+    worker_task()  # a worker's first task: its malloc tuned before the big arrays
     scen = generate_scenarios(instance, n_scenarios, seed=seed, items=items)
     return program_data(instance, scen, consume=True, items=items)
 
