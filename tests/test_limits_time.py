@@ -387,24 +387,19 @@ def test_threads_hold_the_compiled_kernels_too(tmp_path, command, monkeypatch):
     counts), and the command gives the process its threads back when it ends."""
     import numba
 
-    import optimizer.planning as planning
+    import optimizer.cli.compare as compare_cli
+    import optimizer.cli.solve as solve_cli
 
+    spied = {"solve": (solve_cli, "make_plan"), "compare": (compare_cli, "run_comparison")}
+    module, name = spied[command]
+    real = getattr(module, name)
     seen = []
-    real = planning.make_plan if command == "solve" else None
 
     def spy(*a, **kw):  # the kernels' threads while the command works
         seen.append(numba.get_num_threads())
         return real(*a, **kw)
 
-    if command == "solve":
-        import optimizer.cli.solve as solve_cli
-
-        monkeypatch.setattr(solve_cli, "make_plan", spy)
-    else:
-        import optimizer.cli.compare as compare_cli
-
-        real = compare_cli.run_comparison
-        monkeypatch.setattr(compare_cli, "run_comparison", spy)
+    monkeypatch.setattr(module, name, spy)
     folder = tmp_path / "inst"
     write_instance(generate_instance(4, 2, seed=2, scenarios=20), folder)
     most = numba.config.NUMBA_NUM_THREADS

@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
-import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -160,9 +160,9 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 #: Blocks from this size up are mapped fresh by malloc on a worker (glibc's own ceiling
 #: for its sliding threshold on 64-bit machines); smaller ones are reused from the heap.
 WORKER_MMAP_THRESHOLD = 32 * 2**20
-_worker_ready: set[int] = set()
 
 
+@functools.cache  # once per process (a forked child has its own: the client never calls it)
 def _tune_malloc() -> bool:
     """Let this worker process reuse freed blocks below :data:`WORKER_MMAP_THRESHOLD`.
 
@@ -220,10 +220,7 @@ def worker_task() -> None:
 
     if numba.get_num_threads() != 1:
         numba.set_num_threads(1)
-    pid = os.getpid()
-    if pid not in _worker_ready:
-        _worker_ready.add(pid)
-        log.debug("worker %d: malloc tuned: %s", pid, _tune_malloc())
+    _tune_malloc()
 
 
 def build_chunk(instance: Instance, items: np.ndarray, n_scenarios: int, seed: int) -> ProgramData:
